@@ -1,0 +1,16 @@
+"""The vmdr Function App: creates the Durable Functions app and registers the blueprints.
+
+Nothing else lives here (DESIGN §2): triggers/, orchestrators/ and activities/ own their functions.
+"""
+
+import azure.durable_functions as df
+import azure.functions as func
+
+import activities
+import orchestrators
+import triggers
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+for blueprint in (*triggers.BLUEPRINTS, *orchestrators.BLUEPRINTS, *activities.BLUEPRINTS):
+    app.register_functions(blueprint)

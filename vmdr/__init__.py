@@ -1,0 +1,1 @@
+"""vmdr: disaster recovery for Azure VMs. The domain, importable without azure.functions."""

@@ -1,0 +1,348 @@
+"""The recovery plan: what to protect, how, and in which order to fail it over.
+
+Field-level rules live on the models (so pydantic reports all of them in one pass); rules that
+span the plan's parts live in `vmdr.plan.validation`, which runs them even when some fields are
+broken, so an operator sees every problem at once.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    field_validator,
+    model_validator,
+)
+
+from vmdr import arm_ids, regions, schedule
+
+# Plan names become orchestration instance ids (`failover-{plan}`), blob names and tag values.
+PLAN_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+PLAN_NAME_RULE = "1-40 lowercase letters, digits and hyphens, starting and ending with a letter or digit"
+# Azure VM names: at most 64 characters (Linux; Windows computer names are shorter but the
+# resource name is what vmdr uses), letters, digits, '-', '_' and '.', not ending in '.' or '-'.
+VM_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}[A-Za-z0-9_]$|^[A-Za-z0-9_]$")
+VM_SIZE = re.compile(r"^(Standard|Basic)_[A-Za-z0-9_-]+$")
+GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+# Azure's limits that bound a schedule (AZURE_FACTS.md): crash-consistent VM restore points must
+# be at least an hour apart; incremental snapshots are limited per disk per five minutes, and a
+# cycle also needs time to copy, so vmdr does not schedule snapshot sets more often than 15 min.
+MIN_INTERVAL = {"restore-point": timedelta(hours=1), "snapshot-set": timedelta(minutes=15)}
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors (a typo must not silently disable a setting)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+def _resource_id(*resource_types: str):
+    def check(value: str) -> str:
+        try:
+            return str(arm_ids.parse_typed(value, *resource_types))
+        except arm_ids.InvalidResourceId as exc:
+            raise ValueError(f"not a valid resource id: {exc}") from exc
+
+    return AfterValidator(check)
+
+
+def _region(value: str) -> str:
+    name = regions.normalise(value)
+    if name not in regions.known_regions():
+        raise ValueError(regions.unknown_region_message(value))
+    return name
+
+
+def _subscription(value: str) -> str:
+    if not GUID.match(value):
+        raise ValueError(f"{value!r} is not a subscription id (a GUID)")
+    return value.lower()
+
+
+def _resource_group(value: str) -> str:
+    if not arm_ids.RESOURCE_GROUP_NAME.match(value):
+        raise ValueError(
+            f"{value!r} is not a resource group name (1-90 letters, digits, '-', '_', '.', "
+            "'(' or ')', not ending in '.')"
+        )
+    return value
+
+
+def _vm_name(value: str) -> str:
+    if not VM_NAME.match(value):
+        raise ValueError(
+            f"{value!r} is not a VM name (1-64 letters, digits, '-', '_' or '.', "
+            "not ending in '-' or '.')"
+        )
+    return value
+
+
+def _vm_size(value: str) -> str:
+    if not VM_SIZE.match(value):
+        raise ValueError(f"{value!r} is not an Azure VM size such as Standard_D4s_v5")
+    return value
+
+
+Region = Annotated[str, AfterValidator(_region)]
+SubscriptionId = Annotated[str, AfterValidator(_subscription)]
+ResourceGroup = Annotated[str, AfterValidator(_resource_group)]
+VmName = Annotated[str, AfterValidator(_vm_name)]
+VmSize = Annotated[str, AfterValidator(_vm_size)]
+SubnetId = Annotated[str, _resource_id(arm_ids.SUBNET)]
+StorageAccountId = Annotated[str, _resource_id(arm_ids.STORAGE_ACCOUNT)]
+TrafficManagerProfileId = Annotated[str, _resource_id(arm_ids.TRAFFIC_MANAGER_PROFILE)]
+TrafficManagerEndpointId = Annotated[str, _resource_id(*arm_ids.TRAFFIC_MANAGER_ENDPOINTS)]
+
+
+class Site(Strict):
+    subscription_id: SubscriptionId
+    region: Region
+    resource_group: ResourceGroup
+
+
+class PrimarySite(Site):
+    pass
+
+
+class SecondarySite(Site):
+    subnet_id: SubnetId
+    drill_subnet_id: SubnetId | None = None
+    storage_account_id: StorageAccountId | None = None
+
+    @model_validator(mode="after")
+    def _drill_subnet_is_isolated(self) -> Self:
+        if self.drill_subnet_id and self.drill_subnet_id.lower() == self.subnet_id.lower():
+            raise PlanProblems(
+                [
+                    "drill_subnet_id: must differ from subnet_id; a drill must not share the "
+                    "network that a real failover brings up"
+                ]
+            )
+        return self
+
+
+class Consistency(StrEnum):
+    RESTORE_POINT = "restore-point"
+    SNAPSHOT_SET = "snapshot-set"
+
+
+class CopyMethod(StrEnum):
+    SNAPSHOT_COPY = "snapshot-copy"
+    BLOB = "blob"
+
+
+class Retention(Strict):
+    keep_last: int = Field(3, ge=1, le=100)
+    keep_daily: int = Field(0, ge=0, le=366)
+
+
+class Protection(Strict):
+    schedule: str
+    rpo_minutes: int = Field(ge=1)
+    consistency: Consistency = Consistency.SNAPSHOT_SET
+    copy_method: CopyMethod = CopyMethod.SNAPSHOT_COPY
+    retention: Retention = Retention()
+
+    @field_validator("schedule")
+    @classmethod
+    def _ncrontab(cls, value: str) -> str:
+        schedule.check(value)
+        return " ".join(value.split())
+
+    @model_validator(mode="after")
+    def _schedule_fits(self) -> Self:
+        shortest, longest = schedule.intervals(self.schedule)
+        problems = []
+        if self.rpo_minutes * 60 < longest.total_seconds():
+            problems.append(
+                f"rpo_minutes: {self.rpo_minutes} is shorter than the schedule's longest interval "
+                f"({_minutes(longest)}), so the RPO could never be met; lengthen rpo_minutes or "
+                "run the schedule more often"
+            )
+        floor = MIN_INTERVAL[self.consistency]
+        if shortest < floor:
+            problems.append(
+                f"schedule: {self.schedule!r} runs every {_minutes(shortest)}; with consistency "
+                f"{self.consistency.value} runs must be at least {_minutes(floor)} apart"
+            )
+        if problems:
+            raise PlanProblems(problems)
+        return self
+
+
+class OnTimeout(StrEnum):
+    ABORT = "abort"
+    PROCEED = "proceed"
+
+
+class Approval(Strict):
+    required: bool = False
+    timeout_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
+    on_timeout: OnTimeout = OnTimeout.ABORT
+
+
+class HealthCheck(Strict):
+    url: HttpUrl
+    expect_status: int = Field(200, ge=100, le=599)
+    timeout_seconds: int = Field(300, ge=1, le=3600)
+
+
+class Failover(Strict):
+    approval: Approval = Approval()
+    alert_rules: list[str] = Field(default_factory=list)
+    health_checks: list[HealthCheck] = Field(default_factory=list)
+
+    @field_validator("alert_rules")
+    @classmethod
+    def _rules_named(cls, rules: list[str]) -> list[str]:
+        if any(not rule for rule in rules):
+            raise ValueError("an alert rule is a rule name or an alert rule resource id, not empty")
+        return rules
+
+
+class Dns(Strict):
+    profile_id: TrafficManagerProfileId
+    primary_endpoint: TrafficManagerEndpointId
+    secondary_endpoint: TrafficManagerEndpointId
+
+    @model_validator(mode="after")
+    def _endpoints_belong_to_profile(self) -> Self:
+        profile = arm_ids.parse(self.profile_id)
+        problems = []
+        for field in ("primary_endpoint", "secondary_endpoint"):
+            endpoint = arm_ids.parse(getattr(self, field))
+            if endpoint.parent != profile:
+                problems.append(f"{field}: is not an endpoint of profile {profile.name!r}")
+        if self.primary_endpoint.lower() == self.secondary_endpoint.lower():
+            problems.append(
+                "secondary_endpoint: is the primary endpoint too; DNS needs two endpoints"
+            )
+        if problems:
+            raise PlanProblems(problems)
+        return self
+
+
+class Strategy(StrEnum):
+    RECOVER_FROM_COPY = "recover-from-copy"
+    STANDBY_RESIZE = "standby-resize"
+
+
+class VmSpec(Strict):
+    """One protected VM. Its primary lives in the plan's primary resource group."""
+
+    name: VmName
+    strategy: Strategy
+    # recover-from-copy: size of the recovered VM (default: the primary's size at protect time);
+    # standby-resize: the size the standby is resized to on failover.
+    target_size: VmSize | None = None
+    clean_copy: bool | None = None
+    standby_vm: VmName | None = None
+    # The standby's everyday size, restored on rollback (default: its size when failover starts).
+    standby_size: VmSize | None = None
+
+    @model_validator(mode="after")
+    def _strategy_fields(self) -> Self:
+        problems = []
+        if self.strategy is Strategy.STANDBY_RESIZE:
+            if self.standby_vm is None:
+                problems.append("standby_vm: required when strategy is standby-resize")
+            if self.target_size is None:
+                problems.append("target_size: required when strategy is standby-resize")
+            if self.clean_copy is not None:
+                problems.append(
+                    "clean_copy: only for strategy recover-from-copy (a standby VM is kept "
+                    "current by the application, not by copies)"
+                )
+        else:
+            for field in ("standby_vm", "standby_size"):
+                if getattr(self, field) is not None:
+                    problems.append(f"{field}: only for strategy standby-resize")
+        if problems:
+            raise PlanProblems(problems)
+        return self
+
+    @property
+    def protected_by_copies(self) -> bool:
+        return self.strategy is Strategy.RECOVER_FROM_COPY
+
+
+class ScaleSetSpec(Strict):
+    """A scale set in the secondary resource group, scaled out to `capacity` on failover."""
+
+    name: VmName
+    capacity: int = Field(ge=1, le=1000)
+
+
+class Group(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    vms: list[VmSpec] = Field(default_factory=list)
+    scale_sets: list[ScaleSetSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if not self.vms and not self.scale_sets:
+            raise ValueError("a group needs at least one VM or scale set")
+        return self
+
+
+class Plan(Strict):
+    name: str
+    primary: PrimarySite
+    secondary: SecondarySite
+    protection: Protection
+    failover: Failover = Failover()
+    dns: Dns | None = None
+    groups: list[Group] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _plan_name(cls, value: str) -> str:
+        if not PLAN_NAME.match(value):
+            raise ValueError(f"{value!r} is not a plan name: {PLAN_NAME_RULE}")
+        return value
+
+    def vms(self) -> list[VmSpec]:
+        return [vm for group in self.groups for vm in group.vms]
+
+    def vm(self, name: str) -> VmSpec:
+        for vm in self.vms():
+            if vm.name == name:
+                return vm
+        raise KeyError(name)
+
+    def protected_vms(self) -> list[VmSpec]:
+        """VMs that protect cycles copy (recover-from-copy)."""
+        return [vm for vm in self.vms() if vm.protected_by_copies]
+
+    def failover_order(self) -> list[str]:
+        return [group.name for group in self.groups]
+
+    def shutdown_order(self) -> list[str]:
+        return list(reversed(self.failover_order()))
+
+
+class PlanProblems(ValueError):
+    """Several problems found by one validator; each is `field: sentence`."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = delta.total_seconds() / 60
+    if minutes >= 60 * 24 and minutes % (60 * 24) == 0:
+        days = int(minutes // (60 * 24))
+        return f"{days} day{'s' if days > 1 else ''}"
+    if minutes >= 1:
+        return f"{minutes:g} minutes"
+    return f"{delta.total_seconds():g} seconds"

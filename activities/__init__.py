@@ -1,4 +1,4 @@
-"""Blueprints of the activities layer; function_app.py registers every one listed in BLUEPRINTS."""
+"""The activities layer's blueprints; function_app.py registers each one in BLUEPRINTS."""
 
 import azure.durable_functions as df
 

@@ -1,4 +1,4 @@
-"""The recovery plan model: good plans, and broken ones with the path and sentence of each problem."""
+"""The recovery plan model: good plans, and broken ones with each problem's path and sentence."""
 
 from __future__ import annotations
 

@@ -26,7 +26,9 @@ from vmdr import arm_ids, regions, schedule
 
 # Plan names become orchestration instance ids (`failover-{plan}`), blob names and tag values.
 PLAN_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
-PLAN_NAME_RULE = "1-40 lowercase letters, digits and hyphens, starting and ending with a letter or digit"
+PLAN_NAME_RULE = (
+    "1-40 lowercase letters, digits and hyphens, starting and ending with a letter or digit"
+)
 # Azure VM names: at most 64 characters (Linux; Windows computer names are shorter but the
 # resource name is what vmdr uses), letters, digits, '-', '_' and '.', not ending in '.' or '-'.
 VM_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}[A-Za-z0-9_]$|^[A-Za-z0-9_]$")

@@ -2,4 +2,6 @@
 
 import azure.durable_functions as df
 
-BLUEPRINTS: tuple[df.Blueprint, ...] = ()
+from triggers import plans
+
+BLUEPRINTS: tuple[df.Blueprint, ...] = (plans.bp,)

@@ -253,21 +253,7 @@ class VmSpec(Strict):
 
     @model_validator(mode="after")
     def _strategy_fields(self) -> Self:
-        problems = []
-        if self.strategy is Strategy.STANDBY_RESIZE:
-            if self.standby_vm is None:
-                problems.append("standby_vm: required when strategy is standby-resize")
-            if self.target_size is None:
-                problems.append("target_size: required when strategy is standby-resize")
-            if self.clean_copy is not None:
-                problems.append(
-                    "clean_copy: only for strategy recover-from-copy (a standby VM is kept "
-                    "current by the application, not by copies)"
-                )
-        else:
-            for field in ("standby_vm", "standby_size"):
-                if getattr(self, field) is not None:
-                    problems.append(f"{field}: only for strategy standby-resize")
+        problems = strategy_problems(self.model_dump(exclude_none=True, mode="json"))
         if problems:
             raise PlanProblems(problems)
         return self
@@ -275,6 +261,34 @@ class VmSpec(Strict):
     @property
     def protected_by_copies(self) -> bool:
         return self.strategy is Strategy.RECOVER_FROM_COPY
+
+    @property
+    def wants_clean_copy(self) -> bool:
+        return bool(self.clean_copy)
+
+
+def strategy_problems(vm: dict) -> list[str]:
+    """Fields a VM's strategy needs or forbids, as `field: sentence`.
+
+    Works on raw data too, so these are reported even when another field of the VM is broken.
+    """
+    strategy = vm.get("strategy")
+    present = {key for key, value in vm.items() if value is not None}
+    problems = []
+    if strategy == Strategy.STANDBY_RESIZE:
+        for field in ("standby_vm", "target_size"):
+            if field not in present:
+                problems.append(f"{field}: required when strategy is standby-resize")
+        if "clean_copy" in present:
+            problems.append(
+                "clean_copy: only for strategy recover-from-copy (a standby VM is kept "
+                "current by the application, not by copies)"
+            )
+    elif strategy == Strategy.RECOVER_FROM_COPY:
+        for field in ("standby_vm", "standby_size"):
+            if field in present:
+                problems.append(f"{field}: only for strategy standby-resize")
+    return problems
 
 
 class ScaleSetSpec(Strict):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, get_args, get_origin
 
@@ -15,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from vmdr import regions
-from vmdr.plan.model import Plan, PlanProblems
+from vmdr.plan.model import Plan, PlanProblems, strategy_problems
 
 MAX_PLAN_BYTES = 256 * 1024
 
@@ -78,7 +79,7 @@ def check_data(data: Any) -> tuple[Plan | None, list[PlanProblem]]:
     except ValidationError as exc:
         problems.extend(_from_pydantic(exc))
     problems.extend(_cross_part_problems(data))
-    problems = sorted(set(problems), key=_document_order)
+    problems = sorted(dict.fromkeys(problems), key=_document_order)
     return (None if problems else plan), problems
 
 
@@ -316,6 +317,9 @@ def _duplicate_names(groups: list[Any]) -> list[PlanProblem]:
         note("group", group.get("name"), f"groups[{g}].name", "group name")
         for v, vm in enumerate(group.get("vms") or []):
             if isinstance(vm, dict):
+                for problem in strategy_problems(vm):
+                    field, sentence = problem.split(": ", 1)
+                    problems.append(PlanProblem(f"groups[{g}].vms[{v}].{field}", sentence))
                 note("vm", vm.get("name"), f"groups[{g}].vms[{v}].name", "VM name")
                 note(
                     "standby",
@@ -331,8 +335,10 @@ def _duplicate_names(groups: list[Any]) -> list[PlanProblem]:
 
 
 def _document_order(problem: PlanProblem) -> tuple:
-    """Sort problems roughly as they appear in the file: top-level keys in model order."""
+    """Problems roughly as they appear in the file: top-level keys in model order, then list
+    positions; within one place pydantic's (field) order is kept by the stable sort."""
     order = list(Plan.model_fields)
     head = problem.path.split(".", 1)[0].split("[", 1)[0]
     rank = order.index(head) if head in order else -1
-    return (rank, problem.path, problem.message)
+    positions = tuple(int(i) for i in re.findall(r"\[(\d+)\]", problem.path))
+    return (rank, positions)

@@ -1,0 +1,41 @@
+"""Calling the Function App's own functions, found through its indexing, with real requests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from azure.storage.blob import ContainerClient
+
+import vmdr.azure
+import vmdr.catalog
+from vmdr.catalog import Catalog
+
+
+@pytest.fixture(scope="session")
+def app_functions() -> dict:
+    """function name -> indexed function of function_app.py (get_functions() may run once)."""
+    import function_app
+
+    return {fn.get_function_name(): fn for fn in function_app.app.get_functions()}
+
+
+def reset_client_caches() -> None:
+    vmdr.catalog.default_catalog.cache_clear()
+    vmdr.azure.clients.cache_clear()
+
+
+@pytest.fixture
+def catalog(azurite, monkeypatch) -> Iterator[Catalog]:
+    """The app's catalog in a fresh container of Azurite's app account, set as app settings."""
+    container = f"vmdr-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("VMDR_CATALOG_CONNECTION", azurite.connection_string())
+    monkeypatch.setenv("VMDR_CATALOG_CONTAINER", container)
+    reset_client_caches()
+    client = ContainerClient.from_connection_string(azurite.connection_string(), container)
+    catalog = Catalog(client)
+    catalog.ensure()
+    yield catalog
+    reset_client_caches()
+    client.delete_container()

@@ -1,0 +1,41 @@
+"""function_app.py as the Functions host indexes it."""
+
+from __future__ import annotations
+
+import json
+import re
+
+
+def test_every_function_indexed_once_with_unique_snake_case_name(app_functions):
+    import function_app
+
+    names = [fn.get_function_name() for fn in app_functions.values()]
+    assert len(names) == len(set(names))
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", name) for name in names), names
+    assert {"list_plans", "get_plan", "put_plan"} <= set(names)
+    assert function_app.app.auth_level.value == "function"
+
+
+def test_bindings_are_well_formed(app_functions):
+    for name, fn in app_functions.items():
+        document = json.loads(fn.get_function_json())
+        bindings = document["bindings"]
+        triggers = [b for b in bindings if b["type"].endswith("Trigger")]
+        assert len(triggers) == 1, (name, bindings)
+        assert all(b["direction"] in ("IN", "OUT", "INOUT", "in", "out") for b in bindings)
+        trigger = triggers[0]
+        if trigger["type"] == "httpTrigger":
+            assert trigger["authLevel"].lower() == "function", name
+            assert trigger["route"] and not trigger["route"].startswith("/")
+            assert any(b["type"] == "http" for b in bindings), name
+
+
+def test_routes_and_methods_do_not_collide(app_functions):
+    seen = {}
+    for name, fn in app_functions.items():
+        for binding in json.loads(fn.get_function_json())["bindings"]:
+            if binding["type"] == "httpTrigger":
+                for method in binding.get("methods") or ["ANY"]:
+                    key = (binding["route"].lower(), method.upper())
+                    assert key not in seen, f"{name} and {seen.get(key)} both serve {key}"
+                    seen[key] = name

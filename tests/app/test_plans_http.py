@@ -1,0 +1,134 @@
+"""GET /api/plans, GET|PUT /api/plans/{plan}: the app's functions with real func.HttpRequest
+objects, against the catalog in Azurite."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import azure.functions as func
+import pytest
+
+from vmdr.clock import SIM_CLOCK_SETTING, VirtualClock
+from vmdr.recovery_point import RecoveryPoint, new_rp_id
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "plans"
+SHOP = (EXAMPLES / "shop.yaml").read_text()
+
+
+def call(app_functions, name, method, url, body=b"", route_params=None, headers=None):
+    request = func.HttpRequest(
+        method=method,
+        url=url,
+        body=body,
+        headers=headers or {},
+        route_params=route_params or {},
+    )
+    response = app_functions[name].get_user_function()(request)
+    assert isinstance(response, func.HttpResponse)
+    text = response.get_body().decode()
+    return response.status_code, (json.loads(text) if text else None)
+
+
+def put(app_functions, plan, body, content_type="application/yaml"):
+    headers = {"Content-Type": content_type} if content_type else {}
+    return call(app_functions, "put_plan", "PUT", f"http://localhost/api/plans/{plan}",
+                body=body if isinstance(body, bytes) else body.encode(),
+                route_params={"plan": plan}, headers=headers)
+
+
+def test_put_then_get_a_plan(app_functions, catalog):
+    status, body = put(app_functions, "shop", SHOP)
+    assert status == 201, body
+    assert body["valid"] and body["failover_order"] == ["data", "app", "web"]
+    assert body["shutdown_order"] == ["web", "app", "data"]
+    assert put(app_functions, "shop", SHOP)[0] == 200  # replaced, not created
+    assert catalog.get_plan_text("shop") == SHOP  # stored as written, comments included
+
+    status, body = call(app_functions, "get_plan", "GET", "http://localhost/api/plans/shop",
+                        route_params={"plan": "shop"})
+    assert status == 200
+    assert body["plan"]["protection"]["schedule"] == "0 0 */4 * * *"
+    assert body["source"] == SHOP
+
+
+def test_put_refuses_an_invalid_plan_with_every_problem(app_functions, catalog):
+    broken = SHOP.replace('"0 0 */4 * * *"', '"0 */4 * * *"').replace(
+        "standby_vm: shop-db-standby", "standby: shop-db-standby"
+    )
+    status, body = put(app_functions, "shop", broken)
+    assert status == 400
+    assert body["error"]["code"] == "InvalidPlan"
+    paths = {d["path"] for d in body["error"]["details"]}
+    expected = {"protection.schedule", "groups[0].vms[0].standby", "groups[0].vms[0].standby_vm"}
+    assert expected <= paths
+    assert catalog.get_plan_text("shop") is None  # nothing stored
+
+
+def test_put_checks_name_size_and_media_type(app_functions, catalog):
+    status, body = put(app_functions, "other", SHOP)
+    assert status == 400 and body["error"]["details"][0]["path"] == "name"
+    status, body = put(app_functions, "Bad_Name", SHOP)
+    assert status == 400 and body["error"]["code"] == "InvalidPlanName"
+    status, body = put(app_functions, "shop", b"#" * (256 * 1024 + 1))
+    assert status == 413 and body["error"]["code"] == "PayloadTooLarge"
+    status, body = put(app_functions, "shop", SHOP, content_type="application/xml")
+    assert status == 415 and "application/yaml" in body["error"]["message"]
+    status, body = put(app_functions, "shop", b"\xff\xfe", content_type=None)
+    assert status == 400 and body["error"]["code"] == "InvalidEncoding"
+
+
+def test_put_accepts_json(app_functions, catalog):
+    import yaml
+
+    status, body = put(app_functions, "shop", json.dumps(yaml.safe_load(SHOP)),
+                       content_type="application/json; charset=utf-8")
+    assert status == 201, body
+
+
+def test_get_unknown_plan_is_404(app_functions, catalog):
+    status, body = call(app_functions, "get_plan", "GET", "http://localhost/api/plans/nope",
+                        route_params={"plan": "nope"})
+    assert status == 404 and body["error"]["code"] == "PlanNotFound"
+
+
+def test_list_shows_valid_and_invalid_plans_with_newest_points(app_functions, catalog, monkeypatch):
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    monkeypatch.setenv(SIM_CLOCK_SETTING, VirtualClock.start(1.0, now).to_json())
+    put(app_functions, "shop", SHOP)
+    catalog.put_plan("legacy", "name: legacy\nprimary: nowhere\n")  # stored before a rule change
+    created = now - timedelta(minutes=90)
+    catalog.create_point(RecoveryPoint(
+        plan="shop", vm="shop-app-1", rp_id=new_rp_id(created, "ab12cd34"), created=created,
+        complete=True, consistency="snapshot-set", copy_method="snapshot-copy",
+    ))
+
+    status, body = call(app_functions, "list_plans", "GET", "http://localhost/api/plans")
+
+    assert status == 200
+    plans = {p["name"]: p for p in body["plans"]}
+    assert plans["legacy"]["valid"] is False and plans["legacy"]["problems"]
+    shop_vms = {vm["name"]: vm for vm in plans["shop"]["vms"]}
+    point = shop_vms["shop-app-1"]["newest_complete_point"]
+    assert point["rp_id"] == "rp-20261125t103000z-ab12cd34"
+    assert point["rpo_minutes"] == pytest.approx(90, abs=1)
+    assert shop_vms["shop-app-2"]["newest_complete_point"] is None
+
+
+def test_storage_outage_is_a_json_503_not_a_traceback(app_functions, monkeypatch):
+    from tests.app.conftest import reset_client_caches
+
+    # A loopback port nothing listens on: the catalog cannot be reached.
+    monkeypatch.setenv(
+        "VMDR_CATALOG_CONNECTION",
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;"
+        "BlobEndpoint=http://127.0.0.1:9/devstoreaccount1;",
+    )
+    monkeypatch.setenv("VMDR_STORAGE_RETRIES", "0")
+    reset_client_caches()
+    try:
+        status, body = call(app_functions, "list_plans", "GET", "http://localhost/api/plans")
+    finally:
+        reset_client_caches()
+    assert status == 503 and body["error"]["code"] == "DependencyUnavailable"

@@ -1,0 +1,61 @@
+"""`python -m vmdr plan validate|show`, run as an operator runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "vmdr", *args], cwd=ROOT, capture_output=True, text=True,
+        timeout=60,
+    )
+
+
+def test_validate_examples_passes():
+    plans = sorted(str(p) for p in (ROOT / "examples/plans").glob("*.yaml"))
+    result = run("plan", "validate", *plans)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok    " in result.stdout and "FAIL" not in result.stdout
+
+
+def test_validate_prints_every_error_with_its_path(tmp_path):
+    broken = (ROOT / "examples/plans/shop.yaml").read_text()
+    broken = broken.replace("region: northeurope", "region: westeurope")
+    broken = broken.replace('"0 0 */4 * * *"', '"0 */4 * * *"')
+    broken = broken.replace("standby_vm: shop-db-standby", "standbyvm: shop-db-standby")
+    path = tmp_path / "broken.yaml"
+    path.write_text(broken)
+    result = run("plan", "validate", str(path), str(ROOT / "examples/plans/minimal.yaml"))
+    assert result.returncode == 1
+    out = result.stdout
+    assert f"FAIL  {path}: 4 problem(s)" in out
+    assert "secondary.region: is the primary region too (westeurope)" in out
+    assert "protection.schedule: '0 */4 * * *' has 5 fields" in out
+    assert "groups[0].vms[0].standbyvm: unknown key; did you mean 'standby_vm'?" in out
+    assert "groups[0].vms[0].standby_vm: required when strategy is standby-resize" in out
+    assert "ok    " in out  # the good file is still reported
+    assert "Traceback" not in result.stderr
+
+
+def test_show_gives_the_normalised_plan_and_orders():
+    result = run("plan", "show", "--json", str(ROOT / "examples/plans/shop.yaml"))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["shutdown_order"] == ["web", "app", "data"]
+    assert [g["group"] for g in document["failover_order"]] == ["data", "app", "web"]
+    assert document["plan"]["protection"]["retention"] == {"keep_last": 3, "keep_daily": 7}
+    yaml_out = run("plan", "show", str(ROOT / "examples/plans/minimal.yaml"))
+    assert yaml_out.returncode == 0 and "shutdown_order:" in yaml_out.stdout
+
+
+def test_usage_errors_and_missing_files_are_clear():
+    assert run("plan").returncode == 2
+    missing = run("plan", "validate", "/nonexistent/plan.yaml")
+    assert missing.returncode == 1
+    assert "cannot read the file: No such file or directory" in missing.stdout

@@ -1,0 +1,29 @@
+"""local.settings.sample.json lists every setting the app reads."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+APP_CODE = ["function_app.py", "vmdr", "triggers", "orchestrators", "activities"]
+
+
+def settings_read_by_the_app() -> set[str]:
+    names: set[str] = set()
+    for place in APP_CODE:
+        path = ROOT / place
+        for source in [path] if path.is_file() else path.rglob("*.py"):
+            names |= set(re.findall(r'"(VMDR_[A-Z_]+|AzureWebJobsStorage|TaskHubName)"',
+                                    source.read_text()))
+    names |= set(re.findall(r"%(\w+)%", (ROOT / "host.json").read_text()))
+    return names
+
+
+def test_sample_lists_every_setting():
+    sample = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
+    read = settings_read_by_the_app()
+    assert {"VMDR_ARM_ENDPOINT", "VMDR_LOCAL_TOKEN", "TaskHubName"} <= read
+    missing = read - set(sample)
+    assert not missing, f"local.settings.sample.json lacks {sorted(missing)}"

@@ -1,0 +1,5 @@
+import sys
+
+from vmdr.cli import main
+
+sys.exit(main())

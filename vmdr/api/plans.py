@@ -1,0 +1,118 @@
+"""GET /api/plans, GET /api/plans/{plan}, PUT /api/plans/{plan}."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from vmdr import clock
+from vmdr.api.bodies import yaml_or_json_text
+from vmdr.api.responses import ApiError, ApiResponse, ok
+from vmdr.catalog import Catalog
+from vmdr.plan import Plan, PlanProblem, check_text
+from vmdr.plan.model import PLAN_NAME, PLAN_NAME_RULE
+from vmdr.recovery_point import PointSummary
+
+
+def check_plan_name(name: str) -> None:
+    if not PLAN_NAME.match(name or ""):
+        raise ApiError(400, "InvalidPlanName", f"{name!r} is not a plan name: {PLAN_NAME_RULE}.")
+
+
+def load_plan(catalog: Catalog, name: str) -> Plan:
+    """The stored, valid plan `name`: 404 when absent, 409 when stored but no longer valid."""
+    check_plan_name(name)
+    text = catalog.get_plan_text(name)
+    if text is None:
+        raise ApiError(404, "PlanNotFound", f"There is no plan {name!r}; PUT /api/plans/{name}.")
+    plan, problems = check_text(text)
+    if problems:
+        raise ApiError(
+            409,
+            "InvalidPlan",
+            f"The stored plan {name!r} is not valid; fix it with PUT /api/plans/{name}.",
+            [p.as_dict() for p in problems],
+        )
+    assert plan is not None
+    return plan
+
+
+def list_plans(catalog: Catalog) -> ApiResponse:
+    now = clock.utcnow()
+    plans = []
+    for name in catalog.list_plan_names():
+        text = catalog.get_plan_text(name) or ""
+        plan, problems = check_text(text)
+        plans.append(_summary(name, plan, problems, catalog.newest_complete_points(name), now))
+    return ok({"plans": plans})
+
+
+def get_plan(catalog: Catalog, name: str) -> ApiResponse:
+    check_plan_name(name)
+    text = catalog.get_plan_text(name)
+    if text is None:
+        raise ApiError(404, "PlanNotFound", f"There is no plan {name!r}.")
+    plan, problems = check_text(text)
+    body = _summary(name, plan, problems, catalog.newest_complete_points(name), clock.utcnow())
+    body["source"] = text
+    body["plan"] = plan.model_dump(mode="json") if plan else None
+    return ok(body)
+
+
+def put_plan(catalog: Catalog, name: str, body: bytes, content_type: str | None) -> ApiResponse:
+    check_plan_name(name)
+    text = yaml_or_json_text(body, content_type)
+    plan, problems = check_text(text)
+    if plan is not None and plan.name != name:
+        problems = [PlanProblem("name", f"is {plan.name!r} but the URL says {name!r}")]
+    if problems:
+        raise ApiError(
+            400,
+            "InvalidPlan",
+            f"The plan has {len(problems)} problem(s); nothing was stored.",
+            [p.as_dict() for p in problems],
+        )
+    assert plan is not None
+    created = catalog.put_plan(name, text)
+    summary = _summary(name, plan, [], catalog.newest_complete_points(name), clock.utcnow())
+    summary["plan"] = plan.model_dump(mode="json")
+    return ok(summary, status=201 if created else 200)
+
+
+def _summary(
+    name: str,
+    plan: Plan | None,
+    problems: list[PlanProblem],
+    newest: dict[str, PointSummary],
+    now: datetime,
+) -> dict[str, Any]:
+    if plan is not None:
+        vms = [(vm.name, vm.strategy.value) for vm in plan.vms()]
+    else:  # an invalid plan still shows what the catalog holds for it
+        vms = [(vm, None) for vm in sorted(newest)]
+    return {
+        "name": name,
+        "valid": plan is not None,
+        "problems": [p.as_dict() for p in problems],
+        "failover_order": plan.failover_order() if plan else [],
+        "shutdown_order": plan.shutdown_order() if plan else [],
+        "rpo_minutes_target": plan.protection.rpo_minutes if plan else None,
+        "vms": [
+            {
+                "name": vm,
+                "strategy": strategy,
+                "newest_complete_point": _point(newest.get(vm), now),
+            }
+            for vm, strategy in vms
+        ],
+    }
+
+
+def _point(summary: PointSummary | None, now: datetime) -> dict[str, Any] | None:
+    if summary is None:
+        return None
+    return {
+        "rp_id": summary.rp_id,
+        "created": summary.created.isoformat(),
+        "rpo_minutes": round((now - summary.created).total_seconds() / 60, 1),
+    }

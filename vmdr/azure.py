@@ -1,0 +1,138 @@
+"""The one place that builds credentials and Azure SDK clients from the app's settings.
+
+In Azure: DefaultAzureCredential (the Function App's managed identity) and the public ARM endpoint
+or the one in VMDR_ARM_ENDPOINT. On the local platform: armsim's loopback endpoint, its CA bundle
+and a static token — `vmdr.settings` refuses the static token for any non-loopback endpoint.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from typing import Any
+
+from azure.core.credentials import AccessToken, TokenCredential
+from azure.mgmt.compute import ComputeManagementClient
+from azure.mgmt.network import NetworkManagementClient
+from azure.mgmt.trafficmanager import TrafficManagerManagementClient
+from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry
+
+from vmdr import settings as app_settings
+from vmdr.settings import PUBLIC_ARM_ENDPOINT, Settings
+
+
+class StaticTokenCredential:
+    """A fixed bearer token, for armsim on loopback only (checked by vmdr.settings)."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self._token, int(time.time()) + 3600)
+
+
+class AzureClients:
+    """SDK clients for one configuration, built on first use and shared by all threads."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._credential: TokenCredential | None = None
+
+    @property
+    def credential(self) -> TokenCredential:
+        with self._lock:
+            if self._credential is None:
+                if self.settings.local_token:
+                    self._credential = StaticTokenCredential(self.settings.local_token)
+                else:
+                    from azure.identity import DefaultAzureCredential
+
+                    self._credential = DefaultAzureCredential()
+            return self._credential
+
+    def _arm_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"polling_interval": self.settings.polling_interval}
+        endpoint = self.settings.arm_endpoint.rstrip("/")
+        if endpoint != PUBLIC_ARM_ENDPOINT:
+            kwargs["base_url"] = endpoint
+            if not self.settings.is_local:
+                # A sovereign cloud's ARM issues tokens for its own audience.
+                kwargs["credential_scopes"] = [f"{endpoint}/.default"]
+        if self.settings.ca_bundle:
+            kwargs["connection_verify"] = self.settings.ca_bundle
+        return kwargs
+
+    def _cached(self, kind: str, key: str, build):
+        with self._lock:
+            client = self._clients.get((kind, key))
+        if client is None:
+            client = build()
+            with self._lock:
+                client = self._clients.setdefault((kind, key), client)
+        return client
+
+    def compute(self, subscription_id: str) -> ComputeManagementClient:
+        return self._cached(
+            "compute",
+            subscription_id,
+            lambda: ComputeManagementClient(self.credential, subscription_id, **self._arm_kwargs()),
+        )
+
+    def network(self, subscription_id: str) -> NetworkManagementClient:
+        return self._cached(
+            "network",
+            subscription_id,
+            lambda: NetworkManagementClient(self.credential, subscription_id, **self._arm_kwargs()),
+        )
+
+    def traffic_manager(self, subscription_id: str) -> TrafficManagerManagementClient:
+        return self._cached(
+            "trafficmanager",
+            subscription_id,
+            lambda: TrafficManagerManagementClient(
+                self.credential, subscription_id, **self._arm_kwargs()
+            ),
+        )
+
+    def _storage_kwargs(self) -> dict[str, Any]:
+        # The SDK's default backs off from 15 s; an HTTP caller should hear of an outage sooner.
+        retry = ExponentialRetry(
+            initial_backoff=1, increment_base=2, retry_total=self.settings.storage_retries
+        )
+        return {"retry_policy": retry}
+
+    def catalog_container(self) -> ContainerClient:
+        def build() -> ContainerClient:
+            name = self.settings.catalog_container
+            if self.settings.catalog_connection_string:
+                service = BlobServiceClient.from_connection_string(
+                    self.settings.catalog_connection_string, **self._storage_kwargs()
+                )
+            else:
+                service = BlobServiceClient(
+                    self.settings.catalog_account_url, self.credential, **self._storage_kwargs()
+                )
+            return service.get_container_client(name)
+
+        return self._cached("catalog", "", build)
+
+    def blob_service(self, account: str) -> BlobServiceClient:
+        """A storage account named in a plan (the staging account of `copy_method: blob`)."""
+
+        def build() -> BlobServiceClient:
+            url = self.settings.blob_endpoint_template.format(account=account)
+            if self.settings.local_storage_key:
+                key = {"account_name": account, "account_key": self.settings.local_storage_key}
+                return BlobServiceClient(url, credential=key, **self._storage_kwargs())
+            return BlobServiceClient(url, credential=self.credential, **self._storage_kwargs())
+
+        return self._cached("blob", account, build)
+
+
+@functools.cache
+def clients() -> AzureClients:
+    """The process's clients, from the app settings (read once; raises SettingsError)."""
+    return AzureClients(app_settings.load())

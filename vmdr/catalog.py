@@ -1,0 +1,225 @@
+"""The catalog: plans, recovery point manifests and run reports in one blob container (DESIGN §3).
+
+    plans/{plan}.yaml
+    recovery-points/{plan}/{vm}/{rp_id}.json
+    runs/{plan}/{run_id}/report.json and report.md
+
+Manifest writes are conditional on the blob's ETag, so two writers never silently overwrite each
+other. Each manifest blob also carries its summary (time, complete) as blob metadata, which a
+listing returns: the newest complete point of every VM of a plan comes from one listing page per
+5,000 manifests, without reading any of them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.storage.blob import ContainerClient, ContentSettings
+
+from vmdr.recovery_point import PointSummary, RecoveryPoint
+
+PLANS = "plans/"
+POINTS = "recovery-points/"
+RUNS = "runs/"
+_META_CREATED = "vmdr_created"
+_META_COMPLETE = "vmdr_complete"
+_JSON = ContentSettings(content_type="application/json")
+_YAML = ContentSettings(content_type="application/yaml")
+_MARKDOWN = ContentSettings(content_type="text/markdown")
+
+
+class CatalogConflict(RuntimeError):
+    """Someone else wrote the blob since it was read (or it exists when creating)."""
+
+
+class PointNotFound(LookupError):
+    pass
+
+
+class Catalog:
+    def __init__(self, container: ContainerClient):
+        self.container = container
+
+    def ensure(self) -> None:
+        """Create the container if it does not exist yet (idempotent)."""
+        try:
+            self.container.create_container()
+        except ResourceExistsError:
+            pass
+
+    # --- plans ----------------------------------------------------------------------------
+
+    def put_plan(self, name: str, text: str) -> bool:
+        """Store a plan's YAML; True when it did not exist before."""
+        blob = self.container.get_blob_client(f"{PLANS}{name}.yaml")
+        existed = blob.exists()
+        blob.upload_blob(text.encode("utf-8"), overwrite=True, content_settings=_YAML)
+        return not existed
+
+    def get_plan_text(self, name: str) -> str | None:
+        try:
+            data = self.container.download_blob(f"{PLANS}{name}.yaml").readall()
+        except ResourceNotFoundError:
+            return None
+        return data.decode("utf-8", errors="replace")
+
+    def list_plan_names(self) -> list[str]:
+        names = []
+        for blob in self.container.list_blobs(name_starts_with=PLANS):
+            if blob.name.endswith(".yaml") and "/" not in blob.name[len(PLANS) :]:
+                names.append(blob.name[len(PLANS) : -len(".yaml")])
+        return sorted(names)
+
+    # --- recovery points ------------------------------------------------------------------
+
+    @staticmethod
+    def _point_blob(plan: str, vm: str, rp_id: str) -> str:
+        return f"{POINTS}{plan}/{vm}/{rp_id}.json"
+
+    def create_point(self, point: RecoveryPoint) -> str:
+        """Write a new manifest; CatalogConflict if one with this rp id exists. Returns its ETag."""
+        blob = self.container.get_blob_client(self._point_blob(point.plan, point.vm, point.rp_id))
+        try:
+            result = blob.upload_blob(
+                point.model_dump_json().encode(),
+                overwrite=False,
+                metadata=_summary_metadata(point),
+                content_settings=_JSON,
+            )
+        except ResourceExistsError as exc:
+            raise CatalogConflict(f"recovery point {point.rp_id} of {point.vm} exists") from exc
+        return result["etag"]
+
+    def read_point(self, plan: str, vm: str, rp_id: str) -> tuple[RecoveryPoint, str]:
+        try:
+            download = self.container.download_blob(self._point_blob(plan, vm, rp_id))
+        except ResourceNotFoundError as exc:
+            raise PointNotFound(f"no recovery point {rp_id} of {vm} in plan {plan}") from exc
+        point = RecoveryPoint.model_validate_json(download.readall())
+        return point, download.properties.etag
+
+    def replace_point(self, point: RecoveryPoint, etag: str) -> str:
+        """Overwrite a manifest only if it is unchanged since `etag` was read."""
+        blob = self.container.get_blob_client(self._point_blob(point.plan, point.vm, point.rp_id))
+        try:
+            result = blob.upload_blob(
+                point.model_dump_json().encode(),
+                overwrite=True,
+                metadata=_summary_metadata(point),
+                content_settings=_JSON,
+                etag=etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+        except ResourceModifiedError as exc:
+            raise CatalogConflict(
+                f"recovery point {point.rp_id} of {point.vm} changed since it was read"
+            ) from exc
+        return result["etag"]
+
+    def update_point(
+        self,
+        plan: str,
+        vm: str,
+        rp_id: str,
+        change: Callable[[RecoveryPoint], RecoveryPoint],
+        attempts: int = 5,
+    ) -> RecoveryPoint:
+        """Read-modify-write with the ETag, re-reading and re-applying `change` on conflict."""
+        for _ in range(attempts):
+            point, etag = self.read_point(plan, vm, rp_id)
+            updated = change(point)
+            try:
+                self.replace_point(updated, etag)
+            except CatalogConflict:
+                continue
+            return updated
+        raise CatalogConflict(f"recovery point {rp_id} of {vm}: {attempts} conflicting writes")
+
+    def delete_point(self, plan: str, vm: str, rp_id: str) -> bool:
+        """Delete a manifest; False if it was already gone (idempotent)."""
+        try:
+            self.container.delete_blob(self._point_blob(plan, vm, rp_id))
+        except ResourceNotFoundError:
+            return False
+        return True
+
+    def list_points(self, plan: str, vm: str | None = None) -> list[PointSummary]:
+        """Summaries of the plan's (or one VM's) points, oldest first, from the listing alone."""
+        prefix = f"{POINTS}{plan}/" + (f"{vm}/" if vm else "")
+        summaries = []
+        for blob in self.container.list_blobs(name_starts_with=prefix, include=["metadata"]):
+            parts = blob.name[len(POINTS) :].split("/")
+            meta = blob.metadata or {}
+            if len(parts) != 3 or not parts[2].endswith(".json") or _META_CREATED not in meta:
+                continue
+            summaries.append(
+                PointSummary(
+                    plan=parts[0],
+                    vm=parts[1],
+                    rp_id=parts[2][: -len(".json")],
+                    created=datetime.fromisoformat(meta[_META_CREATED]),
+                    complete=meta.get(_META_COMPLETE) == "true",
+                )
+            )
+        return sorted(summaries, key=lambda s: (s.vm, s.created, s.rp_id))
+
+    def newest_complete_points(self, plan: str) -> dict[str, PointSummary]:
+        newest: dict[str, PointSummary] = {}
+        for summary in self.list_points(plan):
+            if summary.complete:
+                newest[summary.vm] = summary  # oldest first, so the last one wins
+        return newest
+
+    # --- run reports ----------------------------------------------------------------------
+
+    def put_run_report(self, plan: str, run_id: str, report: dict, markdown: str) -> None:
+        base = f"{RUNS}{plan}/{run_id}/"
+        self.container.upload_blob(
+            base + "report.json",
+            json.dumps(report, indent=2, default=str).encode(),
+            overwrite=True,
+            content_settings=_JSON,
+        )
+        self.container.upload_blob(
+            base + "report.md", markdown.encode(), overwrite=True, content_settings=_MARKDOWN
+        )
+
+    def get_run_report(self, plan: str, run_id: str) -> dict | None:
+        try:
+            data = self.container.download_blob(f"{RUNS}{plan}/{run_id}/report.json").readall()
+        except ResourceNotFoundError:
+            return None
+        return json.loads(data)
+
+    def get_run_markdown(self, plan: str, run_id: str) -> str | None:
+        try:
+            data = self.container.download_blob(f"{RUNS}{plan}/{run_id}/report.md").readall()
+        except ResourceNotFoundError:
+            return None
+        return data.decode()
+
+
+@functools.cache
+def default_catalog() -> Catalog:
+    """The app's catalog, from its settings; the container is created on first use."""
+    from vmdr.azure import clients
+
+    catalog = Catalog(clients().catalog_container())
+    catalog.ensure()
+    return catalog
+
+
+def _summary_metadata(point: RecoveryPoint) -> dict[str, str]:
+    return {
+        _META_CREATED: point.created.isoformat(),
+        _META_COMPLETE: "true" if point.complete else "false",
+    }

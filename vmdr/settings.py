@@ -1,0 +1,148 @@
+"""Every app setting vmdr reads, in one place, checked once.
+
+In Azure these are Function App settings; locally they come from local.settings.json (see
+local.settings.sample.json, which lists each of them). `load()` refuses a configuration that would
+be unsafe or cannot work, with a message saying which setting and why.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict
+
+PUBLIC_ARM_ENDPOINT = "https://management.azure.com"
+PUBLIC_BLOB_ENDPOINT_TEMPLATE = "https://{account}.blob.core.windows.net"
+
+
+class SettingsError(RuntimeError):
+    """The app's settings cannot be used; the message lists every reason."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    # Azure Resource Manager: the public cloud unless an endpoint is given (a sovereign cloud, or
+    # armsim on loopback for tests and the demo).
+    arm_endpoint: str = PUBLIC_ARM_ENDPOINT
+    ca_bundle: str | None = None
+    # A static bearer token instead of DefaultAzureCredential: only ever for a loopback endpoint.
+    local_token: str | None = None
+    # Catalog: the app's own storage account (DESIGN §3).
+    catalog_connection_string: str | None = None
+    catalog_account_url: str | None = None
+    catalog_container: str = "vmdr"
+    # Other storage accounts (the staging account of `copy_method: blob`).
+    blob_endpoint_template: str = PUBLIC_BLOB_ENDPOINT_TEMPLATE
+    local_storage_key: str | None = None
+    # Seconds between LRO polls when ARM sends no Retry-After (azure-core's default is 30).
+    polling_interval: float = 30.0
+    # Retries of a failed storage call (catalog, staging blobs), exponential from 1 s.
+    storage_retries: int = 3
+
+    @property
+    def is_local(self) -> bool:
+        return is_loopback(self.arm_endpoint)
+
+
+SETTING_NAMES = {
+    "arm_endpoint": "VMDR_ARM_ENDPOINT",
+    "ca_bundle": "VMDR_CA_BUNDLE",
+    "local_token": "VMDR_LOCAL_TOKEN",
+    "catalog_container": "VMDR_CATALOG_CONTAINER",
+    "blob_endpoint_template": "VMDR_BLOB_ENDPOINT_TEMPLATE",
+    "local_storage_key": "VMDR_LOCAL_STORAGE_KEY",
+    "polling_interval": "VMDR_POLLING_INTERVAL",
+    "storage_retries": "VMDR_STORAGE_RETRIES",
+}
+
+
+def is_loopback(url: str) -> bool:
+    host = urlparse(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and check the settings; raise SettingsError listing every problem."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    problems: list[str] = []
+    for field, name in SETTING_NAMES.items():
+        if env.get(name, "").strip():
+            values[field] = env[name].strip()
+    values.update(_catalog_location(env, problems))
+    for field, kind in (("polling_interval", float), ("storage_retries", int)):
+        if field in values:
+            try:
+                values[field] = kind(values[field])  # type: ignore[arg-type]
+            except ValueError:
+                problems.append(f"{SETTING_NAMES[field]} must be a number, not {values[field]!r}.")
+                values.pop(field)
+    settings = Settings(**values)
+    problems.extend(_unsafe_or_broken(settings))
+    if problems:
+        raise SettingsError("vmdr cannot start: " + " ".join(problems))
+    return settings
+
+
+def _catalog_location(env: Mapping[str, str], problems: list[str]) -> dict[str, str]:
+    """The catalog lives in the app's storage account: AzureWebJobsStorage unless overridden."""
+    if env.get("VMDR_CATALOG_CONNECTION", "").strip():
+        return {"catalog_connection_string": env["VMDR_CATALOG_CONNECTION"].strip()}
+    if env.get("VMDR_CATALOG_ACCOUNT_URL", "").strip():
+        return {"catalog_account_url": env["VMDR_CATALOG_ACCOUNT_URL"].strip()}
+    storage = env.get("AzureWebJobsStorage", "").strip()
+    if storage:
+        return {"catalog_connection_string": storage}
+    # Identity-based host storage connection (managed identity, no keys).
+    if env.get("AzureWebJobsStorage__blobServiceUri", "").strip():
+        return {"catalog_account_url": env["AzureWebJobsStorage__blobServiceUri"].strip()}
+    if env.get("AzureWebJobsStorage__accountName", "").strip():
+        account = env["AzureWebJobsStorage__accountName"].strip()
+        return {"catalog_account_url": f"https://{account}.blob.core.windows.net"}
+    problems.append(
+        "No catalog storage: set AzureWebJobsStorage (or AzureWebJobsStorage__accountName for a "
+        "managed identity), or VMDR_CATALOG_CONNECTION / VMDR_CATALOG_ACCOUNT_URL."
+    )
+    return {}
+
+
+def _unsafe_or_broken(settings: Settings) -> list[str]:
+    problems = []
+    endpoint = urlparse(settings.arm_endpoint)
+    if endpoint.scheme != "https" or not endpoint.hostname:
+        problems.append(
+            f"VMDR_ARM_ENDPOINT {settings.arm_endpoint!r} must be an https:// URL (the Azure SDK "
+            "refuses to send bearer tokens over plain http)."
+        )
+    if settings.local_token and not settings.is_local:
+        problems.append(
+            "VMDR_LOCAL_TOKEN is set but VMDR_ARM_ENDPOINT is not a loopback address: a static "
+            "token is only for the local simulator. Remove VMDR_LOCAL_TOKEN to use the managed "
+            "identity (DefaultAzureCredential)."
+        )
+    if settings.local_storage_key and not is_loopback(
+        settings.blob_endpoint_template.replace("{account}", "account")
+    ):
+        problems.append(
+            "VMDR_LOCAL_STORAGE_KEY is set but VMDR_BLOB_ENDPOINT_TEMPLATE is not on loopback: "
+            "in Azure, storage is reached with the managed identity, never an account key."
+        )
+    if "{account}" not in settings.blob_endpoint_template:
+        problems.append("VMDR_BLOB_ENDPOINT_TEMPLATE must contain {account}.")
+    if settings.ca_bundle and not Path(settings.ca_bundle).is_file():
+        problems.append(f"VMDR_CA_BUNDLE {settings.ca_bundle!r} is not a readable file.")
+    if settings.polling_interval < 0:
+        problems.append("VMDR_POLLING_INTERVAL must not be negative.")
+    if not 0 <= settings.storage_retries <= 10:
+        problems.append("VMDR_STORAGE_RETRIES must be between 0 and 10.")
+    return problems

@@ -1,0 +1,73 @@
+"""Names of every resource vmdr creates, derived from the plan, VM, disk and rp/run id.
+
+Activities run at least once: deriving each name from its inputs (never from a random value or
+the clock) lets a retried activity find what its first attempt created instead of making a second
+one. Azure limits names to 80 characters (disks, snapshots, NICs) and VM names to 64, so the VM
+part is shortened with a hash suffix when needed, keeping names unique and readable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def _short(text: str, limit: int) -> str:
+    """`text` cleaned and at most `limit` characters; long ones keep a hash of the whole."""
+    text = _UNSAFE.sub("-", text)
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:6]
+    return f"{text[: limit - 7]}-{digest}"
+
+
+def run_tag(run_id: str) -> str:
+    """The short form of a run id used in resource names (`run-…` ids are long)."""
+    return hashlib.sha256(run_id.encode()).hexdigest()[:8]
+
+
+def primary_snapshot(vm: str, disk_key: str, rp_id: str) -> str:
+    """Incremental snapshot of one disk, in the primary resource group."""
+    return f"{_short(vm, 40)}-{disk_key}-{rp_id}"
+
+
+def secondary_snapshot(vm: str, disk_key: str, rp_id: str) -> str:
+    """Its cross-region copy (CopyStart), in the secondary resource group. A different name from
+    the source so that a plan using one resource group for both regions still works."""
+    return f"{_short(vm, 40)}-{disk_key}-{rp_id}-dr"
+
+
+def restore_point_collection(vm: str) -> str:
+    return f"vmdr-{_short(vm, 60)}"
+
+
+def secondary_restore_point_collection(vm: str) -> str:
+    return f"vmdr-{_short(vm, 60)}-dr"
+
+
+def restore_point(rp_id: str) -> str:
+    return rp_id
+
+
+def staging_container(plan: str) -> str:
+    """Blob container of a plan's copies in the staging account (`copy_method: blob`)."""
+    return f"vmdr-{plan}"[:63]
+
+
+def staging_blob(vm: str, rp_id: str, disk_key: str) -> str:
+    return f"{vm}/{rp_id}/{disk_key}.vhd"
+
+
+def recovered_disk(vm: str, disk_key: str, run_id: str) -> str:
+    return f"{_short(vm, 50)}-{disk_key}-{run_tag(run_id)}"
+
+
+def recovered_nic(nic: str, run_id: str) -> str:
+    return f"{_short(nic, 60)}-{run_tag(run_id)}"
+
+
+def recovered_vm(vm: str, run_id: str) -> str:
+    """The VM rebuilt in the secondary: the primary's name and the run, within Azure's 64."""
+    return f"{_short(vm, 55)}-{run_tag(run_id)}"

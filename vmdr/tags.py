@@ -1,0 +1,58 @@
+"""The tags vmdr puts on what it creates, and the check before it deletes anything.
+
+vmdr deletes nothing that does not carry its tags (DESIGN §3): every delete goes through
+`require_owned`, which refuses a resource whose tags do not say vmdr made it for this plan (and,
+for failover resources, this run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+PLAN = "vmdr-plan"
+RUN = "vmdr-run"
+RECOVERY_POINT = "vmdr-rp"
+SOURCE_VM = "vmdr-source-vm"
+SOURCE_DISK = "vmdr-source-disk"
+
+
+class NotOwnedByVmdr(PermissionError):
+    """A delete was asked for a resource vmdr did not create; it is refused."""
+
+
+def for_recovery_point(plan: str, vm: str, rp_id: str, disk_key: str | None = None) -> dict:
+    tags = {PLAN: plan, RECOVERY_POINT: rp_id, SOURCE_VM: vm}
+    if disk_key:
+        tags[SOURCE_DISK] = disk_key
+    return tags
+
+
+def for_run(plan: str, run_id: str, vm: str, extra: Mapping[str, str] | None = None) -> dict:
+    """Tags of a resource a failover run creates; the VM's own tags (from the manifest) come
+    first so the recovered VM keeps them, then vmdr's, which win on a clash."""
+    tags = dict(extra or {})
+    tags.update({PLAN: plan, RUN: run_id, SOURCE_VM: vm})
+    return tags
+
+
+def require_owned(
+    resource_id: str,
+    tags: Mapping[str, str] | None,
+    plan: str,
+    run_id: str | None = None,
+    rp_id: str | None = None,
+) -> None:
+    """Raise NotOwnedByVmdr unless the tags show vmdr created this resource for this plan (and
+    run or recovery point, when given)."""
+    tags = tags or {}
+    wanted = {PLAN: plan}
+    if run_id is not None:
+        wanted[RUN] = run_id
+    if rp_id is not None:
+        wanted[RECOVERY_POINT] = rp_id
+    wrong = {key: tags.get(key) for key, value in wanted.items() if tags.get(key) != value}
+    if wrong:
+        raise NotOwnedByVmdr(
+            f"refusing to delete {resource_id}: its tags {dict(wrong)} do not show vmdr created "
+            f"it for {wanted}"
+        )

@@ -2,4 +2,6 @@
 
 import azure.durable_functions as df
 
-BLUEPRINTS: tuple[df.Blueprint, ...] = ()
+from orchestrators import protect
+
+BLUEPRINTS: tuple[df.Blueprint, ...] = (protect.bp,)

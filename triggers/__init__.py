@@ -2,6 +2,6 @@
 
 import azure.durable_functions as df
 
-from triggers import plans
+from triggers import plans, protect
 
-BLUEPRINTS: tuple[df.Blueprint, ...] = (plans.bp,)
+BLUEPRINTS: tuple[df.Blueprint, ...] = (plans.bp, protect.bp)

@@ -132,6 +132,13 @@ class AzureClients:
         return self._cached("blob", account, build)
 
 
+def text(value: Any) -> str | None:
+    """An SDK enum or string field as plain text (`str()` of an SDK enum gives its class name)."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
 @functools.cache
 def clients() -> AzureClients:
     """The process's clients, from the app settings (read once; raises SettingsError)."""

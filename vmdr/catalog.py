@@ -25,11 +25,13 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import ContainerClient, ContentSettings
 
+from vmdr.plan import Plan, check_text
 from vmdr.recovery_point import PointSummary, RecoveryPoint
 
 PLANS = "plans/"
 POINTS = "recovery-points/"
 RUNS = "runs/"
+PROTECTION = "protection/"
 _META_CREATED = "vmdr_created"
 _META_COMPLETE = "vmdr_complete"
 _JSON = ContentSettings(content_type="application/json")
@@ -43,6 +45,19 @@ class CatalogConflict(RuntimeError):
 
 class PointNotFound(LookupError):
     pass
+
+
+class PlanUnavailable(LookupError):
+    """No stored plan of that name, or it is stored but no longer valid (`problems`)."""
+
+    def __init__(self, name: str, problems: list | None = None):
+        self.name = name
+        self.problems = problems or []
+        if problems:
+            message = f"the stored plan {name!r} is not valid: " + "; ".join(map(str, problems))
+        else:
+            message = f"there is no plan {name!r}"
+        super().__init__(message)
 
 
 class Catalog:
@@ -71,6 +86,16 @@ class Catalog:
         except ResourceNotFoundError:
             return None
         return data.decode("utf-8", errors="replace")
+
+    def load_plan(self, name: str) -> Plan:
+        """The stored plan, validated; PlanUnavailable when absent or invalid."""
+        text = self.get_plan_text(name)
+        if text is None:
+            raise PlanUnavailable(name)
+        plan, problems = check_text(text)
+        if problems:
+            raise PlanUnavailable(name, problems)
+        return plan
 
     def list_plan_names(self) -> list[str]:
         names = []
@@ -178,6 +203,52 @@ class Catalog:
             if summary.complete:
                 newest[summary.vm] = summary  # oldest first, so the last one wins
         return newest
+
+    # --- protection status: the last cycle's outcome per VM, and skipped timer ticks ---------
+
+    def put_protection_status(self, plan: str, report: dict) -> None:
+        self.container.upload_blob(
+            f"{PROTECTION}{plan}/last-cycle.json",
+            json.dumps(report, indent=2, default=str).encode(),
+            overwrite=True,
+            content_settings=_JSON,
+        )
+
+    def get_protection_status(self, plan: str) -> dict | None:
+        try:
+            data = self.container.download_blob(f"{PROTECTION}{plan}/last-cycle.json").readall()
+        except ResourceNotFoundError:
+            return None
+        return json.loads(data)
+
+    def count_skipped_tick(self, plan: str, reason: str, at: datetime) -> int:
+        """Add one to the plan's skipped-tick counter (ETag-conditional); returns the count."""
+        blob = self.container.get_blob_client(f"{PROTECTION}{plan}/skipped-ticks.json")
+        for _ in range(10):
+            try:
+                download = blob.download_blob()
+                counter, etag = json.loads(download.readall()), download.properties.etag
+            except ResourceNotFoundError:
+                counter, etag = {"count": 0}, None
+            counter = {"count": counter["count"] + 1, "last": at.isoformat(), "reason": reason}
+            data = json.dumps(counter).encode()
+            try:
+                if etag is None:
+                    blob.upload_blob(data, overwrite=False, content_settings=_JSON)
+                else:
+                    blob.upload_blob(data, overwrite=True, content_settings=_JSON, etag=etag,
+                                     match_condition=MatchConditions.IfNotModified)
+                return counter["count"]
+            except (ResourceExistsError, ResourceModifiedError):
+                continue
+        raise CatalogConflict(f"skipped-tick counter of {plan}: too many concurrent writers")
+
+    def skipped_ticks(self, plan: str) -> int:
+        try:
+            data = self.container.download_blob(f"{PROTECTION}{plan}/skipped-ticks.json").readall()
+        except ResourceNotFoundError:
+            return 0
+        return json.loads(data)["count"]
 
     # --- run reports ----------------------------------------------------------------------
 

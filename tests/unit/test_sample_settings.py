@@ -15,8 +15,9 @@ def settings_read_by_the_app() -> set[str]:
     for place in APP_CODE:
         path = ROOT / place
         for source in [path] if path.is_file() else path.rglob("*.py"):
-            names |= set(re.findall(r'"(VMDR_[A-Z_]+|AzureWebJobsStorage|TaskHubName)"',
-                                    source.read_text()))
+            text = source.read_text()
+            names |= set(re.findall(r'"(VMDR_[A-Z_]+|AzureWebJobsStorage|TaskHubName)"', text))
+            names |= set(re.findall(r'"%(\w+)%"', text))  # binding expressions: %Setting%
     names |= set(re.findall(r"%(\w+)%", (ROOT / "host.json").read_text()))
     return names
 
@@ -24,6 +25,6 @@ def settings_read_by_the_app() -> set[str]:
 def test_sample_lists_every_setting():
     sample = json.loads((ROOT / "local.settings.sample.json").read_text())["Values"]
     read = settings_read_by_the_app()
-    assert {"VMDR_ARM_ENDPOINT", "VMDR_LOCAL_TOKEN", "TaskHubName"} <= read
+    assert {"VMDR_ARM_ENDPOINT", "VMDR_LOCAL_TOKEN", "TaskHubName", "VMDR_PROTECT_TICK"} <= read
     missing = read - set(sample)
     assert not missing, f"local.settings.sample.json lacks {sorted(missing)}"

@@ -8,7 +8,7 @@ from typing import Any
 from vmdr import clock
 from vmdr.api.bodies import yaml_or_json_text
 from vmdr.api.responses import ApiError, ApiResponse, ok
-from vmdr.catalog import Catalog
+from vmdr.catalog import Catalog, PlanUnavailable
 from vmdr.plan import Plan, PlanProblem, check_text
 from vmdr.plan.model import PLAN_NAME, PLAN_NAME_RULE
 from vmdr.recovery_point import PointSummary
@@ -22,19 +22,19 @@ def check_plan_name(name: str) -> None:
 def load_plan(catalog: Catalog, name: str) -> Plan:
     """The stored, valid plan `name`: 404 when absent, 409 when stored but no longer valid."""
     check_plan_name(name)
-    text = catalog.get_plan_text(name)
-    if text is None:
-        raise ApiError(404, "PlanNotFound", f"There is no plan {name!r}; PUT /api/plans/{name}.")
-    plan, problems = check_text(text)
-    if problems:
+    try:
+        return catalog.load_plan(name)
+    except PlanUnavailable as exc:
+        if not exc.problems:
+            raise ApiError(
+                404, "PlanNotFound", f"There is no plan {name!r}; PUT /api/plans/{name}."
+            ) from exc
         raise ApiError(
             409,
             "InvalidPlan",
             f"The stored plan {name!r} is not valid; fix it with PUT /api/plans/{name}.",
-            [p.as_dict() for p in problems],
-        )
-    assert plan is not None
-    return plan
+            [p.as_dict() for p in exc.problems],
+        ) from exc
 
 
 def list_plans(catalog: Catalog) -> ApiResponse:

@@ -1,0 +1,41 @@
+"""Protect cycles: the timer (schedule from the VMDR_PROTECT_TICK setting), a cycle on demand,
+and each VM's recovery points and RPO."""
+
+from __future__ import annotations
+
+import logging
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from triggers.http import to_http
+from vmdr import clock
+from vmdr.api import protect as protect_api
+from vmdr.api.responses import guarded, guarded_async
+from vmdr.catalog import default_catalog
+
+bp = df.Blueprint()
+log = logging.getLogger("vmdr.protect")
+
+
+@bp.timer_trigger(schedule="%VMDR_PROTECT_TICK%", arg_name="timer", run_on_startup=False)
+@bp.durable_client_input(client_name="client")
+async def protect_tick(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    decisions = await protect_api.tick(client, default_catalog(), clock.utcnow())
+    log.info("vmdr.protect.tick %s", decisions)
+
+
+@bp.route(route="plans/{plan}/protect", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def start_protect(req: func.HttpRequest, client: df.DurableOrchestrationClient):
+    plan = req.route_params.get("plan", "")
+    requested_by = req.headers.get("x-ms-client-principal-name") or "http"
+    return to_http(await guarded_async(
+        lambda: protect_api.start_protect(client, default_catalog(), plan, requested_by)))
+
+
+@bp.route(route="plans/{plan}/recovery-points", methods=["GET"])
+def recovery_points(req: func.HttpRequest) -> func.HttpResponse:
+    plan = req.route_params.get("plan", "")
+    return to_http(guarded(
+        lambda: protect_api.recovery_points(default_catalog(), plan, clock.utcnow())))

@@ -1,0 +1,114 @@
+"""Protect cycles from outside: the timer tick, POST /api/plans/{plan}/protect, and
+GET /api/plans/{plan}/recovery-points (each VM's points and its RPO)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from azure.durable_functions import DurableOrchestrationClient
+
+from vmdr import functions as fn
+from vmdr import schedule
+from vmdr.api import instances
+from vmdr.api.plans import check_plan_name, load_plan
+from vmdr.api.responses import ApiError, ApiResponse, ok
+from vmdr.catalog import Catalog, PlanUnavailable
+
+log = logging.getLogger("vmdr.protect")
+
+
+async def start_protect(
+    client: DurableOrchestrationClient, catalog: Catalog, plan_name: str, requested_by: str
+) -> ApiResponse:
+    plan = load_plan(catalog, plan_name)
+    if instances.is_active(await instances.status(client, fn.failover_instance(plan.name))):
+        raise ApiError(
+            409, "FailoverRunning",
+            f"A failover of {plan.name!r} is running; protect cycles wait until it ends.",
+        )
+    return await instances.start_exclusive(
+        client, fn.PROTECT_PLAN, fn.protect_instance(plan.name),
+        {"plan": plan.name, "requested_by": requested_by},
+        f"A protect cycle of {plan.name!r}",
+    )
+
+
+async def tick(client: DurableOrchestrationClient, catalog: Catalog, now: datetime) -> list[dict]:
+    """The timer: start `protect-{plan}` for each plan whose schedule came due since its last
+    cycle began, unless one is running (then the tick is skipped, logged and counted)."""
+    decisions = []
+    for name in catalog.list_plan_names():
+        try:
+            plan = catalog.load_plan(name)
+        except PlanUnavailable as exc:
+            log.warning("vmdr.protect.tick plan=%s not protected: %s", name, exc)
+            decisions.append({"plan": name, "action": "invalid"})
+            continue
+        due = schedule.previous_run(plan.protection.schedule, now)
+        last = await instances.status(client, fn.protect_instance(name))
+        if last is not None and not instances.is_active(last) and last.created_time >= due:
+            decisions.append({"plan": name, "action": "not-due"})
+            continue
+        reason = None
+        if instances.is_active(last):
+            reason = "a protect cycle is still running"
+        elif instances.is_active(await instances.status(client, fn.failover_instance(name))):
+            reason = "a failover is running"
+        if reason is None:
+            try:
+                await client.start_new(fn.PROTECT_PLAN, fn.protect_instance(name),
+                                       {"plan": name, "requested_by": "timer"})
+                decisions.append({"plan": name, "action": "started"})
+                continue
+            except Exception:  # another tick won the race: the host refused a second
+                if not instances.is_active(await instances.status(client,
+                                                                  fn.protect_instance(name))):
+                    raise
+                reason = "another tick started the cycle"
+        count = catalog.count_skipped_tick(name, reason, now)
+        log.warning("vmdr.protect.skipped plan=%s reason=%s skipped_total=%d", name, reason, count,
+                    extra={"custom_dimensions": {"metric": "vmdr.protect.skipped", "plan": name,
+                                                 "reason": reason, "count": count}})
+        decisions.append({"plan": name, "action": "skipped", "reason": reason})
+    return decisions
+
+
+def recovery_points(catalog: Catalog, plan_name: str, now: datetime) -> ApiResponse:
+    check_plan_name(plan_name)
+    try:
+        plan = catalog.load_plan(plan_name)
+        target = plan.protection.rpo_minutes
+        vms = [vm.name for vm in plan.protected_vms()]
+    except PlanUnavailable as exc:
+        if not exc.problems:
+            raise ApiError(404, "PlanNotFound", f"There is no plan {plan_name!r}.") from exc
+        target, vms = None, []  # an invalid plan still shows what the catalog holds
+    by_vm: dict[str, list] = {vm: [] for vm in vms}
+    for summary in catalog.list_points(plan_name):
+        by_vm.setdefault(summary.vm, []).append(summary)
+    result = []
+    for vm, summaries in sorted(by_vm.items()):
+        complete = [s for s in summaries if s.complete]
+        newest = max(complete, key=lambda s: s.created) if complete else None
+        rpo = round((now - newest.created).total_seconds() / 60, 1) if newest else None
+        result.append({
+            "vm": vm,
+            "rpo_minutes": rpo,
+            "over_rpo": rpo is None or (target is not None and rpo > target),
+            "newest_complete": newest.rp_id if newest else None,
+            "points": [
+                {"rp_id": s.rp_id, "created": s.created.isoformat(), "complete": s.complete}
+                for s in sorted(summaries, key=lambda s: s.created, reverse=True)
+            ],
+        })
+    last_cycle = catalog.get_protection_status(plan_name)
+    return ok({
+        "plan": plan_name,
+        "now": now.isoformat(),
+        "rpo_minutes_target": target,
+        "vms": result,
+        "last_cycle": {k: last_cycle[k] for k in ("cycle_id", "started", "ended", "counts")}
+        if last_cycle else None,
+        "skipped_ticks": catalog.skipped_ticks(plan_name),
+    })

@@ -1,0 +1,177 @@
+"""`consistency: restore-point`: a crash-consistent VM restore point covering all disks, and its
+cross-region copy (`copy_method: snapshot-copy`).
+
+Azure (learn.microsoft.com, "Virtual machine restore points"): one collection per VM whose
+`source.id` is the VM; a restore point captures every disk at one instant. The cross-region copy
+is a collection in the target region whose `source.id` is the source collection, and a restore
+point in it with `sourceRestorePoint.id`; its disk restore points report
+`replicationStatus.completionPercent` under `$expand=instanceView`. Cross-region copy of restore
+points is a **preview** Azure feature.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.mgmt.compute.models import (
+    ApiEntityReference,
+    RestorePoint,
+    RestorePointCollection,
+    RestorePointCollectionSourceProperties,
+)
+
+from vmdr import arm_ids, errors, naming, tags
+from vmdr.azure import AzureClients
+from vmdr.plan import Plan
+from vmdr.recovery_point import CopyState, RecoveryPoint
+
+
+def take(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> datetime:
+    """Create the VM's restore point (reused if a retried activity made it already) and record
+    each disk's disk restore point. Returns the point's time."""
+    site = plan.primary
+    compute = clients.compute(site.subscription_id)
+    collection = _ensure_collection(
+        compute, site.resource_group, naming.restore_point_collection(point.vm), site.region,
+        point.vm_configuration.vm_id, plan, point.vm,
+    )
+    point.primary_collection_id = collection.id
+    name = naming.restore_point(point.rp_id)
+    restore_point = _get_point(compute, site.resource_group, collection.name, name)
+    if restore_point is None:
+        compute.restore_points.begin_create(
+            site.resource_group, collection.name, name,
+            RestorePoint(consistency_mode="CrashConsistent"),
+        ).result()
+        restore_point = _get_point(compute, site.resource_group, collection.name, name)
+    by_disk = _disk_restore_points(restore_point)
+    for disk in point.disks:
+        disk.primary_snapshot_id = by_disk.get(disk.source_disk_id.lower())
+        if disk.primary_snapshot_id is None:
+            disk.state = CopyState.FAILED
+            disk.error = "the restore point has no disk restore point for this disk"
+        else:
+            disk.state = CopyState.CAPTURED
+    return restore_point.time_created or point.created
+
+
+def start_copy(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> list[str]:
+    """Copy the restore point into the secondary region's collection. Returns the disk keys
+    refused for now (all of them, when Azure says not now)."""
+    site = plan.secondary
+    compute = clients.compute(site.subscription_id)
+    copying = [d for d in point.disks if d.state in (CopyState.CAPTURED, CopyState.COPYING)]
+    if not copying:
+        return []
+    try:
+        collection = _ensure_collection(
+            compute, site.resource_group, naming.secondary_restore_point_collection(point.vm),
+            site.region, point.primary_collection_id, plan, point.vm,
+        )
+        point.secondary_collection_id = collection.id
+        name = naming.restore_point(point.rp_id)
+        if _get_point(compute, site.resource_group, collection.name, name) is None:
+            source = f"{point.primary_collection_id}/restorePoints/{name}"
+            compute.restore_points.begin_create(
+                site.resource_group, collection.name, name,
+                RestorePoint(source_restore_point=ApiEntityReference(id=source)),
+            ).result()
+    except HttpResponseError as exc:
+        if errors.is_transient(exc):
+            return [d.key for d in copying]
+        raise
+    for disk in copying:
+        disk.state = CopyState.COPYING
+    return []
+
+
+def check_copy(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> float:
+    """Update each disk from its disk restore point's replication status; the least percent."""
+    site = plan.secondary
+    compute = clients.compute(site.subscription_id)
+    collection = arm_ids.parse(point.secondary_collection_id).name
+    restore_point = _get_point(compute, site.resource_group, collection,
+                               naming.restore_point(point.rp_id), expand=True)
+    least = 100.0
+    views = restore_point.instance_view.disk_restore_points if restore_point and \
+        restore_point.instance_view else []
+    by_source = {}
+    for view in views or []:
+        by_source[_source_name(view.id)] = view
+    for disk in point.disks:
+        if disk.state is not CopyState.COPYING:
+            continue
+        view = by_source.get(_source_name(disk.primary_snapshot_id))
+        if restore_point is None or view is None:
+            disk.state, disk.error = CopyState.FAILED, "the copied restore point has no such disk"
+            continue
+        status = view.replication_status
+        state = str(getattr(status.status, "value", status.status) or "") if status else ""
+        percent = float(status.completion_percent or 0) if status else 100.0
+        if state.lower() == "failed":
+            disk.state, disk.error = CopyState.FAILED, "the restore point copy failed"
+            continue
+        if state.lower() in ("succeeded", "") and percent >= 100:
+            disk.state = CopyState.COPIED
+            disk.secondary_copy_id = view.id
+        least = min(least, percent)
+    return least
+
+
+def delete(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> list[str]:
+    """Delete the point's restore points in both regions (collections are vmdr-tagged)."""
+    deleted = []
+    for collection_id in (point.secondary_collection_id, point.primary_collection_id):
+        if not collection_id:
+            continue
+        rid = arm_ids.parse(collection_id)
+        compute = clients.compute(rid.subscription_id)
+        try:
+            collection = compute.restore_point_collections.get(rid.resource_group, rid.name)
+        except ResourceNotFoundError:
+            continue
+        tags.require_owned(collection_id, collection.tags, plan.name)
+        name = naming.restore_point(point.rp_id)
+        if _get_point(compute, rid.resource_group, rid.name, name) is not None:
+            compute.restore_points.begin_delete(rid.resource_group, rid.name, name).result()
+            deleted.append(f"{collection_id}/restorePoints/{name}")
+    return deleted
+
+
+def _ensure_collection(compute, resource_group, name, location, source_id, plan, vm):
+    try:
+        return compute.restore_point_collections.get(resource_group, name)
+    except ResourceNotFoundError:
+        pass
+    collection = RestorePointCollection(
+        location=location,
+        source=RestorePointCollectionSourceProperties(id=source_id),
+        tags={tags.PLAN: plan.name, tags.SOURCE_VM: vm},
+    )
+    return compute.restore_point_collections.create_or_update(resource_group, name, collection)
+
+
+def _get_point(compute, resource_group, collection, name, expand: bool = False):
+    try:
+        if expand:
+            return compute.restore_points.get(resource_group, collection, name,
+                                              expand="instanceView")
+        return compute.restore_points.get(resource_group, collection, name)
+    except ResourceNotFoundError:
+        return None
+
+
+def _disk_restore_points(restore_point) -> dict[str, str]:
+    """source disk id (lower case) -> disk restore point id."""
+    profile = restore_point.source_metadata.storage_profile
+    found = {}
+    for vm_disk in [profile.os_disk, *(profile.data_disks or [])]:
+        if vm_disk and vm_disk.managed_disk and vm_disk.disk_restore_point:
+            found[vm_disk.managed_disk.id.lower()] = vm_disk.disk_restore_point.id
+    return found
+
+
+def _source_name(disk_restore_point_id: str | None) -> str:
+    """Disk restore points keep their name across the copy; match them by it."""
+    return (disk_restore_point_id or "").rstrip("/").rsplit("/", 1)[-1].lower()

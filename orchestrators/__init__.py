@@ -2,6 +2,6 @@
 
 import azure.durable_functions as df
 
-from orchestrators import protect
+from orchestrators import failover, protect
 
-BLUEPRINTS: tuple[df.Blueprint, ...] = (protect.bp,)
+BLUEPRINTS: tuple[df.Blueprint, ...] = (protect.bp, failover.bp)

@@ -128,6 +128,7 @@ def protect_vm(context: df.DurableOrchestrationContext):
         finished = yield context.call_activity_with_retry(
             fn.FINISH_RECOVERY_POINT, RETRY,
             {**ref, "now": context.current_utc_datetime.isoformat(), "reason": reason})
+        outcome["created"] = finished["created"]
         if not finished["complete"]:
             outcome.update(outcome="incomplete", error=reason or "; ".join(
                 f"{disk}: {error}" for disk, error in finished["failed"].items()))

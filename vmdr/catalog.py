@@ -31,6 +31,7 @@ from vmdr.recovery_point import PointSummary, RecoveryPoint
 PLANS = "plans/"
 POINTS = "recovery-points/"
 RUNS = "runs/"
+ALERTS = "alerts/"
 PROTECTION = "protection/"
 _META_CREATED = "vmdr_created"
 _META_COMPLETE = "vmdr_complete"
@@ -249,6 +250,48 @@ class Catalog:
         except ResourceNotFoundError:
             return 0
         return json.loads(data)["count"]
+
+    # --- failover runs: the plan as it was when the run started, and reports -------------------
+
+    def pin_run_plan(self, plan: str, run_id: str) -> Plan:
+        """Copy the plan into the run (once) so every step of the run reads the same plan."""
+        blob = self.container.get_blob_client(f"{RUNS}{plan}/{run_id}/plan.yaml")
+        text = self.get_plan_text(plan)
+        if text is None:
+            raise PlanUnavailable(plan)
+        try:
+            blob.upload_blob(text.encode(), overwrite=False, content_settings=_YAML)
+        except ResourceExistsError:
+            pass
+        return self.load_run_plan(plan, run_id)
+
+    def load_run_plan(self, plan: str, run_id: str) -> Plan:
+        try:
+            text = self.container.download_blob(f"{RUNS}{plan}/{run_id}/plan.yaml").readall()
+        except ResourceNotFoundError as exc:
+            raise PlanUnavailable(plan) from exc
+        parsed, problems = check_text(text)
+        if problems:
+            raise PlanUnavailable(plan, problems)
+        return parsed
+
+    # --- alerts: the first delivery of an alert claims it ---------------------------------------
+
+    def claim_alert(self, plan: str, key: str, alert_id: str) -> bool:
+        """True for the first claim of this alert for this plan, False for every later one."""
+        blob = self.container.get_blob_client(f"{ALERTS}{plan}/{key}.json")
+        try:
+            blob.upload_blob(json.dumps({"alert_id": alert_id}).encode(), overwrite=False,
+                             content_settings=_JSON)
+        except ResourceExistsError:
+            return False
+        return True
+
+    def release_alert(self, plan: str, key: str) -> None:
+        try:
+            self.container.delete_blob(f"{ALERTS}{plan}/{key}.json")
+        except ResourceNotFoundError:
+            pass
 
     # --- run reports ----------------------------------------------------------------------
 

@@ -23,6 +23,26 @@ FINISH_PROTECT_CYCLE = "finish_protect_cycle"
 DEALLOCATE_VM = "deallocate_vm"
 START_VM = "start_vm"
 
+# Failover activities
+FAILOVER_PREFLIGHT = "failover_preflight"
+VM_POWER_STATES = "vm_power_states"
+RECOVER_VM = "recover_vm"
+DELETE_RECOVERED_VM = "delete_recovered_vm"
+STANDBY_STATE = "standby_state"
+RESIZE_STANDBY = "resize_standby"
+SCALE_SET_CAPACITY = "scale_set_capacity"
+SET_SCALE_SET_CAPACITY = "set_scale_set_capacity"
+ENDPOINT_STATUSES = "endpoint_statuses"
+SET_ENDPOINT_STATUSES = "set_endpoint_statuses"
+DNS_ANSWER = "dns_answer"
+PROBE_HEALTH = "probe_health"
+WRITE_RUN_REPORT = "write_run_report"
+
+# External events a running failover listens for
+APPROVE_EVENT = "approve"
+REJECT_EVENT = "reject"
+ABORT_EVENT = "abort"
+
 # Instance ids (DESIGN §4): one protect cycle and one failover per plan at a time.
 
 

@@ -1,0 +1,81 @@
+"""POST/GET /api/plans/{plan}/failover and .../approve, .../reject, .../abort."""
+
+from __future__ import annotations
+
+from azure.durable_functions import DurableOrchestrationClient
+
+from vmdr import functions as fn
+from vmdr.api import instances
+from vmdr.api.bodies import json_object
+from vmdr.api.plans import check_plan_name, load_plan
+from vmdr.api.responses import ApiError, ApiResponse, ok
+from vmdr.catalog import Catalog
+from vmdr.failover.request import FailoverRequest, parse_request
+
+STEERING = {"approve": fn.APPROVE_EVENT, "reject": fn.REJECT_EVENT, "abort": fn.ABORT_EVENT}
+
+
+async def start_failover(
+    client: DurableOrchestrationClient, catalog: Catalog, plan_name: str, body: bytes,
+    content_type: str | None, requested_by: str,
+) -> ApiResponse:
+    check_plan_name(plan_name)
+    request = parse_request(json_object(body, content_type), requested_by)
+    plan = load_plan(catalog, plan_name)
+    return await start(client, plan.name, request)
+
+
+async def start(
+    client: DurableOrchestrationClient, plan: str, request: FailoverRequest
+) -> ApiResponse:
+    payload = {"plan": plan, **request.model_dump(mode="json")}
+    return await instances.start_exclusive(
+        client, fn.FAILOVER_PLAN, fn.failover_instance(plan), payload, f"A failover of {plan!r}"
+    )
+
+
+async def failover_status(client: DurableOrchestrationClient, plan_name: str) -> ApiResponse:
+    check_plan_name(plan_name)
+    instance = fn.failover_instance(plan_name)
+    found = await instances.status(client, instance)
+    if found is None:
+        raise ApiError(404, "NoFailover", f"Plan {plan_name!r} has never been failed over.")
+    return ok({
+        "instanceId": instance,
+        "runtimeStatus": found.runtime_status.value,
+        "createdTime": found.created_time.isoformat() if found.created_time else None,
+        "lastUpdatedTime": found.last_updated_time.isoformat()
+        if found.last_updated_time else None,
+        "status": found.custom_status,
+        "output": found.output,
+        **instances.status_urls(client, instance),
+    })
+
+
+async def steer(
+    client: DurableOrchestrationClient, plan_name: str, action: str, body: bytes,
+    content_type: str | None, requested_by: str,
+) -> ApiResponse:
+    """Raise approve, reject or abort on the plan's running failover."""
+    check_plan_name(plan_name)
+    if action not in STEERING:
+        raise ApiError(404, "UnknownAction",
+                       f"{action!r} is not an action; use approve, reject or abort.")
+    details = json_object(body, content_type)
+    comment = str(details.get("comment", ""))[:500]
+    instance = fn.failover_instance(plan_name)
+    found = await instances.status(client, instance)
+    if not instances.is_active(found):
+        raise ApiError(409, "NoRunningFailover",
+                       f"No failover of {plan_name!r} is running; nothing to {action}.")
+    awaiting = (found.custom_status or {}).get("awaiting") if isinstance(
+        found.custom_status, dict) else None
+    if action in ("approve", "reject") and not awaiting:
+        phase = (found.custom_status or {}).get("phase") if isinstance(
+            found.custom_status, dict) else None
+        raise ApiError(409, "NotAwaitingApproval",
+                       f"The failover of {plan_name!r} is not awaiting approval (phase: {phase}).")
+    await client.raise_event(instance, STEERING[action], {"by": requested_by,
+                                                          "comment": comment})
+    return ApiResponse(202, {"instanceId": instance, "event": STEERING[action],
+                             **instances.status_urls(client, instance)})

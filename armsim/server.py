@@ -194,7 +194,7 @@ def make_app(sim: Simulator) -> web.Application:
 
     app = web.Application(client_max_size=256 * 1024 * 1024)
     admin_routes.register(app, sim)
-    app.router.add_route("*", "/{tail:.*}", ArmHandler(sim))
+    app.router.add_route("*", "/{tail:.*}", ArmHandler(sim).__call__)
     return app
 
 

@@ -65,7 +65,7 @@ class Faults:
         if kind == "call" and int(spec.get("status", 500)) == 429:
             defaults = {"code": "TooManyRequests",
                         "message": "The request is being throttled (injected)."}
-        fault = Fault(id=next(self._ids), kind=kind, **{**defaults, **spec, "kind": kind})
+        fault = Fault(id=next(self._ids), **{**defaults, **spec, "kind": kind})
         if fault.count < 1:
             raise InvalidParameter("count must be at least 1")
         self.items.append(fault)

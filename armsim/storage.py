@@ -149,10 +149,9 @@ class DiskStorage:
         """Written page ranges as (start, end-exclusive)."""
         blob = self._blob(ref)
         try:
-            filled, _cleared = blob.get_page_ranges()
+            return [(r.start, r.end + 1) for r in blob.list_page_ranges() if not r.cleared]
         except ResourceNotFoundError:
             return []
-        return [(r["start"], r["end"] + 1) for r in filled]
 
     def written_bytes(self, ref: BlobRef) -> int:
         return sum(end - start for start, end in self.ranges(ref))

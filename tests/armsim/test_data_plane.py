@@ -4,11 +4,10 @@ copy → Import; restore point → cross-region copy → disk from a disk restor
 from __future__ import annotations
 
 import pytest
+from armsim_support import SUB, disk_id
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.compute import models as cm
 from azure.storage.blob import BlobClient, BlobServiceClient
-
-from armsim_support import SUB, disk_id
 
 MIB = 1024 * 1024
 PAYLOAD = b"vmdr was here " * 100
@@ -146,7 +145,7 @@ def test_restore_point_cross_region_copy_and_restore(arm):
     assert rp.consistency_mode == "CrashConsistent"
     assert len(rp.source_metadata.storage_profile.data_disks) == 2
     arm.admin.write_disk(data1, 0, b"Z" * len(PAYLOAD))  # after the restore point
-    copy_rpc = rpcs.create_or_update("rg-shop-neu", "rpc-db1-neu", cm.RestorePointCollection(
+    rpcs.create_or_update("rg-shop-neu", "rpc-db1-neu", cm.RestorePointCollection(
         location="northeurope", source=cm.RestorePointCollectionSourceProperties(id=rpc.id)))
     arm.admin.set_latency(copy_start_base=600)
     copied = arm.compute.restore_points.begin_create(

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 import requests
+from armsim_support import SUB, power
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.compute import models as cm
-
-from armsim_support import SUB, power
 
 
 def _raw(arm, method: str, path: str, body=None) -> requests.Response:

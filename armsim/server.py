@@ -151,10 +151,10 @@ class ArmHandler:
                     headers={"Retry-After": retry_after_seconds(wait)})
             actions = route.actions(call, sim.services)
             log["action"] = actions[0][0]
-            for action, scope in actions:
-                registry.principals.authorize(principal, action, scope)
             region = route.region(call, sim.services)
             log["region"] = region or "global"
+            for action, scope in actions:
+                registry.principals.authorize(principal, action, scope)
             outage = registry.region_outage(region)
             fault = None if outage else registry.faults.take_call_fault(
                 actions[0][0], call.match.get("rid") or call.path)

@@ -32,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--latency-profile", help="YAML/JSON file of latency settings")
     serve.add_argument("--azurite", help="AzuriteServer.describe() JSON, or a file holding it; "
                        "without it armsim starts its own Azurite")
-    serve.add_argument("--state-dir", help="certificates and the final state dump go here")
+    serve.add_argument("--state-dir", help="the CA and leaf certificates, the final state "
+                       "dump (state.json) and, when armsim starts its own, Azurite's data")
     serve.add_argument("--bytes-per-gib", type=int, default=DEFAULT_BYTES_PER_GIB,
                        help="page-blob bytes per simulated GiB (default 1 MiB)")
     return parser
@@ -61,14 +62,14 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     own_azurite = None
+    state_dir = Path(args.state_dir or tempfile.mkdtemp(prefix="armsim-state-"))
     if args.azurite:
         azurite = _azurite_description(args.azurite)
     else:
         from localplatform import azurite as azurite_launcher
 
-        own_azurite = azurite_launcher.start()
+        own_azurite = azurite_launcher.start(location=state_dir / "azurite")
         azurite = own_azurite.describe()
-    state_dir = Path(args.state_dir or tempfile.mkdtemp(prefix="armsim-state-"))
     server = None
     try:
         clock = _clock(args)
@@ -102,8 +103,19 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         if server is not None:
             server.stop()
+            _dump_state(server.sim, state_dir / "state.json")
         if own_azurite is not None:
             own_azurite.stop()
+
+
+def _dump_state(sim, path: Path) -> None:
+    """Leave the final resources behind for post-mortems (best effort)."""
+    try:
+        with sim.registry.lock:
+            resources = [r.to_rest(sim.registry) for r in sim.registry.resources.values()]
+        path.write_text(json.dumps({"resources": resources}, indent=1, default=str))
+    except Exception as exc:  # noqa: BLE001 - a dump must never block shutdown
+        logging.warning("could not write %s: %s", path, exc)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
                        "without it armsim starts its own Azurite")
     serve.add_argument("--state-dir", help="the CA and leaf certificates, the final state "
                        "dump (state.json) and, when armsim starts its own, Azurite's data")
+    serve.add_argument("--principal", action="append", default=[], metavar="NAME=ROLE",
+                       help="declare a principal: ROLE is * or a role JSON file (repeatable; "
+                       "overrides the estate's)")
     serve.add_argument("--bytes-per-gib", type=int, default=DEFAULT_BYTES_PER_GIB,
                        help="page-blob bytes per simulated GiB (default 1 MiB)")
     return parser
@@ -81,6 +84,9 @@ def serve(args: argparse.Namespace) -> int:
             sim.registry.principals.add("owner", "*")
             if args.estate:
                 estate_module.seed(sim.services, estate_module.load(args.estate))
+            for spec in args.principal:
+                name, _, role = spec.partition("=")
+                sim.registry.principals.add(name, role or "*")
         server = ServerThread(sim, state_dir, args.port).start()
         with sim.registry.lock:
             info = {"endpoint": server.endpoint,
@@ -114,7 +120,7 @@ def _dump_state(sim, path: Path) -> None:
         with sim.registry.lock:
             resources = [r.to_rest(sim.registry) for r in sim.registry.resources.values()]
         path.write_text(json.dumps({"resources": resources}, indent=1, default=str))
-    except Exception as exc:  # noqa: BLE001 - a dump must never block shutdown
+    except Exception as exc:  # a dump must never block shutdown
         logging.warning("could not write %s: %s", path, exc)
 
 

@@ -132,6 +132,10 @@ class ArmHandler:
                     f"The requested method '{request.method}' is not allowed for '{call.path}'.")
             raise InvalidResourceType(f"armsim does not simulate '{call.path}'.")
         call.match = match
+        if not call.api_version:
+            # ARM refuses any request without ?api-version= (any value is accepted here).
+            raise error_class(400, "MissingApiVersionParameter")(
+                "The api-version query parameter (?api-version=) is required for all requests.")
         with registry.lock:
             registry.advance()
             principal = registry.principals.authenticate(request.headers.get("Authorization"))

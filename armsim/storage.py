@@ -63,6 +63,10 @@ class DiskStorage:
         self._containers: set[str] = set()
         self._lock = threading.Lock()
 
+    def describe(self) -> dict:
+        """The Azurite description this storage was built from."""
+        return {"blob_base_url": self.base_url, "accounts": list(self.accounts), "key": self.key}
+
     # ---------------------------------------------------------------------------- clients
     def account_url(self, account: str) -> str:
         return f"{self.base_url}/{account}"

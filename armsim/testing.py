@@ -40,6 +40,7 @@ class ArmSimInfo:
     subscriptions: list[str] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)
     clock: str = ""  # VirtualClock.to_json()
+    azurite: dict[str, Any] = field(default_factory=dict)  # AzuriteServer.describe()
 
     def token(self, principal: str = "owner") -> str:
         return self.tokens[principal]
@@ -56,7 +57,8 @@ class ArmSimInfo:
 
     @classmethod
     def from_json(cls, text: str) -> ArmSimInfo:
-        return cls(**json.loads(text))
+        data = json.loads(text)
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
     @classmethod
     def from_file(cls, path: str | Path) -> ArmSimInfo:
@@ -83,7 +85,8 @@ class ArmSim:
         return ArmSimInfo(endpoint=self.server.endpoint,
                           ca_bundle=str(self.server.certificates.ca_path),
                           admin=f"{self.server.endpoint}/_armsim", subscriptions=subs,
-                          tokens=tokens, clock=self.clock.to_json())
+                          tokens=tokens, clock=self.clock.to_json(),
+                          azurite=self.simulator.registry.storage.describe())
 
     def stop(self) -> None:
         self.server.stop()

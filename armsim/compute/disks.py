@@ -309,7 +309,7 @@ class DiskRules(ComputeBase):
                 f"({busy}). Only one incremental snapshot of a disk can be copied at a time.")
         region_key = f"{snap.subscription.lower()}|{location}"
         in_region = copies.setdefault("region", {}).setdefault(region_key, set())
-        in_region &= set(self.registry.resources)
+        in_region.intersection_update([k for k in in_region if k in self.registry.resources])
         if len(in_region) >= MAX_CONCURRENT_COPIES:
             raise TooManyConcurrentCopies(
                 f"There are already {MAX_CONCURRENT_COPIES} incremental snapshot copies in "

@@ -199,3 +199,27 @@ def test_restore_point_copy_failure_shows_in_instance_view(arm):
             break
     assert "ReplicationState/failed" in codes
     assert view.statuses[0].code == "ReplicationState/failed"
+
+
+def test_at_most_100_copies_in_flight_per_subscription_and_region(arm):
+    arm.admin.seed({"disks": [{"name": f"bulk-{i:03d}", "resource_group": "rg-shop-weu",
+                               "size_gb": 4} for i in range(101)]})
+    arm.admin.set_latency(snapshot_create=0, copy_start_base=3600 * 24)
+    snaps = arm.compute.snapshots
+    for index in range(101):
+        snaps.begin_create_or_update("rg-shop-weu", f"bulk-{index:03d}-s", cm.Snapshot(
+            location="westeurope", incremental=True, creation_data=cm.CreationData(
+                create_option="Copy",
+                source_resource_id=disk_id("rg-shop-weu", f"bulk-{index:03d}"))))
+    for index in range(100):
+        snaps.begin_create_or_update("rg-shop-neu", f"bulk-{index:03d}-neu", cm.Snapshot(
+            location="northeurope", incremental=True, creation_data=cm.CreationData(
+                create_option="CopyStart", source_resource_id=snaps.get(
+                    "rg-shop-weu", f"bulk-{index:03d}-s").id)))
+    with pytest.raises(HttpResponseError) as caught:
+        snaps.begin_create_or_update("rg-shop-neu", "bulk-100-neu", cm.Snapshot(
+            location="northeurope", incremental=True, creation_data=cm.CreationData(
+                create_option="CopyStart",
+                source_resource_id=snaps.get("rg-shop-weu", "bulk-100-s").id)))
+    assert caught.value.status_code == 409
+    assert caught.value.error.code == "TooManyConcurrentCopies"

@@ -69,9 +69,9 @@ def test_serve_cli_writes_ready_file_and_stops_on_sigterm(azurite, tmp_path):
             time.sleep(0.1)
         data = json.loads(ready.read_text())
         assert set(data) >= {"endpoint", "ca_bundle", "admin", "subscriptions", "tokens",
-                             "clock"}
-        info = ArmSimInfo(**{k: data[k] for k in ("endpoint", "ca_bundle", "admin",
-                                                  "subscriptions", "tokens", "clock")})
+                             "clock", "azurite"}
+        info = ArmSimInfo.from_file(ready)
+        assert info.azurite == azurite.describe()
         assert info.virtual_clock().scale == 600
         names = sorted(vm.name for vm in compute_client(info).virtual_machines.list_all())
         assert names == ["shop-app-1", "shop-app-2", "shop-db-1", "shop-db-standby"]

@@ -303,16 +303,23 @@ class VmRules(ComputeBase):
         if vm.power_state == final and action != "restart":
             duration = min(duration, 1.0)  # already there: Azure answers quickly
         lro.preempt(self.registry, vm.operation, action)
-        vm.power_state = transitional
+        before = vm.power_state
+        # Azure shows provisioningState Updating while a power operation runs.
+        vm.power_state, vm.provisioning_state = transitional, "Updating"
 
         def done() -> None:
-            vm.power_state = final
+            vm.power_state, vm.provisioning_state = final, "Succeeded"
+
+        def failed(error: dict[str, Any]) -> None:
+            # e.g. AllocationFailed on start: the VM stays where it was, provisioning Failed.
+            settled = {"starting": "deallocated", "deallocating": "running",
+                       "stopping": "running"}.get(before, before)
+            vm.power_state, vm.provisioning_state = settled, "Failed"
 
         vm.operation = self.start(
             subscription=sub, region=vm.location,
             action=f"Microsoft.Compute/virtualMachines/{action}/action", resource_id=vm.id,
-            method="POST", duration=duration, on_success=done,
-            on_failure=lambda e: setattr(vm, "power_state", "stopped"))
+            method="POST", duration=duration, on_success=done, on_failure=failed)
         return vm.operation
 
     # ------------------------------------------------------------------------------ delete

@@ -61,7 +61,7 @@ def test_transitional_power_state_while_operation_runs(arm):
 
 
 def test_newer_operation_preempts_older(arm):
-    arm.admin.set_latency(vm_deallocate=3600 * 24)
+    arm.admin.set_latency(vm_deallocate=3600 * 24, max_poll_hint_ms=50)
     first = arm.compute.virtual_machines.begin_deallocate("rg-shop-weu", "shop-app-2")
     arm.compute.virtual_machines.begin_start("rg-shop-weu", "shop-app-2").result()
     with pytest.raises(HttpResponseError) as caught:

@@ -134,11 +134,24 @@ class Registry:
     def reset(self) -> None:
         """Empty state (resources, operations, faults, log); principals and latency are kept."""
         with self.lock:
+            self._delete_blobs()
             self._reset_state()
             self.faults.clear()
             self.oplog.clear()
             self.throttling.reset()
             self.storage.forget_all()
+
+    def _delete_blobs(self) -> None:
+        """Delete the page blobs (and SAS exports) of every resource, so Azurite stays small."""
+        for resource in self.resources.values():
+            blob = getattr(resource, "blob", None)
+            access = getattr(resource, "access", None)
+            for ref in (blob, access.export if access is not None else None):
+                if ref is not None:
+                    try:
+                        self.storage.delete(ref)
+                    except Exception:  # best effort: a reset must not fail
+                        pass
 
     # --------------------------------------------------------------------------------- declare
     def add_subscription(self, subscription: str, tenant: str) -> None:

@@ -4,16 +4,17 @@
   virtual clock at 3600x.
 - `arm` (function): the same server, reset and re-seeded with the demo estate, latency and
   throttling back to defaults, faults and outages cleared — each test starts from the demo.
+Self-contained (only armsim imports) so that tests/conftest.py can take these fixtures as they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-from armsim_support import DEMO_ESTATE, SUB
 
 from armsim.admin_client import AdminClient
 from armsim.lro import LatencyProfile
@@ -26,6 +27,8 @@ from armsim.testing import (
     trafficmanager_client,
 )
 
+DEMO_ESTATE = Path(__file__).resolve().parents[2] / "examples" / "estate" / "demo.yaml"
+SUB = "00000000-0000-0000-0000-000000000001"
 TEST_SCALE = 3600.0
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -65,6 +66,7 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     own_azurite = None
+    owns_state_dir = not args.state_dir
     state_dir = Path(args.state_dir or tempfile.mkdtemp(prefix="armsim-state-"))
     if args.azurite:
         azurite = _azurite_description(args.azurite)
@@ -109,9 +111,12 @@ def serve(args: argparse.Namespace) -> int:
     finally:
         if server is not None:
             server.stop()
-            _dump_state(server.sim, state_dir / "state.json")
+            if not owns_state_dir:
+                _dump_state(server.sim, state_dir / "state.json")
         if own_azurite is not None:
             own_azurite.stop()
+        if owns_state_dir:
+            shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def _dump_state(sim, path: Path) -> None:

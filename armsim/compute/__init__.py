@@ -1,0 +1,1 @@
+"""Microsoft.Compute: virtual machines, disks, snapshots, restore points, scale sets."""

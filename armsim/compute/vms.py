@@ -1,0 +1,356 @@
+"""Virtual machines: create from attached managed disks, power actions, resize, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from armsim import ids, lro
+from armsim.compute import sizes
+from armsim.compute.common import ComputeBase
+from armsim.compute.errors import (
+    InvalidParameter,
+    NotFound,
+    OperationNotAllowed,
+    SkuNotAvailable,
+    changing,
+    not_found,
+)
+from armsim.compute.models import VM_TYPE, Disk, VirtualMachine
+from armsim.lro import Operation
+from armsim.network.errors import InvalidResourceReference, NicInUse
+from armsim.network.models import NetworkInterface
+
+# power action -> (transitional state, final state, latency attribute, RBAC action)
+POWER_ACTIONS: dict[str, tuple[str, str, str]] = {
+    "start": ("starting", "running", "vm_start"),
+    "deallocate": ("deallocating", "deallocated", "vm_deallocate"),
+    "powerOff": ("stopping", "stopped", "vm_power_off"),
+    "restart": ("starting", "running", "vm_restart"),
+}
+ALLOCATED = ("running", "starting", "stopped", "stopping")
+
+
+class VmRules(ComputeBase):
+    retag: Callable[[Any, dict[str, str]], None]  # provided by the backend
+
+    def get_vm(self, sub: str, rg: str, name: str) -> VirtualMachine:
+        vm = self.registry.get(self.compute_id(sub, rg, "virtualMachines", name))
+        if not isinstance(vm, VirtualMachine):
+            raise not_found(VM_TYPE, name, rg)
+        return vm
+
+    def list_vms(self, sub: str, rg: str | None) -> list[VirtualMachine]:
+        found = (self.registry.in_resource_group(sub, rg, VM_TYPE) if rg
+                 else self.registry.in_subscription(sub, VM_TYPE))
+        return [v for v in found if isinstance(v, VirtualMachine)]
+
+    # ------------------------------------------------------------------------------ sizes
+    def _offered(self, location: str, size: str) -> sizes.VmSize:
+        found = sizes.lookup(size)
+        region = self.registry.regions.get(location)
+        if found is None or (region and region.sizes is not None
+                             and found.name.lower() not in region.sizes):
+            # Azure's answer for a size the region does not offer.
+            raise SkuNotAvailable(
+                f"The requested size for resource is currently not available in location "
+                f"'{location}' zones '' for subscription. Please try another size or deploy to "
+                "a different location or zones. See https://aka.ms/azureskunotavailable for "
+                f"details. (size '{size}')", target="hardwareProfile.vmSize")
+        return found
+
+    def region_sizes(self, location: str) -> list[sizes.VmSize]:
+        region = self.registry.regions.get(location)
+        return [s for s in sizes.CATALOGUE.values()
+                if region is None or region.sizes is None or s.name.lower() in region.sizes]
+
+    def available_sizes(self, vm: VirtualMachine) -> list[sizes.VmSize]:
+        """vmSizes: a deallocated VM can take any size of its region; an allocated one only the
+        sizes of its hardware cluster (armsim: its size family)."""
+        offered = self.region_sizes(vm.location)
+        if vm.power_state in ALLOCATED:
+            current = sizes.lookup(vm.size)
+            family = current.family if current else ""
+            offered = [s for s in offered if s.family == family]
+        return offered
+
+    # ------------------------------------------------------------------------------ create
+    def put_vm(self, sub: str, rg: str, name: str,
+               body: dict[str, Any]) -> tuple[int, VirtualMachine, Operation]:
+        self.require_group(sub, rg)
+        vm_id = self.compute_id(sub, rg, "virtualMachines", name)
+        existing = self.registry.get(vm_id)
+        if isinstance(existing, VirtualMachine):
+            return self._update_vm_put(existing, body)
+        location = self.location_of(body)
+        self.registry.disk_account(location)
+        props = dict(body.get("properties") or {})
+        size = (props.pop("hardwareProfile", None) or {}).get("vmSize") or ""
+        if not size:
+            raise InvalidParameter("Required parameter 'hardwareProfile.vmSize' is missing.",
+                                   target="hardwareProfile.vmSize")
+        size = self._offered(location, size).name
+        storage = props.pop("storageProfile", None) or {}
+        os_disk_in = storage.get("osDisk") or {}
+        if (os_disk_in.get("createOption") or "").lower() != "attach":
+            raise InvalidParameter("armsim creates VMs from existing managed disks only: "
+                                   "osDisk.createOption must be 'Attach' with managedDisk.id.",
+                                   target="osDisk.createOption")
+        os_disk = self._attachable(vm_id, location, os_disk_in, "osDisk")
+        os_type = os_disk_in.get("osType") or os_disk.os_type
+        if not os_type:
+            raise InvalidParameter("Required parameter 'osDisk.osType' is missing (null).",
+                                   target="osDisk.osType")
+        data: list[tuple[dict[str, Any], Disk]] = []
+        luns: set[int] = set()
+        for index, entry in enumerate(storage.get("dataDisks") or []):
+            if "lun" not in entry:
+                raise InvalidParameter(f"Required parameter 'dataDisks[{index}].lun' is missing.",
+                                       target=f"dataDisks[{index}].lun")
+            if int(entry["lun"]) in luns:
+                raise InvalidParameter(f"Duplicate LUN {entry['lun']} in dataDisks.",
+                                       target=f"dataDisks[{index}].lun")
+            luns.add(int(entry["lun"]))
+            if (entry.get("createOption") or "attach").lower() != "attach":
+                raise InvalidParameter("armsim attaches existing data disks only "
+                                       "(createOption 'Attach').",
+                                       target=f"dataDisks[{index}].createOption")
+            data.append((entry, self._attachable(vm_id, location, entry,
+                                                  f"dataDisks[{index}]")))
+        disk_ids = [os_disk.key] + [d.key for _, d in data]
+        if len(set(disk_ids)) != len(disk_ids):
+            raise InvalidParameter("The same disk is referenced twice.", target="storageProfile")
+        network = props.pop("networkProfile", None) or {}
+        nics = [self._free_nic(vm_id, location, ref.get("id", ""))
+                for ref in network.get("networkInterfaces") or []]
+        if not nics:
+            raise InvalidParameter("At least one network interface is required.",
+                                   target="networkProfile.networkInterfaces")
+        for key in ("provisioningState", "vmId", "instanceView", "timeCreated"):
+            props.pop(key, None)
+        vm = VirtualMachine(
+            id=vm_id, name=name, type=VM_TYPE, location=location, subscription=sub,
+            resource_group=rg, tags=dict(body.get("tags") or {}),
+            provisioning_state="Creating", time_created=self.registry.now(), size=size,
+            os_disk=self._disk_entry(os_disk_in, os_disk, os_type=os_type),
+            data_disks=[self._disk_entry(e, d, lun=int(e["lun"])) for e, d in data],
+            nics=[{"id": nic.id, "properties": {"primary": i == 0}}
+                  for i, nic in enumerate(nics)],
+            power_state="starting", vm_id=self.new_id(), zones=body.get("zones"),
+            extra_properties=props)
+        for disk in [os_disk, *[d for _, d in data]]:
+            disk.managed_by = vm.id
+        if not os_disk.os_type:
+            os_disk.os_type = os_type
+        for nic in nics:
+            nic.virtual_machine = vm.id
+        self.registry.add(vm)
+        self.retag(vm, {})
+
+        def created() -> None:
+            vm.provisioning_state, vm.power_state = "Succeeded", "running"
+
+        def failed(error: dict[str, Any]) -> None:
+            vm.provisioning_state, vm.power_state = "Failed", "stopped"
+
+        vm.operation = self.start(
+            subscription=sub, region=location, action="Microsoft.Compute/virtualMachines/write",
+            resource_id=vm_id, method="PUT", duration=self.latency.vm_create,
+            on_success=created, on_failure=failed, headers="azure-async-operation")
+        return 201, vm, vm.operation
+
+    def _attachable(self, vm_id: str, location: str, entry: dict[str, Any], where: str) -> Disk:
+        disk_id = (entry.get("managedDisk") or {}).get("id") or ""
+        disk = self.registry.get(disk_id) if disk_id else None
+        if not isinstance(disk, Disk):
+            raise NotFound(f"Disk {disk_id or '(managedDisk.id missing)'} was not found.",
+                           target=f"{where}.managedDisk.id")
+        if disk.location != location:
+            raise InvalidParameter(f"Disk {disk.id} is in location '{disk.location}', the VM in "
+                                   f"'{location}'.", target=f"{where}.managedDisk.id")
+        if disk.managed_by and ids.key(disk.managed_by) != ids.key(vm_id):
+            raise OperationNotAllowed(f"Disk {disk.name} cannot be attached to VM "
+                                      f"{ids.parse(vm_id).name if ids.parse(vm_id) else vm_id} "
+                                      f"because it is already attached to VM "
+                                      f"{disk.managed_by}.", target=f"{where}.managedDisk.id")
+        if disk.access is not None:
+            raise OperationNotAllowed(f"Disk {disk.name} has an active SAS (ActiveSAS) and "
+                                      "cannot be attached; call endGetAccess first.",
+                                      target=f"{where}.managedDisk.id")
+        if disk.provisioning_state not in ("Succeeded", "Updating"):
+            raise OperationNotAllowed(f"Disk {disk.name} is {disk.provisioning_state}.")
+        return disk
+
+    def _free_nic(self, vm_id: str, location: str, nic_id: str) -> NetworkInterface:
+        nic = self.registry.get(nic_id) if nic_id else None
+        if not isinstance(nic, NetworkInterface):
+            raise NotFound(f"Network interface {nic_id} was not found.",
+                           target="networkProfile.networkInterfaces")
+        if nic.location != location:
+            raise InvalidResourceReference(
+                f"Resource {nic_id} referenced by resource {vm_id} was not found. Please make "
+                "sure that the referenced resource exists, and that both resources are in the "
+                "same region.")
+        if nic.virtual_machine and ids.key(nic.virtual_machine) != ids.key(vm_id):
+            raise NicInUse(f"Network Interface {nic.id} is used by existing resource "
+                           f"{nic.virtual_machine}. A network interface can be attached to one "
+                           "virtual machine only.")
+        return nic
+
+    @staticmethod
+    def _disk_entry(entry: dict[str, Any], disk: Disk, **extra: Any) -> dict[str, Any]:
+        result = {**{k: v for k, v in entry.items() if k not in ("managedDisk", "lun")}, **extra}
+        result.update({"name": disk.name, "createOption": "Attach",
+                       "caching": entry.get("caching", "ReadWrite" if "os_type" in extra
+                                            else "None"),
+                       "managedDisk": {"id": disk.id, "storageAccountType": disk.sku},
+                       "diskSizeGB": disk.size_gb,
+                       "deleteOption": entry.get("deleteOption", "Detach")})
+        if "os_type" in extra:
+            result["osType"] = result.pop("os_type")
+        return result
+
+    # ------------------------------------------------------------------------------ update
+    def _update_vm_put(self, vm: VirtualMachine,
+                       body: dict[str, Any]) -> tuple[int, VirtualMachine, Operation]:
+        props = body.get("properties") or {}
+        storage = props.get("storageProfile") or {}
+        os_ref = ((storage.get("osDisk") or {}).get("managedDisk") or {}).get("id")
+        if os_ref and ids.key(os_ref) != ids.key(vm.os_disk["managedDisk"]["id"]):
+            raise changing("osDisk.managedDisk.id")
+        if body.get("location") and body["location"].replace(" ", "").lower() != vm.location:
+            raise changing("location")
+        if "dataDisks" in storage:
+            self._reconcile_data_disks(vm, storage["dataDisks"] or [])
+        size = (props.get("hardwareProfile") or {}).get("vmSize")
+        return 200, vm, self._apply_update(vm, size, body.get("tags"), "PUT")
+
+    def _reconcile_data_disks(self, vm: VirtualMachine, wanted: list[dict[str, Any]]) -> None:
+        keep: list[dict[str, Any]] = []
+        wanted_keys = set()
+        for index, entry in enumerate(wanted):
+            if entry.get("toBeDetached"):
+                continue
+            disk = self._attachable(vm.id, vm.location, entry, f"dataDisks[{index}]")
+            wanted_keys.add(disk.key)
+            disk.managed_by = vm.id
+            keep.append(self._disk_entry(entry, disk, lun=int(entry.get("lun", index))))
+        for entry in vm.data_disks:
+            if ids.key(entry["managedDisk"]["id"]) not in wanted_keys:
+                disk = self.registry.get(entry["managedDisk"]["id"])
+                if isinstance(disk, Disk):
+                    disk.managed_by = None
+        vm.data_disks = keep
+
+    def patch_vm(self, sub: str, rg: str, name: str,
+                 body: dict[str, Any]) -> tuple[int, VirtualMachine, Operation]:
+        vm = self.get_vm(sub, rg, name)
+        size = ((body.get("properties") or {}).get("hardwareProfile") or {}).get("vmSize")
+        return 200, vm, self._apply_update(vm, size, body.get("tags"), "PATCH")
+
+    def _apply_update(self, vm: VirtualMachine, size: str | None, tags: dict | None,
+                      method: str) -> Operation:
+        duration = self.latency.vm_update
+        if size and size.lower() != vm.size.lower():
+            target = self._offered(vm.location, size)
+            if vm.power_state in ALLOCATED and target.name not in \
+                    [s.name for s in self.available_sizes(vm)]:
+                offered = ",".join(s.name for s in self.available_sizes(vm))
+                # Azure's answer (Compute RP, aka.ms/azure-resizevm).
+                raise OperationNotAllowed(
+                    f"Unable to resize the VM '{vm.name}' because the requested size "
+                    f"{target.name} is not available in the current hardware cluster. The "
+                    f"available sizes in this cluster are: {offered}. Read more on VM resizing "
+                    "strategy at https://aka.ms/azure-resizevm.", target="vmSize")
+            vm.size = target.name
+            duration = self.latency.vm_resize if vm.power_state in ALLOCATED else duration
+        if tags is not None:
+            old = dict(vm.tags)
+            vm.tags = dict(tags)
+            self.retag(vm, old)
+        lro.preempt(self.registry, vm.operation, "update")
+        vm.provisioning_state = "Updating"
+
+        def done() -> None:
+            vm.provisioning_state = "Succeeded"
+
+        vm.operation = self.start(
+            subscription=vm.subscription, region=vm.location,
+            action="Microsoft.Compute/virtualMachines/write", resource_id=vm.id, method=method,
+            duration=duration, on_success=done,
+            on_failure=lambda e: setattr(vm, "provisioning_state", "Failed"),
+            headers="azure-async-operation")
+        return vm.operation
+
+    # ------------------------------------------------------------------------------ power
+    def power(self, sub: str, rg: str, name: str, action: str) -> Operation:
+        vm = self.get_vm(sub, rg, name)
+        transitional, final, latency_name = POWER_ACTIONS[action]
+        if vm.provisioning_state in ("Creating", "Deleting"):
+            raise OperationNotAllowed(f"Operation '{action}' is not allowed on VM '{vm.name}' "
+                                      f"since the VM is {vm.provisioning_state.lower()}.")
+        if action == "restart" and vm.power_state in ("deallocated", "deallocating"):
+            raise OperationNotAllowed(f"Operation 'restart' is not allowed on VM '{vm.name}' "
+                                      "since the VM is deallocated or marked to be "
+                                      "deallocated.")
+        if action in ("start", "restart"):
+            for disk_id in vm.disk_ids():
+                disk = self.registry.get(disk_id)
+                if isinstance(disk, Disk) and disk.access is not None:
+                    raise OperationNotAllowed(f"Disk {disk.name} has an active SAS (ActiveSAS); "
+                                              "the VM cannot start until endGetAccess.")
+        duration = getattr(self.latency, latency_name)
+        if vm.power_state == final and action != "restart":
+            duration = min(duration, 1.0)  # already there: Azure answers quickly
+        lro.preempt(self.registry, vm.operation, action)
+        before = vm.power_state
+        # Azure shows provisioningState Updating while a power operation runs.
+        vm.power_state, vm.provisioning_state = transitional, "Updating"
+
+        def done() -> None:
+            vm.power_state, vm.provisioning_state = final, "Succeeded"
+
+        def failed(error: dict[str, Any]) -> None:
+            # e.g. AllocationFailed on start: the VM stays where it was, provisioning Failed.
+            settled = {"starting": "deallocated", "deallocating": "running",
+                       "stopping": "running"}.get(before, before)
+            vm.power_state, vm.provisioning_state = settled, "Failed"
+
+        vm.operation = self.start(
+            subscription=sub, region=vm.location,
+            action=f"Microsoft.Compute/virtualMachines/{action}/action", resource_id=vm.id,
+            method="POST", duration=duration, on_success=done, on_failure=failed)
+        return vm.operation
+
+    # ------------------------------------------------------------------------------ delete
+    def delete_vm(self, sub: str, rg: str, name: str) -> Operation | None:
+        vm = self.registry.get(self.compute_id(sub, rg, "virtualMachines", name))
+        if not isinstance(vm, VirtualMachine):
+            return None
+        lro.preempt(self.registry, vm.operation, "delete")
+        vm.provisioning_state = "Deleting"
+        vm.power_state = "deallocating"
+
+        def done() -> None:
+            for entry in [vm.os_disk, *vm.data_disks]:
+                disk = self.registry.get(entry["managedDisk"]["id"])
+                if isinstance(disk, Disk):
+                    disk.managed_by = None
+                    if entry.get("deleteOption", "Detach").lower() == "delete":
+                        self.registry.remove(disk)
+                        if disk.blob is not None:
+                            self.registry.storage.delete(disk.blob)
+            for ref in vm.nics:
+                nic = self.registry.get(ref["id"])
+                if isinstance(nic, NetworkInterface):
+                    nic.virtual_machine = None
+            old = dict(vm.tags)
+            vm.tags = {}
+            self.retag(vm, old)
+            self.registry.remove(vm)
+
+        vm.operation = self.start(
+            subscription=sub, region=vm.location,
+            action="Microsoft.Compute/virtualMachines/delete", resource_id=vm.id,
+            method="DELETE", duration=self.latency.vm_delete, on_success=done)
+        return vm.operation

@@ -1,0 +1,1 @@
+"""Microsoft.Network: network interfaces (Traffic Manager lives in armsim.trafficmanager)."""

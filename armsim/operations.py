@@ -1,0 +1,60 @@
+"""The status URLs of long-running operations (Azure-AsyncOperation and Location)."""
+
+from __future__ import annotations
+
+from armsim.errors import NotFound, error_class
+from armsim.http import Call, Reply
+from armsim.lro import Operation, poll_hint
+from armsim.routing import SUB, Router, location_region
+from armsim.services import Services
+
+LOC = (SUB + r"/providers/(?P<provider>microsoft\.compute|microsoft\.network)"
+       r"/locations/(?P<loc>[^/]+)")
+
+
+def _operation(call: Call, svc: Services) -> Operation:
+    operation = svc.registry.operations.get(call.match["opid"])
+    if operation is None or operation.region != call.match["loc"].lower():
+        raise NotFound(f"Operation {call.match['opid']} was not found.")
+    return operation
+
+
+def _is_location(call: Call) -> bool:
+    return call.match.get("kind", "").lower() == "operationresults" or \
+        call.param("monitor").lower() == "true"
+
+
+def operation_status(call: Call, svc: Services) -> Reply:
+    operation = _operation(call, svc)
+    if not _is_location(call):
+        return Reply(200, operation.document(), poll_hint(svc.registry, operation))
+    # Location polling: 202 while running; when done, the result (or the error, with its
+    # status code: azure-core raises HttpResponseError from that body).
+    if operation.status == "InProgress":
+        return Reply(202, None, {"Location": f"{call.base_url}{call.path}?{call.query}",
+                                 **poll_hint(svc.registry, operation)})
+    if operation.status != "Succeeded":
+        error = operation.error or {"code": "InternalServerError", "message": "failed"}
+        status = 409 if error.get("code") == "OperationPreempted" else 400
+        failure = error_class(status, error.get("code", "Failed"))(error.get("message", ""))
+        return Reply(failure.status, failure.body())
+    if operation.method in ("PUT", "PATCH"):
+        resource = svc.registry.get(operation.resource_id)
+        if resource is not None:
+            return Reply(200, resource.to_rest(svc.registry))
+    output = operation.output() if operation.output else None
+    return Reply(200, output) if output is not None else Reply(200)
+
+
+def operation_actions(call: Call, svc: Services) -> list[tuple[str, str]]:
+    provider = "Microsoft.Compute" if "compute" in call.match["provider"].lower() \
+        else "Microsoft.Network"
+    kind = call.match.get("kind", "operations")
+    name = {"diskoperations": "diskOperations", "operationresults": "operationResults"}.get(
+        kind.lower(), "operations")
+    return [(f"{provider}/locations/{name}/read", call.path)]
+
+
+def register(router: Router) -> None:
+    kinds = r"/(?P<kind>operations|diskoperations|operationresults)/(?P<opid>[^/]+)"
+    router.add("GET", LOC + kinds, operation_status, operation_actions, location_region)

@@ -1,0 +1,23 @@
+"""The backends of every simulated service, over one registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from armsim.compute.backend import ComputeBackend
+from armsim.network.models import NetworkBackend
+from armsim.registry import Registry
+from armsim.trafficmanager.models import TrafficManagerBackend
+
+
+@dataclass
+class Services:
+    registry: Registry
+    compute: ComputeBackend
+    network: NetworkBackend
+    trafficmanager: TrafficManagerBackend
+
+    @classmethod
+    def over(cls, registry: Registry) -> Services:
+        return cls(registry, ComputeBackend(registry), NetworkBackend(registry),
+                   TrafficManagerBackend(registry))

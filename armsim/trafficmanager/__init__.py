@@ -1,0 +1,1 @@
+"""Microsoft.Network/trafficManagerProfiles and their endpoints (a global resource)."""

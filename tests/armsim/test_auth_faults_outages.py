@@ -1,0 +1,196 @@
+"""Identity and RBAC, injected faults, throttling and regional outages."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import requests
+from armsim_support import SUB, disk_id
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.mgmt.compute import models as cm
+
+from armsim.testing import StaticTokenCredential
+
+VM_PATH = (f"/subscriptions/{SUB}/resourceGroups/rg-shop-weu/providers/Microsoft.Compute/"
+           "virtualMachines/shop-app-1")
+
+
+def _role_file(tmp_path, actions, not_actions=()):
+    path = tmp_path / "role.json"
+    path.write_text(json.dumps({"Name": "test role", "IsCustom": True, "Actions": actions,
+                                "NotActions": list(not_actions), "DataActions": [],
+                                "AssignableScopes": [f"/subscriptions/{SUB}"]}))
+    return path
+
+
+def test_missing_and_invalid_tokens_are_401(arm):
+    response = requests.get(arm.info.endpoint + VM_PATH, params={"api-version": "2026-04-01"},
+                            verify=arm.info.ca_bundle, timeout=30)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "AuthenticationFailed"
+    from azure.mgmt.compute import ComputeManagementClient
+
+    bad = ComputeManagementClient(StaticTokenCredential("nope"), SUB, base_url=arm.info.endpoint,
+                                  connection_verify=arm.info.ca_bundle)
+    with pytest.raises(ClientAuthenticationError) as caught:
+        bad.virtual_machines.get("rg-shop-weu", "shop-app-1")
+    assert caught.value.error.code == "InvalidAuthenticationToken"
+
+
+def test_unknown_subscription_is_404(arm):
+    other = arm.compute_as(subscription_id="00000000-0000-0000-0000-0000000000ff")
+    with pytest.raises(HttpResponseError) as caught:
+        other.virtual_machines.get("rg-shop-weu", "shop-app-1")
+    assert caught.value.error.code == "SubscriptionNotFound"
+
+
+def test_missing_action_is_403_with_azures_message(arm, tmp_path):
+    role = _role_file(tmp_path, ["Microsoft.Compute/*/read"])
+    principal = arm.admin.add_principal("reader", role_file=str(role))
+    reader = arm.compute_as(token=principal["token"])
+    assert reader.virtual_machines.get("rg-shop-weu", "shop-app-1").name == "shop-app-1"
+    with pytest.raises(HttpResponseError) as caught:
+        reader.virtual_machines.begin_deallocate("rg-shop-weu", "shop-app-1")
+    error = caught.value
+    assert error.status_code == 403 and error.error.code == "AuthorizationFailed"
+    assert error.error.message == (
+        f"The client 'reader' with object id '{principal['object_id']}' does not have "
+        "authorization to perform action 'Microsoft.Compute/virtualMachines/deallocate/action' "
+        f"over scope '{VM_PATH}' or the scope is invalid. If access was recently granted, "
+        "please refresh your credentials.")
+    # the role file is re-read when it changes
+    role.write_text(json.dumps({"Name": "r", "Actions": ["Microsoft.Compute/*"],
+                                "NotActions": []}))
+    reader.virtual_machines.begin_deallocate("rg-shop-weu", "shop-app-1").result()
+    log = arm.admin.operation_log(principal="reader", status=403)
+    assert log[0]["action"] == "Microsoft.Compute/virtualMachines/deallocate/action"
+    assert log[0]["region"] == "westeurope"
+
+
+def test_polling_needs_locations_operations_read(arm, tmp_path):
+    role = _role_file(tmp_path, ["Microsoft.Compute/virtualMachines/*"])
+    principal = arm.admin.add_principal("nopoll", role_file=str(role))
+    client = arm.compute_as(token=principal["token"])
+    poller = client.virtual_machines.begin_deallocate("rg-shop-weu", "shop-app-1")
+    with pytest.raises(HttpResponseError) as caught:
+        poller.result()
+    assert caught.value.status_code == 403
+    assert "Microsoft.Compute/locations/operations/read" in caught.value.message
+
+
+def test_vm_create_needs_nic_join(arm, tmp_path):
+    role = _role_file(tmp_path, ["Microsoft.Compute/*", "Microsoft.Network/*/read"])
+    principal = arm.admin.add_principal("nojoin", role_file=str(role))
+    client = arm.compute_as(token=principal["token"])
+    vm = arm.compute.virtual_machines.get("rg-shop-weu", "shop-app-1")
+    with pytest.raises(HttpResponseError) as caught:
+        client.virtual_machines.begin_create_or_update("rg-shop-weu", "shop-app-1", vm)
+    assert "Microsoft.Network/networkInterfaces/join/action" in caught.value.error.message
+
+
+def test_estate_principal_without_role_file_falls_back_to_owner_like(arm):
+    vmdr = arm.admin.principals()["vmdr"]
+    assert vmdr["role"]["fallback"] is True and vmdr["role"]["path"].endswith("vmdr-role.json")
+    client = arm.compute_as(principal="vmdr")
+    client.virtual_machines.begin_power_off("rg-shop-weu", "shop-app-1").result()
+
+
+def test_call_fault_hits_the_next_n_matching_calls(arm):
+    arm.admin.add_fault(action="Microsoft.Compute/snapshots/write", resource_contains="snap-x",
+                        status=409, code="Conflict", message="Injected conflict.", count=2)
+    body = cm.Snapshot(location="westeurope", incremental=True, creation_data=cm.CreationData(
+        create_option="Copy", source_resource_id=disk_id("rg-shop-weu", "shop-app-1-data0")))
+    for _ in range(2):
+        with pytest.raises(HttpResponseError) as caught:
+            arm.compute.snapshots.begin_create_or_update("rg-shop-weu", "snap-x", body)
+        assert caught.value.status_code == 409 and caught.value.error.code == "Conflict"
+    arm.compute.snapshots.begin_create_or_update("rg-shop-weu", "snap-x", body).result()
+    faulted = arm.admin.operation_log(status=409)
+    assert len(faulted) == 2 and faulted[0]["fault"].startswith("fault#")
+
+
+def test_injected_429_with_retry_after_is_retried_by_the_sdk(arm):
+    arm.admin.throttle_next("Microsoft.Compute/virtualMachines/read", retry_after=0.2, count=2)
+    started = time.monotonic()
+    vm = arm.compute.virtual_machines.get("rg-shop-weu", "shop-app-1")
+    assert vm.name == "shop-app-1" and time.monotonic() - started >= 0.4
+    statuses = [e["status"] for e in arm.admin.operation_log(
+        action="Microsoft.Compute/virtualMachines/read")]
+    assert statuses[-3:] == [429, 429, 200]
+    # POST too: azure-core retries any status >= 400 that carries Retry-After
+    arm.admin.throttle_next("Microsoft.Compute/virtualMachines/deallocate/action",
+                            retry_after=0.1)
+    arm.compute.virtual_machines.begin_deallocate("rg-shop-weu", "shop-app-1").result()
+
+
+def test_token_bucket_throttling_and_remaining_headers(arm):
+    headers = {"Authorization": f"Bearer {arm.info.token()}"}
+    response = requests.get(arm.info.endpoint + VM_PATH, params={"api-version": "x"},
+                            headers=headers, verify=arm.info.ca_bundle, timeout=30)
+    assert int(response.headers["x-ms-ratelimit-remaining-subscription-reads"]) > 200
+    arm.admin.set_throttling(True, reads={"burst": 3, "per_second": 2})
+    statuses = []
+    for _ in range(5):
+        response = requests.get(arm.info.endpoint + VM_PATH, params={"api-version": "x"},
+                                headers=headers, verify=arm.info.ca_bundle, timeout=30)
+        statuses.append(response.status_code)
+    assert statuses[:3] == [200, 200, 200] and 429 in statuses[3:]
+    throttled = next(r for r in [response] if r.status_code == 429)
+    assert throttled.headers["Retry-After"] == "1"
+    assert throttled.json()["error"]["code"] == "TooManyRequests"
+    # the SDK waits Retry-After and gets through
+    assert arm.compute.virtual_machines.get("rg-shop-weu", "shop-app-1").name == "shop-app-1"
+
+
+def test_snapshot_rate_per_disk_only_when_throttling_is_on(arm):
+    client = arm.compute_as(retry_total=0)
+    source = disk_id("rg-shop-weu", "shop-app-2-data0")
+    body = cm.Snapshot(location="westeurope", incremental=True, creation_data=cm.CreationData(
+        create_option="Copy", source_resource_id=source))
+    arm.admin.set_throttling(True, snapshot_window_seconds=3600 * 24)
+    for index in range(7):
+        client.snapshots.begin_create_or_update("rg-shop-weu", f"rate-{index}", body)
+    with pytest.raises(HttpResponseError) as caught:
+        client.snapshots.begin_create_or_update("rg-shop-weu", "rate-7", body)
+    assert caught.value.status_code == 429
+
+
+def test_region_outage_unavailable(arm):
+    client = arm.compute_as(retry_total=0)
+    arm.admin.set_latency(vm_deallocate=3600)
+    poller = client.virtual_machines.begin_deallocate("rg-shop-weu", "shop-app-2")
+    arm.admin.start_outage("westeurope")
+    with pytest.raises(HttpResponseError) as caught:
+        client.virtual_machines.get("rg-shop-weu", "shop-app-1")
+    assert caught.value.status_code == 503 and caught.value.error.code == "ServiceUnavailable"
+    with pytest.raises(HttpResponseError):  # polls of an operation there fail too
+        poller.result()
+    assert client.virtual_machines.get("rg-shop-neu", "shop-db-standby").name
+    assert arm.tm.profiles.get("rg-shop-global", "tm-shop").name == "tm-shop"
+    assert not arm.admin.app_health("shop", "westeurope")[0]
+    arm.admin.end_outage("westeurope")  # without restart: what ran comes back deallocated
+    view = client.virtual_machines.instance_view("rg-shop-weu", "shop-app-1")
+    assert view.statuses[1].code == "PowerState/deallocated"
+    log = arm.admin.operation_log(status=503)
+    assert log and all(e["region"] == "westeurope" for e in log)
+    assert log[0]["fault"] == "outage:unavailable"
+
+
+def test_region_outage_timeout_hangs_past_the_client_timeout(arm):
+    client = arm.compute_as(retry_total=0)
+    arm.admin.start_outage("westeurope", mode="timeout")
+    started = time.monotonic()
+    with pytest.raises((ServiceResponseError, ServiceRequestError)):
+        client.virtual_machines.get("rg-shop-weu", "shop-app-1", read_timeout=0.5)
+    assert time.monotonic() - started < 5
+    assert client.virtual_machines.get("rg-shop-neu", "shop-db-standby").name
+    arm.admin.end_outage("westeurope", restart_vms=True)
+    assert client.virtual_machines.get("rg-shop-weu", "shop-app-1").name == "shop-app-1"
+    assert arm.admin.app_health("shop", "westeurope")[0]

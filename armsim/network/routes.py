@@ -37,9 +37,24 @@ def list_nics(call: Call, svc: Services) -> Reply:
     return paged(call, [n.to_rest(svc.registry) for n in nics])
 
 
+def nic_put_actions(call: Call, svc: Services) -> list[tuple[str, str]]:
+    """Putting a NIC in a subnet also needs join on the subnet (ARM answers
+    LinkedAuthorizationFailed without it)."""
+    needed = [(A + "write", call.match["rid"])]
+    try:
+        body = call.json()
+    except Exception:
+        return needed
+    for config in (body.get("properties") or {}).get("ipConfigurations") or []:
+        subnet = ((config.get("properties") or {}).get("subnet") or {}).get("id")
+        if subnet:
+            needed.append(("Microsoft.Network/virtualNetworks/subnets/join/action", subnet))
+    return needed
+
+
 def register(router: Router) -> None:
     router.add("GET", NIC, get_nic, A + "read")
-    router.add("PUT", NIC, put_nic, A + "write")
+    router.add("PUT", NIC, put_nic, nic_put_actions)
     router.add("DELETE", NIC, delete_nic, A + "delete")
     router.add("GET", RG + NP + "/networkinterfaces", list_nics, A + "read")
     router.add("GET", SUB + NP + "/networkinterfaces", list_nics, A + "read")

@@ -16,7 +16,7 @@ from azure.core.exceptions import (
 )
 from azure.mgmt.compute import models as cm
 
-from armsim.testing import StaticTokenCredential
+from armsim.testing import StaticTokenCredential, compute_client
 
 VM_PATH = (f"/subscriptions/{SUB}/resourceGroups/rg-shop-weu/providers/Microsoft.Compute/"
            "virtualMachines/shop-app-1")
@@ -95,11 +95,22 @@ def test_vm_create_needs_nic_join(arm, tmp_path):
     assert "Microsoft.Network/networkInterfaces/join/action" in caught.value.error.message
 
 
-def test_estate_principal_without_role_file_falls_back_to_owner_like(arm):
-    vmdr = arm.admin.principals()["vmdr"]
-    assert vmdr["role"]["fallback"] is True and vmdr["role"]["path"].endswith("vmdr-role.json")
-    client = arm.compute_as(principal="vmdr")
+def test_principal_whose_role_file_is_missing_falls_back_to_owner_like(arm):
+    created = arm.admin.add_principal("future", role_file="/nonexistent/role.json")
+    future = arm.admin.principals()["future"]
+    assert future["role"]["fallback"] is True
+    client = compute_client(arm.info, token=created["token"])
     client.virtual_machines.begin_power_off("rg-shop-weu", "shop-app-1").result()
+
+
+def test_vmdr_principal_has_the_least_privilege_role_of_infra(arm):
+    vmdr = arm.admin.principals()["vmdr"]
+    assert vmdr["role"]["fallback"] is False and vmdr["role"]["path"].endswith("vmdr-role.json")
+    client = arm.compute_as(principal="vmdr", retry_total=0)
+    client.virtual_machines.begin_deallocate("rg-shop-weu", "shop-app-1").result()
+    with pytest.raises(HttpResponseError) as caught:  # vmdr never powers off or restarts
+        client.virtual_machines.begin_restart("rg-shop-weu", "shop-app-1")
+    assert caught.value.status_code == 403 and caught.value.error.code == "AuthorizationFailed"
 
 
 def test_call_fault_hits_the_next_n_matching_calls(arm):
@@ -194,3 +205,20 @@ def test_region_outage_timeout_hangs_past_the_client_timeout(arm):
     arm.admin.end_outage("westeurope", restart_vms=True)
     assert client.virtual_machines.get("rg-shop-weu", "shop-app-1").name == "shop-app-1"
     assert arm.admin.app_health("shop", "westeurope")[0]
+
+
+def test_a_nic_in_a_subnet_needs_join_on_the_subnet(arm):
+    from armsim_support import NEU_SUBNET
+    from azure.mgmt.network import models as nm
+
+    from armsim.testing import network_client
+
+    role = {"Name": "nics only", "Actions": ["Microsoft.Network/networkInterfaces/*"]}
+    created = arm.admin.add_principal("nic-maker", role=role)
+    network = network_client(arm.info, token=created["token"], retry_total=0)
+    body = nm.NetworkInterface(location="northeurope", ip_configurations=[
+        nm.NetworkInterfaceIPConfiguration(name="ipconfig1", subnet=nm.Subnet(id=NEU_SUBNET))])
+    with pytest.raises(HttpResponseError) as caught:
+        network.network_interfaces.begin_create_or_update("rg-shop-neu", "nic-x", body)
+    assert caught.value.status_code == 403
+    assert "Microsoft.Network/virtualNetworks/subnets/join/action" in caught.value.error.message

@@ -39,3 +39,25 @@ def catalog(azurite, monkeypatch) -> Iterator[Catalog]:
     yield catalog
     reset_client_caches()
     client.delete_container()
+
+
+@pytest.fixture
+def azure_clients(arm, catalog, azurite, monkeypatch) -> vmdr.azure.AzureClients:
+    """The app's own client factory, configured as the app is on the local platform: armsim's
+    endpoint, CA and the vmdr principal's token (its least-privilege role), Azurite for storage,
+    and the shared virtual clock."""
+    from localplatform.azurite import ACCOUNT_KEY
+
+    settings = {
+        "VMDR_ARM_ENDPOINT": arm.info.endpoint,
+        "VMDR_CA_BUNDLE": arm.info.ca_bundle,
+        "VMDR_LOCAL_TOKEN": arm.info.token("vmdr"),
+        "VMDR_BLOB_ENDPOINT_TEMPLATE": azurite.base_url + "/{account}",
+        "VMDR_LOCAL_STORAGE_KEY": ACCOUNT_KEY,
+        "VMDR_POLLING_INTERVAL": "0",
+        "VMDR_SIM_CLOCK": arm.info.clock,
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    reset_client_caches()
+    return vmdr.azure.clients()

@@ -22,7 +22,7 @@ from azure.mgmt.compute.models import (
 )
 
 from vmdr import arm_ids, errors, naming, tags
-from vmdr.azure import AzureClients
+from vmdr.azure import AzureClients, text
 from vmdr.plan import Plan
 from vmdr.recovery_point import CopyState, RecoveryPoint
 
@@ -87,34 +87,37 @@ def start_copy(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> list[
 
 
 def check_copy(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> float:
-    """Update each disk from its disk restore point's replication status; the least percent."""
+    """Update each disk from its copied disk restore point's replication status (an
+    InstanceViewStatus `ReplicationState/{replicating|succeeded|failed}`); the least percent."""
     site = plan.secondary
     compute = clients.compute(site.subscription_id)
     collection = arm_ids.parse(point.secondary_collection_id).name
     restore_point = _get_point(compute, site.resource_group, collection,
                                naming.restore_point(point.rp_id), expand=True)
+    copies = _disk_restore_points(restore_point) if restore_point else {}
+    views = {}
+    if restore_point is not None and restore_point.instance_view is not None:
+        views = {v.id.lower(): v for v in restore_point.instance_view.disk_restore_points or []}
     least = 100.0
-    views = restore_point.instance_view.disk_restore_points if restore_point and \
-        restore_point.instance_view else []
-    by_source = {}
-    for view in views or []:
-        by_source[_source_name(view.id)] = view
     for disk in point.disks:
         if disk.state is not CopyState.COPYING:
             continue
-        view = by_source.get(_source_name(disk.primary_snapshot_id))
-        if restore_point is None or view is None:
-            disk.state, disk.error = CopyState.FAILED, "the copied restore point has no such disk"
+        copy_id = copies.get(disk.source_disk_id.lower())
+        view = views.get((copy_id or "").lower())
+        if view is None:
+            disk.state, disk.error = CopyState.FAILED, "the copied restore point lacks this disk"
             continue
-        status = view.replication_status
-        state = str(getattr(status.status, "value", status.status) or "") if status else ""
-        percent = float(status.completion_percent or 0) if status else 100.0
-        if state.lower() == "failed":
-            disk.state, disk.error = CopyState.FAILED, "the restore point copy failed"
+        replication = view.replication_status
+        code = (text(replication.status.code) if replication and replication.status else "")
+        percent = float(replication.completion_percent or 0) if replication else 0.0
+        if code.lower().endswith("/failed"):
+            disk.state = CopyState.FAILED
+            disk.error = text(replication.status.message) or "the restore point copy failed"
             continue
-        if state.lower() in ("succeeded", "") and percent >= 100:
+        if code.lower().endswith("/succeeded"):
             disk.state = CopyState.COPIED
-            disk.secondary_copy_id = view.id
+            disk.secondary_copy_id = copy_id
+            continue
         least = min(least, percent)
     return least
 
@@ -163,7 +166,8 @@ def _get_point(compute, resource_group, collection, name, expand: bool = False):
 
 
 def _disk_restore_points(restore_point) -> dict[str, str]:
-    """source disk id (lower case) -> disk restore point id."""
+    """source disk id (lower case) -> disk restore point id, from the point's source metadata
+    (a copied point keeps the source VM's disk ids and names its own disk restore points)."""
     profile = restore_point.source_metadata.storage_profile
     found = {}
     for vm_disk in [profile.os_disk, *(profile.data_disks or [])]:
@@ -172,6 +176,3 @@ def _disk_restore_points(restore_point) -> dict[str, str]:
     return found
 
 
-def _source_name(disk_restore_point_id: str | None) -> str:
-    """Disk restore points keep their name across the copy; match them by it."""
-    return (disk_restore_point_id or "").rstrip("/").rsplit("/", 1)[-1].lower()

@@ -67,7 +67,8 @@ class FunctionFailure(Exception):
     def __init__(self, original: BaseException) -> None:
         self.original = original
         self.message = worker_exception_message(original)
-        self.stack = "".join(traceback.format_exception(original))
+        # utils.tracing.marshall_exception_trace: the frames, without the exception text.
+        self.stack = "".join(traceback.format_tb(original.__traceback__))
         super().__init__(self.message)
 
     @property

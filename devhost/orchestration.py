@@ -243,7 +243,9 @@ def _finish(
 
 def _decision_event(now: datetime, decision: Decision) -> Event:
     if decision.kind == "activity":
-        return h.task_scheduled(now, decision.task_id, decision.name or "", decision.input_text)
+        # ScheduleTask(name, version, params object[] {input}): a one-element JSON array.
+        scheduled_input = compact_json([decision.input_text])
+        return h.task_scheduled(now, decision.task_id, decision.name or "", scheduled_input)
     if decision.kind == "timer":
         assert decision.fire_at is not None
         return h.timer_created(now, decision.task_id, decision.fire_at)

@@ -23,6 +23,7 @@ This module does exactly that, on plain Python objects. Sources: Azure/durableta
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -196,7 +197,7 @@ class HostReplay:
             return self._with_retry(action, lambda: self._call_sub_orchestrator(action))
         if kind == CONTINUE_AS_NEW:
             self._continue_as_new = True
-            self._continue_as_new_input = action.get("input")
+            self._continue_as_new_input = _as_json_string(action.get("input"))
             return _completed()
         if kind == CREATE_TIMER:
             return self._create_timer(_fire_at(action), canceled=bool(action.get("isCanceled")))
@@ -230,6 +231,12 @@ class HostReplay:
         task_id = self._take_id()
         return self._allocate(Decision("activity", task_id, name, action.get("input")))
 
+    # The action's `input` is the SDK's JSON text of the value. The extension hands it to the
+    # .NET APIs as a string object, which DurableTask.Core serialises again: the child's
+    # ExecutionStarted input (and a continue-as-new input) is that text as a JSON string, and the
+    # SDK's get_input() decodes it once more. Activities get the text itself (the trigger binding
+    # unwraps it), which is why Decision.input_text stays the raw text for them.
+
     def _call_sub_orchestrator(self, action: dict[str, Any]) -> _Task:
         name = action.get("functionName") or ""
         instance_id = action.get("instanceId")
@@ -252,7 +259,7 @@ class HostReplay:
         if not (instance_id or "").strip():
             # TaskOrchestrationContext.CreateSubOrchestrationInstanceCore
             instance_id = f"{self._execution_id}:{task_id}"
-        decision = Decision("suborchestration", task_id, name, action.get("input"))
+        decision = Decision("suborchestration", task_id, name, _as_json_string(action.get("input")))
         decision.instance_id = instance_id
         return self._allocate(decision)
 
@@ -425,6 +432,13 @@ class HostReplay:
             # execution id).
             current.instance_id = event.get("InstanceId")
         del self._pending[task_id]
+
+
+def _as_json_string(text: Any) -> str | None:
+    """A string serialised by Newtonsoft, as DurableTask.Core does with an object input."""
+    if text is None:
+        return None
+    return json.dumps(text if isinstance(text, str) else json.dumps(text), ensure_ascii=False)
 
 
 def _fire_at(action: dict[str, Any]) -> datetime:

@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,22 @@ class WaitTimeout(DevhostError):
     def __init__(self, message: str, last_status: dict[str, Any] | None) -> None:
         super().__init__(message)
         self.last_status = last_status
+
+
+class Headers(Mapping[str, str]):
+    """Response headers, looked up without regard to case (as HTTP header names are)."""
+
+    def __init__(self, items: Iterable[tuple[str, str]]) -> None:
+        self._items = {name.lower(): (name, value) for name, value in items}
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 @dataclass(frozen=True)
@@ -131,9 +147,11 @@ class DevhostClient:
         request = urllib.request.Request(url, data=data, method=method, headers=send_headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return HttpResult(response.status, dict(response.headers), response.read())
+                return HttpResult(
+                    response.status, Headers(response.headers.items()), response.read()
+                )
         except urllib.error.HTTPError as error:
-            return HttpResult(error.code, dict(error.headers), error.read())
+            return HttpResult(error.code, Headers(error.headers.items()), error.read())
 
     def call(
         self,

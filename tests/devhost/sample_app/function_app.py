@@ -108,7 +108,10 @@ def explode(req: func.HttpRequest) -> func.HttpResponse:
 async def tick(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     from vmdr.clock import utcnow
 
-    _record("tick", {"at": utcnow().isoformat(), "past_due": timer.past_due})
+    _record(
+        "tick",
+        {"at": utcnow().isoformat(), "past_due": timer.past_due, "status": timer.schedule_status},
+    )
     status = await client.get_status("ticker")
     if not status or status.runtime_status.value in ("Completed", "Failed", "Terminated"):
         await client.start_new("chain", "ticker", "tick")

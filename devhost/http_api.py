@@ -191,9 +191,8 @@ class HttpTriggers:
 
 def encode_response(result: Any) -> web.Response:
     """HttpResponseConverter.encode, then what the host writes to the wire."""
-    if result is None:
-        return web.Response(status=204)
     if not isinstance(result, str | func.HttpResponse):
+        # HttpResponseConverter.encode raises NotImplementedError: the invocation fails.
         log.error("HTTP function returned %s, not an HttpResponse or str", type(result).__name__)
         return web.Response(status=500)
     datum: meta.Datum = HttpResponseConverter.encode(result, expected_type=None)

@@ -488,10 +488,11 @@ class Store:
             parent=parent,
             generation=generation,
         )
+        # The status row now describes the new execution, created now.
         db.execute(
-            "UPDATE instances SET execution_id = ?, input = ?, output = NULL, generation = ?"
-            " WHERE instance_id = ?",
-            (execution_id, input_text, generation, instance.instance_id),
+            "UPDATE instances SET execution_id = ?, input = ?, output = NULL, generation = ?,"
+            " created_time = ? WHERE instance_id = ?",
+            (execution_id, input_text, generation, h.format_timestamp(now), instance.instance_id),
         )
         # Unprocessed events of the old execution are not carried over (the extension's
         # ContinueAsNew(input, preserveUnprocessedEvents: false), which the Python SDK uses).

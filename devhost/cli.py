@@ -21,7 +21,9 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--port", type=int, default=7071, help="0 picks a free port")
     start.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     start.add_argument("--ready-file", type=Path, help="JSON written once listening")
-    start.add_argument("--time-scale", type=float, default=1.0, help="virtual seconds per second")
+    start.add_argument(
+        "--time-scale", type=float, help="virtual seconds per real second (default 1)"
+    )
     start.add_argument("--clock", help="VirtualClock JSON (else VMDR_SIM_CLOCK, else saved)")
     start.add_argument("--settings", type=Path, help="local.settings.json (Values -> environment)")
     start.add_argument("--log-level", default=os.environ.get("DEVHOST_LOG_LEVEL", "INFO"))

@@ -38,7 +38,7 @@ class HostOptions:
     port: int = 7071
     settings: Path | None = None
     clock_json: str | None = None
-    time_scale: float = 1.0
+    time_scale: float | None = None
     ready_file: Path | None = None
     host: str = "127.0.0.1"
 
@@ -47,7 +47,8 @@ def choose_clock(options: HostOptions) -> VirtualClock:
     """--clock, else VMDR_SIM_CLOCK (environment or settings), else the state dir's, else new.
 
     Keeping the clock in the state dir means a restarted host continues the same timeline, so
-    timers and history timestamps never go back in time.
+    timers and history timestamps never go back in time. A --time-scale that differs from the
+    saved clock's continues that timeline from its current virtual time at the new speed.
     """
     if options.clock_json:
         return VirtualClock.from_json(options.clock_json)
@@ -56,8 +57,11 @@ def choose_clock(options: HostOptions) -> VirtualClock:
         return VirtualClock.from_json(configured)
     saved = options.state_dir / CLOCK_FILE
     if saved.exists():
-        return VirtualClock.from_json(saved.read_text(encoding="utf-8"))
-    return VirtualClock.start(scale=options.time_scale)
+        clock = VirtualClock.from_json(saved.read_text(encoding="utf-8"))
+        if options.time_scale is None or options.time_scale == clock.scale:
+            return clock
+        return VirtualClock.start(scale=options.time_scale, virtual_epoch=clock.now())
+    return VirtualClock.start(scale=options.time_scale or 1.0)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -112,8 +116,7 @@ class DevHost:
         timers = self.timers
 
         async def run_function(spec: FunctionSpec) -> None:
-            if spec.name in timers.schedules:
-                await timers.run_now(spec)
+            await timers.run_now(spec)
 
         self.http = HttpTriggers(
             self.app,

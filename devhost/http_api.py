@@ -26,7 +26,7 @@ from azure.functions.http import HttpResponseConverter
 
 from devhost.invoker import FunctionFailure, WorkerRuntime
 from devhost.keys import HostKeys
-from devhost.loader import HTTP_TRIGGER, FunctionApp, FunctionSpec
+from devhost.loader import HTTP_TRIGGER, TIMER_TRIGGER, FunctionApp, FunctionSpec
 
 log = logging.getLogger("devhost.http")
 
@@ -175,10 +175,10 @@ class HttpTriggers:
         spec = self.app.by_name(request.match_info["name"])
         if spec is None:
             return web.Response(status=404)
-        if spec.trigger_type == HTTP_TRIGGER:
-            return web.json_response(
-                {"Message": "HTTP functions cannot be run this way"}, status=400
-            )
+        if spec.trigger_type != TIMER_TRIGGER:
+            # The host's admin API is for non-HTTP functions; devhost runs timer triggers only.
+            message = f"devhost runs only timer functions this way, not {spec.trigger_type}"
+            return web.json_response({"Message": message}, status=400)
         await request.read()
         await self.run_function(spec)
         return web.Response(status=202)

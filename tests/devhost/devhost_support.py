@@ -35,6 +35,7 @@ def sample_settings(log_dir: Path, **overrides: str) -> dict[str, str]:
     return {
         "TaskHubName": "SampleHub",
         "TickSchedule": NEVER,
+        "StartupSchedule": NEVER,
         "SAMPLE_LOG_DIR": str(log_dir),
         **overrides,
     }

@@ -41,6 +41,8 @@ def test_timer_trigger_fires_on_schedule_in_virtual_time_and_on_demand(tmp_path:
     )
     ticks = logs / "tick.jsonl"
     try:
+        # run_on_startup: once, as the host starts, not past due.
+        assert _wait(lambda: _lines(logs / "startup_tick.jsonl")) == [{"past_due": False}]
         seen = _wait(lambda: len(_lines(ticks)) >= 3 and _lines(ticks))
         nexts = [datetime.fromisoformat(t["status"]["Next"]) for t in seen[:3]]
         for moment in nexts:

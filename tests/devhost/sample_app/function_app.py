@@ -117,6 +117,11 @@ async def tick(timer: func.TimerRequest, client: df.DurableOrchestrationClient) 
         await client.start_new("chain", "ticker", "tick")
 
 
+@sample.timer_trigger(arg_name="timer", schedule="%StartupSchedule%", run_on_startup=True)
+def startup_tick(timer: func.TimerRequest) -> None:
+    _record("startup_tick", {"past_due": timer.past_due})
+
+
 # --- orchestrators ------------------------------------------------------------------------------
 
 

@@ -66,7 +66,15 @@ def _start(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
         await serve_forever(options, stop)
 
-    asyncio.run(run())
+    from devhost.loader import LoadError
+    from devhost.ncrontab import ScheduleError
+    from devhost.settings import SettingsError
+
+    try:
+        asyncio.run(run())
+    except (LoadError, SettingsError, ScheduleError) as exc:
+        print(f"devhost: error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

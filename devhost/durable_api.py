@@ -30,7 +30,7 @@ from aiohttp import web
 
 from devhost import history as h
 from devhost.keys import HostKeys
-from devhost.loader import FunctionApp
+from devhost.loader import ORCHESTRATION_TRIGGER, FunctionApp, unknown_function_message
 from devhost.orchestration import compact_json
 from devhost.scheduler import DurableEngine
 from devhost.settings import HostConfig
@@ -160,13 +160,8 @@ class DurableHttpApi:
                 return web.json_response(error_body("Invalid JSON content"), status=400)
         spec = self.app.orchestrator(name)
         if spec is None:
-            known = ", ".join(
-                f"'{s.durable_name}'" for s in self.app.of_type("orchestrationTrigger")
-            )
-            message = (
-                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
-                f"function. Additional info: The following are the known orchestrator "
-                f"functions: {known}."
+            message = unknown_function_message(
+                "orchestrator", name, self.app.durable_names(ORCHESTRATION_TRIGGER)
             )
             return web.json_response(error_body(message, message), status=400)
         result = self.store.create_instance(

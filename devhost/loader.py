@@ -73,6 +73,9 @@ class FunctionApp:
     def activity(self, name: str) -> FunctionSpec | None:
         return _by_durable_name(self.of_type(ACTIVITY_TRIGGER), name)
 
+    def durable_names(self, trigger_type: str) -> list[str]:
+        return [spec.durable_name or spec.name for spec in self.of_type(trigger_type)]
+
     def by_name(self, name: str) -> FunctionSpec | None:
         for spec in self.functions:
             if spec.name.lower() == name.lower():
@@ -158,6 +161,18 @@ def _describe(function: Any) -> FunctionSpec:
     elif spec.trigger_type == ACTIVITY_TRIGGER:
         spec.durable_name = getattr(trigger, "activity", None) or spec.name
     return spec
+
+
+def unknown_function_message(kind: str, name: str, known: list[str]) -> str:
+    """DurableTaskExtension.GetInvalid{Activity,Orchestrator}FunctionMessage."""
+    message = (
+        f"The function '{name}' doesn't exist, is disabled, or is not an {kind} function. "
+        "Additional info: "
+    )
+    if known:
+        listed = "', '".join(known)
+        return message + f"The following are the known {kind} functions: '{listed}'."
+    return message + f"No {kind} functions are currently registered!"
 
 
 def resolved_schedule(spec: FunctionSpec) -> str:

@@ -26,7 +26,12 @@ from azure.functions.durable_functions import OrchestrationTriggerConverter
 from devhost import history as h
 from devhost.history import Event, OrchestrationStatus
 from devhost.invoker import FunctionFailure, WorkerRuntime
-from devhost.loader import FunctionApp
+from devhost.loader import (
+    ACTIVITY_TRIGGER,
+    ORCHESTRATION_TRIGGER,
+    FunctionApp,
+    unknown_function_message,
+)
 from devhost.shim import Decision, HostReplay, NonDeterminismError, ShimError
 
 OUT_OF_PROC_DATA = "\n\n$OutOfProcData$:"
@@ -127,9 +132,10 @@ async def run_episode(
 
     spec = app.orchestrator(view.name)
     if spec is None:
+        known = app.durable_names(ORCHESTRATION_TRIGGER)
         reason = (
-            f"Orchestrator function '{view.name}' failed: The function '{view.name}' doesn't "
-            "exist, is disabled, or is not an orchestrator function."
+            f"Orchestrator function '{view.name}' failed: "
+            f"{unknown_function_message('orchestrator', view.name, known)}"
         )
         return _finish(recorded, now, "Failed", reason, None)
 
@@ -187,8 +193,18 @@ async def run_episode(
             instance_id=view.instance_id,
             execution_id=view.execution_id,
             parent_instance_id=view.parent_instance_id,
-            known_activities=lambda name: app.activity(name) is not None,
-            known_orchestrators=lambda name: app.orchestrator(name) is not None,
+            known_activities=lambda name: (
+                None
+                if app.activity(name)
+                else unknown_function_message("activity", name, app.durable_names(ACTIVITY_TRIGGER))
+            ),
+            known_orchestrators=lambda name: (
+                None
+                if app.orchestrator(name)
+                else unknown_function_message(
+                    "orchestrator", name, app.durable_names(ORCHESTRATION_TRIGGER)
+                )
+            ),
         ).replay(history)
     except NonDeterminismError as exc:
         outcome = _finish(recorded, now, "Failed", str(exc), None)

@@ -128,9 +128,10 @@ class HostReplay:
         instance_id: str,
         execution_id: str,
         parent_instance_id: str | None,
-        known_activities: Callable[[str], bool],
-        known_orchestrators: Callable[[str], bool],
+        known_activities: Callable[[str], str | None],
+        known_orchestrators: Callable[[str], str | None],
     ) -> None:
+        """`known_*` return None for a known function, else the error the extension throws."""
         self._actions = actions
         self._instance_id = instance_id
         self._execution_id = execution_id
@@ -223,11 +224,9 @@ class HostReplay:
 
     def _call_activity(self, action: dict[str, Any]) -> _Task:
         name = action.get("functionName") or ""
-        if not self._known_activities(name):
-            # CallDurableTaskFunctionAsync -> ThrowIfFunctionDoesNotExist
-            raise ShimError(
-                f"The function '{name}' doesn't exist, is disabled, or is not an activity function."
-            )
+        unknown = self._known_activities(name)
+        if unknown:  # CallDurableTaskFunctionAsync -> ThrowIfFunctionDoesNotExist
+            raise ShimError(unknown)
         task_id = self._take_id()
         return self._allocate(Decision("activity", task_id, name, action.get("input")))
 
@@ -240,11 +239,9 @@ class HostReplay:
     def _call_sub_orchestrator(self, action: dict[str, Any]) -> _Task:
         name = action.get("functionName") or ""
         instance_id = action.get("instanceId")
-        if not self._known_orchestrators(name):
-            raise ShimError(
-                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
-                "function."
-            )
+        unknown = self._known_orchestrators(name)
+        if unknown:
+            raise ShimError(unknown)
         if instance_id is not None and (
             instance_id.lower() == self._instance_id.lower()
             or (self._parent_instance_id or "").lower() == instance_id.lower()

@@ -140,3 +140,19 @@ def test_list_and_purge_instances(client: DevhostClient) -> None:
     assert client.purge(instance)
     assert client.status(instance) is None
     assert not client.purge(instance)
+
+
+def test_starting_an_unknown_orchestrator_is_a_clean_400(client: DevhostClient) -> None:
+    response = client.call("POST", "orchestrators/no_such_thing")
+    # The app's start_new raised Exception(ExceptionMessage): the HTTP function failed.
+    assert response.status == 500
+    direct = client.request(
+        "POST",
+        "/runtime/webhooks/durabletask/orchestrators/no_such_thing",
+        key=client.system_key,
+    )
+    assert direct.status == 400
+    assert direct.json()["ExceptionMessage"].startswith(
+        "The function 'no_such_thing' doesn't exist, is disabled, or is not an orchestrator "
+        "function. Additional info: The following are the known orchestrator functions: 'chain'"
+    )

@@ -30,8 +30,8 @@ def replay(actions: list[dict], history: list[h.Event]):  # type: ignore[no-unty
         instance_id="inst",
         execution_id="exec",
         parent_instance_id=None,
-        known_activities=lambda name: True,
-        known_orchestrators=lambda name: True,
+        known_activities=lambda name: None,
+        known_orchestrators=lambda name: None,
     ).replay(history)
 
 

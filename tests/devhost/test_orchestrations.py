@@ -153,6 +153,22 @@ def test_event_raised_before_the_wait_is_buffered(client: DevhostClient) -> None
     assert json.loads(status["output"]["data"]) == "early bird"
 
 
+def test_a_canceled_timer_that_fires_later_is_harmless(
+    client: DevhostClient, sample_host: SampleHost
+) -> None:
+    instance = unique("late-timer")
+    # Two virtual minutes are 0.2 s: the canceled timer fires while the slow activity runs.
+    client.start("approval", instance, {"timeout_minutes": 2, "slow_seconds": 1.0})
+    client.raise_event(instance, "Approval", "yes")
+    status = client.wait_for_completion(instance)
+    assert status["runtimeStatus"] == "Completed", status
+    assert status["output"]["outcome"] == "approved"
+    fired = [
+        e for e in raw_history(sample_host.process.state_dir, instance) if e["EventType"] == 11
+    ]
+    assert [e["TimerId"] for e in fired] == [0]
+
+
 def test_timeout_wins_when_nobody_approves(client: DevhostClient) -> None:
     instance = unique("timeout")
     client.start("approval", instance, {"timeout_minutes": 5})

@@ -177,6 +177,9 @@ def approval(context: df.DurableOrchestrationContext):
     if winner == decision:
         timeout.cancel()
         context.set_custom_status({"phase": "approved"})
+        slow = (context.get_input() or {}).get("slow_seconds")
+        if slow:
+            yield context.call_activity("blocking_sleep", slow)
         done = yield context.call_activity("hello", "approved")
         return {"outcome": "approved", "data": decision.result, "after": done}
     context.set_custom_status({"phase": "timed-out"})

@@ -75,7 +75,12 @@ def _start(args: argparse.Namespace) -> int:
     except (LoadError, SettingsError, ScheduleError) as exc:
         print(f"devhost: error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    # Everything is committed and the store closed. Do not wait for user threads still inside
+    # an activity (the interpreter would join them): their work is re-run after a restart,
+    # as the real host abandons in-flight work items at shutdown.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _instances(state_dir: Path) -> int:

@@ -63,7 +63,7 @@ class DurableEngine:
         self._activity_pool = ThreadPoolExecutor(
             max_workers=config.max_concurrent_activities, thread_name_prefix="activity"
         )
-        self._timer_handles: list[asyncio.TimerHandle] = []
+        self._timer_handles: set[asyncio.TimerHandle] = set()
         self._closed = False
         self.episodes = 0
         self.activities_run = 0
@@ -112,9 +112,13 @@ class DurableEngine:
     def _wake_at(self, instance_id: str, moment: datetime) -> None:
         delay = self.clock.real_seconds_until(moment) + _WAKE_SLACK_SECONDS
         loop = asyncio.get_running_loop()
-        handle = loop.call_later(delay, self.kick, instance_id)
-        self._timer_handles = [t for t in self._timer_handles if not t.cancelled()]
-        self._timer_handles.append(handle)
+
+        def wake() -> None:
+            self._timer_handles.discard(handle)
+            self.kick(instance_id)
+
+        handle = loop.call_later(delay, wake)
+        self._timer_handles.add(handle)
 
     async def _drive(self, instance_id: str) -> None:
         try:

@@ -156,3 +156,23 @@ def test_starting_an_unknown_orchestrator_is_a_clean_400(client: DevhostClient) 
         "The function 'no_such_thing' doesn't exist, is disabled, or is not an orchestrator "
         "function. Additional info: The following are the known orchestrator functions: 'chain'"
     )
+
+
+def test_ready_file_and_instances_command(sample_host) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    from devhost.testing import REPO_ROOT
+
+    ready = json.loads((sample_host.process.state_dir / "ready.json").read_text())
+    assert set(ready) >= {"base_url", "function_key", "master_key", "state_dir", "clock", "pid"}
+    assert ready["pid"] == sample_host.process.pid
+    assert json.loads(ready["clock"])["scale"] == 600.0
+    listing = subprocess.run(
+        [sys.executable, "-m", "devhost", "instances", "--state-dir", ready["state_dir"]],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert listing.splitlines()[0].split()[:3] == ["INSTANCE", "ID", "STATUS"]

@@ -209,6 +209,34 @@ def test_sub_orchestrations_with_named_and_derived_ids(client: DevhostClient) ->
     assert any(c["output"][0] == "Hello derived-1!" for c in children)
 
 
+def test_sub_orchestration_retries_use_a_new_derived_id_per_attempt(
+    client: DevhostClient, sample_host: SampleHost
+) -> None:
+    instance = unique("parent-retry")
+    client.start("parent_with_retry", instance)
+    status = client.wait_for_completion(instance)
+    assert status["output"] == {
+        "gave_up": "Orchestrator function 'failing' failed: Activity function 'b"
+    }
+    history = raw_history(sample_host.process.state_dir, instance)
+    created = [e for e in history if e["EventType"] == 7]
+    execution = next(e for e in history if e["EventType"] == 0)["OrchestrationInstance"]
+    assert [(e["EventId"], e["InstanceId"]) for e in created] == [
+        (0, f"{execution['ExecutionId']}:0"),
+        (2, f"{execution['ExecutionId']}:2"),
+    ]
+    assert [e["EventId"] for e in history if e["EventType"] == 10] == [1, 3]
+
+
+def test_many_instances_progress_in_parallel(client: DevhostClient) -> None:
+    ids = [client.start("chain", unique("many"), f"n{n}") for n in range(20)]
+    started = time.perf_counter()
+    for n, instance in enumerate(ids):
+        status = client.wait_for_completion(instance, timeout=30)
+        assert status["output"][2] == f"Hello n{n}-3!"
+    assert time.perf_counter() - started < 15
+
+
 def test_continue_as_new_restarts_with_the_new_input(
     client: DevhostClient, sample_host: SampleHost
 ) -> None:

@@ -199,6 +199,16 @@ def parent(context: df.DurableOrchestrationContext):
 
 
 @sample.orchestration_trigger(context_name="context")
+def parent_with_retry(context: df.DurableOrchestrationContext):
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=10_000, max_number_of_attempts=2)
+    try:
+        yield context.call_sub_orchestrator_with_retry("failing", options)
+    except Exception as exc:
+        return {"gave_up": str(exc)[:60]}
+    return "unreachable"
+
+
+@sample.orchestration_trigger(context_name="context")
 def counter(context: df.DurableOrchestrationContext):
     value = int(context.get_input() or 0)
     yield context.call_activity("hello", f"round-{value}")

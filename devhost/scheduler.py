@@ -181,9 +181,7 @@ class DurableEngine:
             pool=self._orchestrator_pool,
         )
         self.episodes += 1
-        result = self.store.commit_episode(
-            instance, [m.id for m in visible], outcome, now, self.config.dedupe_statuses
-        )
+        result = self.store.commit_episode(instance, [m.id for m in visible], outcome, now)
         log.debug(
             "episode %s: %d new events, %d decisions, %s in %.1f ms",
             instance_id,

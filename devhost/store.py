@@ -160,7 +160,6 @@ class Store:
         input_text: str | None,
         now: datetime,
         dedupe_statuses: frozenset[str],
-        parent: tuple[str, str, int] | None = None,
     ) -> StartResult:
         """Create (or replace) an instance and queue its ExecutionStarted, atomically.
 
@@ -169,53 +168,64 @@ class Store:
         """
         with self._transaction() as db:
             existing = db.execute(
-                "SELECT runtime_status, execution_id FROM instances WHERE instance_id = ?",
-                (instance_id,),
+                "SELECT runtime_status FROM instances WHERE instance_id = ?", (instance_id,)
             ).fetchone()
             if existing is not None:
                 if existing["runtime_status"] in dedupe_statuses:
                     return StartResult(False, existing["runtime_status"])
                 self._forget_execution_work(db, instance_id)
-            execution_id = uuid.uuid4().hex
-            stamp = h.format_timestamp(now)
-            db.execute(
-                "INSERT OR REPLACE INTO instances (instance_id, name, execution_id, runtime_status,"
-                " input, output, custom_status, failure_details, created_time, last_updated_time,"
-                " parent_instance_id, parent_execution_id, parent_task_id, generation)"
-                " VALUES (?, ?, ?, 'Pending', ?, NULL, NULL, NULL, ?, ?, ?, ?, ?, 0)",
-                (
-                    instance_id,
-                    name,
-                    execution_id,
-                    input_text,
-                    stamp,
-                    stamp,
-                    parent[0] if parent else None,
-                    parent[1] if parent else None,
-                    parent[2] if parent else None,
-                ),
-            )
-            parent_info = None
-            if parent is not None:
-                parent_row = db.execute(
-                    "SELECT name FROM instances WHERE instance_id = ?", (parent[0],)
-                ).fetchone()
-                parent_info = {
-                    "Name": parent_row["name"] if parent_row else None,
-                    "Version": "",
-                    "TaskScheduleId": parent[2],
-                    "OrchestrationInstance": {"InstanceId": parent[0], "ExecutionId": parent[1]},
-                }
-            started = h.execution_started(
-                now,
-                name=name,
-                instance_id=instance_id,
-                execution_id=execution_id,
-                input_text=input_text,
-                parent=parent_info,
-            )
-            self._put_message(db, instance_id, execution_id, now, started)
+            self._insert_instance(db, instance_id, name, input_text, now, parent=None)
         return StartResult(True)
+
+    def _insert_instance(
+        self,
+        db: sqlite3.Connection,
+        instance_id: str,
+        name: str,
+        input_text: str | None,
+        now: datetime,
+        parent: tuple[Instance, int] | None,
+    ) -> None:
+        """A Pending status row for a new execution, and its ExecutionStarted message."""
+        execution_id = uuid.uuid4().hex
+        stamp = h.format_timestamp(now)
+        db.execute(
+            "INSERT OR REPLACE INTO instances (instance_id, name, execution_id, runtime_status,"
+            " input, output, custom_status, failure_details, created_time, last_updated_time,"
+            " parent_instance_id, parent_execution_id, parent_task_id, generation)"
+            " VALUES (?, ?, ?, 'Pending', ?, NULL, NULL, NULL, ?, ?, ?, ?, ?, 0)",
+            (
+                instance_id,
+                name,
+                execution_id,
+                input_text,
+                stamp,
+                stamp,
+                parent[0].instance_id if parent else None,
+                parent[0].execution_id if parent else None,
+                parent[1] if parent else None,
+            ),
+        )
+        parent_info = None
+        if parent is not None:
+            parent_info = {
+                "Name": parent[0].name,
+                "Version": "",
+                "TaskScheduleId": parent[1],
+                "OrchestrationInstance": {
+                    "InstanceId": parent[0].instance_id,
+                    "ExecutionId": parent[0].execution_id,
+                },
+            }
+        started = h.execution_started(
+            now,
+            name=name,
+            instance_id=instance_id,
+            execution_id=execution_id,
+            input_text=input_text,
+            parent=parent_info,
+        )
+        self._put_message(db, instance_id, execution_id, now, started)
 
     @staticmethod
     def _forget_execution_work(db: sqlite3.Connection, instance_id: str) -> None:
@@ -310,7 +320,6 @@ class Store:
         consumed: list[int],
         outcome: EpisodeOutcome,
         now: datetime,
-        dedupe_statuses: frozenset[str],
     ) -> CommitResult:
         """Record an episode: history, status, new work, and notifications, in one transaction."""
         result = CommitResult()
@@ -370,7 +379,7 @@ class Store:
                     )
                     result.timers.append((instance.instance_id, decision.fire_at))
                 else:
-                    self._start_child(db, instance, decision, now, dedupe_statuses, result)
+                    self._start_child(db, instance, decision, now, result)
             if outcome.finished and instance.parent_instance_id:
                 self._notify_parent(db, instance, outcome, now, result)
             if outcome.continued_as_new:
@@ -385,7 +394,6 @@ class Store:
         parent: Instance,
         decision: Any,
         now: datetime,
-        dedupe_statuses: frozenset[str],
         result: CommitResult,
     ) -> None:
         child_id = decision.instance_id
@@ -405,42 +413,9 @@ class Store:
             return
         if existing is not None:
             self._forget_execution_work(db, child_id)
-        execution_id = uuid.uuid4().hex
-        stamp = h.format_timestamp(now)
-        db.execute(
-            "INSERT OR REPLACE INTO instances (instance_id, name, execution_id, runtime_status,"
-            " input, output, custom_status, failure_details, created_time, last_updated_time,"
-            " parent_instance_id, parent_execution_id, parent_task_id, generation)"
-            " VALUES (?, ?, ?, 'Pending', ?, NULL, NULL, NULL, ?, ?, ?, ?, ?, 0)",
-            (
-                child_id,
-                decision.name,
-                execution_id,
-                decision.input_text,
-                stamp,
-                stamp,
-                parent.instance_id,
-                parent.execution_id,
-                decision.task_id,
-            ),
+        self._insert_instance(
+            db, child_id, decision.name, decision.input_text, now, parent=(parent, decision.task_id)
         )
-        started = h.execution_started(
-            now,
-            name=decision.name,
-            instance_id=child_id,
-            execution_id=execution_id,
-            input_text=decision.input_text,
-            parent={
-                "Name": parent.name,
-                "Version": "",
-                "TaskScheduleId": decision.task_id,
-                "OrchestrationInstance": {
-                    "InstanceId": parent.instance_id,
-                    "ExecutionId": parent.execution_id,
-                },
-            },
-        )
-        self._put_message(db, child_id, execution_id, now, started)
         result.kick.append(child_id)
 
     def _notify_parent(

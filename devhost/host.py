@@ -110,6 +110,7 @@ class DevHost:
             public_base_url=lambda: self.base_url,
             rpc_base_url=lambda: self.rpc_base_url,
         )
+        self.engine.client_json = durable.client_binding_json
         self.timers = TimerTriggers(
             self.app, self.worker, self.store, self.clock, durable.client_binding_json
         )

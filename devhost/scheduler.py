@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -67,6 +68,8 @@ class DurableEngine:
         self._closed = False
         self.episodes = 0
         self.activities_run = 0
+        # Set by the host once the Durable HTTP API exists: activities may declare a client.
+        self.client_json: Callable[[], str] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -225,7 +228,10 @@ class DurableEngine:
                 value = ActivityTriggerConverter.decode(
                     meta.Datum(type="json", value=item.input or "null"), trigger_metadata=None
                 )
-                result = await self.worker.invoke(spec, value, pool=self._activity_pool)
+                client = self.client_json() if spec.client_param and self.client_json else None
+                result = await self.worker.invoke(
+                    spec, value, client_json=client, pool=self._activity_pool
+                )
                 # The worker encodes the return value; failing to encode fails the invocation.
                 encoded = ActivityTriggerConverter.encode(result, expected_type=None)
             except FunctionFailure:

@@ -290,3 +290,8 @@ def test_orchestrator_exception_fails_the_instance_with_its_message(
     )
     details = json.loads(output.split(" \n ", 1)[1])
     assert details["Message"] == " ValueError: the activity broke"
+
+
+def test_an_activity_can_use_a_durable_client_binding(client: DevhostClient) -> None:
+    instance = client.start("peeker", unique("peek"))
+    assert client.wait_for_completion(instance)["output"] == "Running"

@@ -293,6 +293,19 @@ async def slow_step(step: int) -> int:
     return step * 10
 
 
+@sample.activity_trigger(input_name="instance_id")
+@sample.durable_client_input(client_name="client")
+async def peek_status(instance_id: str, client: df.DurableOrchestrationClient) -> str:
+    status = await client.get_status(instance_id)
+    return status.runtime_status.value
+
+
+@sample.orchestration_trigger(context_name="context")
+def peeker(context: df.DurableOrchestrationContext):
+    seen = yield context.call_activity("peek_status", context.instance_id)
+    return seen
+
+
 @sample.activity_trigger(input_name="seconds")
 def blocking_sleep(seconds: float) -> float:
     time.sleep(seconds)

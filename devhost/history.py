@@ -241,57 +241,67 @@ def parse_json_token(text: str | None) -> Any:
 def history_for_status(events: list[Event], show_output: bool) -> list[dict[str, Any]]:
     """The `historyEvents` array of the status API (`?showHistory=true`).
 
-    Modelled on the extension's DurableClient history conversion: event types become names,
-    OrchestratorStarted/Completed and the scheduling events are dropped, and a completion event
-    carries its task's `FunctionName` and `ScheduledTime`; `Result` only with showHistoryOutput.
+    The extension's DurableClient conversion, step by step: event types become names, EventId
+    and IsPlayed go, OrchestratorStarted/Completed are dropped, a TaskScheduled or
+    SubOrchestrationInstanceCreated is folded into its completion (which gains `FunctionName` and
+    `ScheduledTime`), ExecutionStarted's `Name` becomes `FunctionName`, inputs are removed, and
+    results appear (parsed) only with showHistoryOutput.
     """
-    scheduled: dict[int, Event] = {}
-    output: list[dict[str, Any]] = []
-    for event in events:
-        kind = EventType(event["EventType"])
-        item: dict[str, Any] = {"EventType": kind.name.title().replace("_", "")}
-        item["Timestamp"] = event["Timestamp"]
-        if kind in (EventType.ORCHESTRATOR_STARTED, EventType.ORCHESTRATOR_COMPLETED):
-            continue
+    items = [dict(event) for event in events]
+    scheduled: dict[str, tuple[int, str | None, str]] = {}
+    dropped: set[int] = set()
+    for index, item in enumerate(items):
+        kind = EventType(item["EventType"])
+        item["EventType"] = kind.name.title().replace("_", "")
         if kind in (EventType.TASK_SCHEDULED, EventType.SUB_ORCHESTRATION_INSTANCE_CREATED):
-            scheduled[event["EventId"]] = event
-            continue
-        if kind == EventType.EXECUTION_STARTED:
-            item["FunctionName"] = event["Name"]
-            item["Input"] = parse_json_token(event.get("Input"))
+            scheduled[f"{item['EventType']}_{item['EventId']}"] = (
+                index,
+                item.get("Name"),
+                item["Timestamp"],
+            )
+            item.pop("Version", None)
+            item.pop("Input", None)
         elif kind in (
             EventType.TASK_COMPLETED,
             EventType.TASK_FAILED,
             EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
             EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
         ):
-            origin = scheduled.get(event["TaskScheduledId"], {})
-            item["FunctionName"] = origin.get("Name")
-            item["ScheduledTime"] = origin.get("Timestamp")
-            if "InstanceId" in origin:
-                item["InstanceId"] = origin["InstanceId"]
-            if kind in (EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED):
-                item["Reason"] = event.get("Reason")
-                item["Details"] = event.get("Details")
-            elif show_output:
-                item["Result"] = parse_json_token(event.get("Result"))
-        elif kind == EventType.TIMER_CREATED:
-            item["TimerId"] = event["EventId"]
-            item["FireAt"] = event["FireAt"]
-        elif kind == EventType.TIMER_FIRED:
-            item["TimerId"] = event["TimerId"]
-            item["FireAt"] = event["FireAt"]
-        elif kind == EventType.EVENT_RAISED:
-            item["Name"] = event["Name"]
-            if show_output:
-                item["Input"] = parse_json_token(event.get("Input"))
+            prefix = (
+                "TaskScheduled"
+                if kind in (EventType.TASK_COMPLETED, EventType.TASK_FAILED)
+                else "SubOrchestrationInstanceCreated"
+            )
+            origin = scheduled.get(f"{prefix}_{item.get('TaskScheduledId')}")
+            if origin is not None:
+                item["ScheduledTime"] = origin[2]
+                item["FunctionName"] = origin[1]
+                dropped.add(origin[0])
+            item.pop("TaskScheduledId", None)
+            completed = kind in (
+                EventType.TASK_COMPLETED,
+                EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
+            )
+            if completed and not show_output:
+                item.pop("Result", None)
+            elif completed:
+                item["Result"] = parse_json_token(item.get("Result"))
+        elif kind == EventType.EXECUTION_STARTED:
+            item["FunctionName"] = item.pop("Name", None)
+            for key in ("OrchestrationInstance", "ParentInstance", "Version", "Tags", "Input"):
+                item.pop(key, None)
         elif kind == EventType.EXECUTION_COMPLETED:
-            item["OrchestrationStatus"] = OrchestrationStatus(event["OrchestrationStatus"]).name
-            if show_output or event["OrchestrationStatus"] != OrchestrationStatus.Completed:
-                item["Result"] = parse_json_token(event.get("Result"))
-        elif kind == EventType.EXECUTION_TERMINATED:
-            item["Input"] = event.get("Input")
-        elif kind == EventType.CONTINUE_AS_NEW:
-            item["Result"] = parse_json_token(event.get("Result")) if show_output else None
-        output.append(item)
-    return output
+            item["OrchestrationStatus"] = OrchestrationStatus(item["OrchestrationStatus"]).name
+            if show_output:
+                item["Result"] = parse_json_token(item.get("Result"))
+            else:
+                item.pop("Result", None)
+        elif kind in (EventType.EXECUTION_TERMINATED, EventType.EVENT_RAISED):
+            item.pop("Input", None)
+        elif kind == EventType.TIMER_FIRED:
+            item.pop("TimerId", None)
+        elif kind in (EventType.ORCHESTRATOR_STARTED, EventType.ORCHESTRATOR_COMPLETED):
+            dropped.add(index)
+        item.pop("EventId", None)
+        item.pop("IsPlayed", None)
+    return [item for index, item in enumerate(items) if index not in dropped]

@@ -2,8 +2,9 @@
 
 Functions' NCRONTAB has six fields — `{second} {minute} {hour} {day} {month} {day-of-week}` — where
 classic cron has five; a five-field expression is the most common mistake, so it gets its own
-message. Evaluation uses croniter (well kept, supports the seconds-first form) rather than a
-hand-written parser.
+message. Evaluation uses croniter (well kept) in NCrontab's reading: seconds first
+(`second_at_beginning`) and a time matches only when both day of month and day of week match
+(`day_or=False`; classic cron ORs them). devhost's timer triggers use this module too.
 """
 
 from __future__ import annotations
@@ -60,17 +61,21 @@ def check(expression: str) -> None:
 
 def _evaluates(fields: list[str]) -> bool:
     try:
-        croniter(" ".join(fields), _REFERENCE, second_at_beginning=True).get_next(datetime)
+        _iterate(" ".join(fields), _REFERENCE).get_next(datetime)
     except (CroniterError, ValueError, KeyError, TypeError):
         return False
     return True
+
+
+def _iterate(expression: str, start: datetime) -> croniter:
+    return croniter(expression, start, second_at_beginning=True, day_or=False)
 
 
 def next_run(expression: str, after: datetime) -> datetime:
     """The first run strictly after `after` (timezone-aware, UTC)."""
     if after.tzinfo is None:
         raise ValueError("after must be timezone-aware")
-    runs = croniter(expression, after.astimezone(UTC), second_at_beginning=True)
+    runs = _iterate(expression, after.astimezone(UTC))
     return runs.get_next(datetime).astimezone(UTC)
 
 
@@ -79,7 +84,7 @@ def previous_run(expression: str, at_or_before: datetime) -> datetime:
     if at_or_before.tzinfo is None:
         raise ValueError("at_or_before must be timezone-aware")
     moment = at_or_before.astimezone(UTC) + timedelta(microseconds=1)
-    runs = croniter(expression, moment, second_at_beginning=True)
+    runs = _iterate(expression, moment)
     return runs.get_prev(datetime).astimezone(UTC)
 
 
@@ -90,7 +95,7 @@ def intervals(expression: str) -> tuple[timedelta, timedelta]:
     point rate limits can be kept. Measured over a week and a day of runs (capped, since a
     schedule that runs that often is refused on its shortest interval anyway).
     """
-    runs = croniter(expression, _REFERENCE, second_at_beginning=True)
+    runs = _iterate(expression, _REFERENCE)
     previous = runs.get_next(datetime)
     shortest, longest = timedelta.max, timedelta(0)
     for count in range(1, _MAX_RUNS_MEASURED + 1):

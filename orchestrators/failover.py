@@ -10,6 +10,7 @@ compensations undo the step.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import azure.durable_functions as df
@@ -96,7 +97,7 @@ def _approval(context, run, runbook, abort):
         timeout.cancel()
     run["awaiting"] = None
     now = context.current_utc_datetime
-    by = winner.result if isinstance(winner.result, dict) else {}
+    by = _event_data(winner.result)
     if winner is approve:
         run["approval"] = {"decision": "approved", "at": now.isoformat(), **_who(by)}
         saga.end_step(run, now, "succeeded", run["approval"])
@@ -390,6 +391,17 @@ def _publish(context, run) -> None:
 
 def _site(site: dict) -> dict:
     return {"subscription_id": site["subscription_id"], "resource_group": site["resource_group"]}
+
+
+def _event_data(result) -> dict:
+    """An event's data: the Python client posts its JSON text as a JSON string, so the
+    orchestrator receives text (azure-functions-durable-python issue #295)."""
+    if isinstance(result, str):
+        try:
+            result = json.loads(result)
+        except ValueError:
+            return {"comment": result}
+    return result if isinstance(result, dict) else {}
 
 
 def _who(event: dict) -> dict:

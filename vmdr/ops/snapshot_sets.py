@@ -15,7 +15,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.compute.models import CreationData, Snapshot
 
 from vmdr import arm_ids, errors, naming, tags
-from vmdr.azure import AzureClients
+from vmdr.azure import AzureClients, text
 from vmdr.plan import Plan
 from vmdr.recovery_point import CopyState, DiskRecord, RecoveryPoint
 
@@ -102,7 +102,7 @@ def check_copies(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> flo
             continue
         failure = getattr(snapshot, "copy_completion_error", None)
         if failure is not None:
-            _fail(disk, f"{failure.error_code}: {failure.error_message}")
+            _fail(disk, f"{text(failure.error_code)}: {failure.error_message}")
             continue
         percent = float(snapshot.completion_percent if snapshot.completion_percent is not None
                         else 100.0)

@@ -1,0 +1,129 @@
+"""End to end: vmdr's function_app.py in devhost (a subprocess, as the Functions host runs it),
+talking through the real SDKs to armsim and Azurite.
+
+The session has its own Azurite and armsim at a moderate time scale (the armsim of the simulator's
+own tests runs at 3600x, where a second of real work is an hour of simulated time — too coarse for
+a saga's health-check timeouts). Each test gets a fresh devhost state, catalog container and demo
+estate.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from azure.storage.blob import ContainerClient
+
+from armsim.admin_client import AdminClient
+from armsim.lro import LatencyProfile
+from armsim.testing import ArmSim, compute_client, start_armsim, trafficmanager_client
+from devhost.client import DevhostClient
+from devhost.testing import DevhostProcess, start_devhost
+from localplatform import azurite as azurite_launcher
+from vmdr.catalog import Catalog
+from vmdr.clock import VirtualClock
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_ESTATE = ROOT / "examples" / "estate" / "demo.yaml"
+SUB = "00000000-0000-0000-0000-000000000001"
+# One real second is two simulated minutes: a 20-minute failover takes about 10 s.
+E2E_SCALE = 120.0
+
+
+@dataclass
+class Platform:
+    azurite: azurite_launcher.AzuriteServer
+    armsim: ArmSim
+    clock: VirtualClock
+
+
+@pytest.fixture(scope="session")
+def platform() -> Iterator[Platform]:
+    azurite = azurite_launcher.start()
+    clock = VirtualClock.start(scale=E2E_SCALE)
+    sim = start_armsim(azurite.describe(), estate=DEMO_ESTATE, clock=clock)
+    try:
+        yield Platform(azurite, sim, clock)
+    finally:
+        sim.stop()
+        azurite.stop()
+
+
+@dataclass
+class Vmdr:
+    """One test's running app: devhost with vmdr, its catalog, and armsim's admin and SDKs."""
+
+    host: DevhostProcess
+    catalog: Catalog
+    admin: AdminClient
+    platform: Platform
+    settings: dict[str, str]
+
+    @property
+    def client(self) -> DevhostClient:
+        return self.host.client
+
+    @property
+    def compute(self):
+        return compute_client(self.platform.armsim.info)
+
+    @property
+    def traffic_manager(self):
+        return trafficmanager_client(self.platform.armsim.info)
+
+    def put_plan(self, plan: dict) -> None:
+        response = self.client.call("PUT", f"plans/{plan['name']}",
+                                    body=yaml.safe_dump(plan).encode(),
+                                    headers={"Content-Type": "application/yaml"})
+        assert response.status in (200, 201), response.text
+
+    def health_url(self, region: str) -> str:
+        return f"{self.platform.armsim.info.admin}/apps/shop/health?region={region}"
+
+
+def demo_plan(**changes) -> dict:
+    """examples/plans/shop.yaml, with its health check aimed at armsim's app stand-in."""
+    plan = yaml.safe_load((ROOT / "examples/plans/shop.yaml").read_text())
+    for key, value in changes.items():
+        plan[key] = value
+    return plan
+
+
+@pytest.fixture
+def vmdr(platform: Platform, tmp_path: Path) -> Iterator[Vmdr]:
+    sim = platform.armsim
+    sim.admin.seed({"estate_file": str(DEMO_ESTATE)}, reset=True)
+    container = f"vmdr-{uuid.uuid4().hex[:12]}"
+    settings = {
+        "FUNCTIONS_WORKER_RUNTIME": "python",
+        "AzureWebJobsStorage": platform.azurite.connection_string(),
+        "TaskHubName": "vmdr",
+        "VMDR_CATALOG_CONTAINER": container,
+        "VMDR_ARM_ENDPOINT": sim.info.endpoint,
+        "VMDR_CA_BUNDLE": sim.info.ca_bundle,
+        "VMDR_LOCAL_TOKEN": sim.info.token("vmdr"),
+        "VMDR_BLOB_ENDPOINT_TEMPLATE": platform.azurite.base_url + "/{account}",
+        "VMDR_LOCAL_STORAGE_KEY": azurite_launcher.ACCOUNT_KEY,
+        "VMDR_POLLING_INTERVAL": "0",
+        "VMDR_STORAGE_RETRIES": "1",
+        # Ticks on the first of January only: tests start cycles themselves.
+        "VMDR_PROTECT_TICK": "0 0 0 1 1 *",
+    }
+    host = start_devhost(ROOT / "function_app.py", state_dir=tmp_path / "devhost",
+                         settings=settings, clock=platform.clock)
+    catalog = Catalog(ContainerClient.from_connection_string(
+        platform.azurite.connection_string(), container))
+    try:
+        yield Vmdr(host, catalog, sim.admin, platform, settings)
+    finally:
+        if host.alive():
+            host.stop()
+        sim.admin.set_latency(**LatencyProfile().to_dict())
+        sim.admin.set_throttling(False)
+        for region in ("westeurope", "northeurope"):
+            sim.admin.end_outage(region)
+        sim.admin.clear_faults()

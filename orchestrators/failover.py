@@ -3,9 +3,17 @@ recover group by group -> health -> DNS switch -> report; on a failure or an abo
 approval, the recorded compensations run in reverse.
 
 Control flow only. Before each forward action the step records its compensation (activity and
-input) in the run state; the state is rebuilt identically on every replay. A step waits for all
-of its parallel work to settle before it fails, so no forward action is still running while
-compensations undo the step.
+input) in the run state; the state is rebuilt identically on every replay.
+
+How work waits (the out-of-process replay protocol sends the host only *new* actions, and the
+host hands out sequence numbers as it replays them in order — so the two sides stay in step
+only if a wait never depends on tasks scheduled before it):
+- parallel work runs as `failover_action` sub-orchestrations (an activity with retries inside,
+  never failing: it returns ok or the error), awaited as one `task_all`, raced with the abort
+  event; after an abort the step still waits for all of them, so no forward action is running
+  while compensations undo the step;
+- single short reads and writes are plain activity calls with retries, not raced;
+- waits between polls are durable timers raced with the abort event.
 """
 
 from __future__ import annotations
@@ -25,10 +33,41 @@ COMPENSATION_RETRY = df.RetryOptions(fn.RETRY_FIRST_INTERVAL_MS, 6)
 POLL = timedelta(seconds=30)
 POWER_DEADLINE = timedelta(minutes=10)
 DNS_DEADLINE = timedelta(minutes=15)
+ABORTED = "aborted by an operator"
 
 
 class StepFailed(Exception):
     """A forward step failed (or the run was aborted); the saga rolls back."""
+
+
+class Waiting:
+    """The run's abort waiter: the newest `abort` wait gets the event (waiters are a stack)."""
+
+    def __init__(self, context: df.DurableOrchestrationContext):
+        self.context = context
+        self.abort = context.wait_for_external_event(fn.ABORT_EVENT)
+        self.actions = 0
+
+    @property
+    def aborted(self) -> bool:
+        return self.abort.is_completed
+
+    def fresh_abort(self):
+        """A new abort waiter, for a wait the host must see end on abort (approval)."""
+        self.abort = self.context.wait_for_external_event(fn.ABORT_EVENT)
+        return self.abort
+
+
+@bp.function_name(fn.FAILOVER_ACTION)
+@bp.orchestration_trigger(context_name="context")
+def failover_action(context: df.DurableOrchestrationContext):
+    """One activity of a parallel step, retried; returns its result or its error, never fails."""
+    job = context.get_input()
+    try:
+        result = yield context.call_activity_with_retry(job["activity"], RETRY, job["input"])
+    except Exception as exc:  # the parent decides what a failure means
+        return {"ok": False, "error": _first_line(exc)}
+    return {"ok": True, "result": result}
 
 
 @bp.function_name(fn.FAILOVER_PLAN)
@@ -38,41 +77,42 @@ def failover_plan(context: df.DurableOrchestrationContext):
     started = context.current_utc_datetime
     run_id = f"run-{started:%Y%m%dt%H%M%Sz}-{context.new_uuid()[:8]}"
     run = saga.new_run(request, run_id, started)
-    abort = context.wait_for_external_event(fn.ABORT_EVENT)
+    waiting = Waiting(context)
 
     saga.start_step(run, "preflight", context.current_utc_datetime)
     _publish(context, run)
     try:
-        checked = yield context.call_activity_with_retry(
-            fn.FAILOVER_PREFLIGHT, RETRY, {**request, "run_id": run_id})
-    except Exception as exc:
-        checked = {"blockers": [f"preflight failed: {_first_line(exc)}"]}
+        [checked] = yield from _work(context, run, waiting, [
+            (fn.FAILOVER_PREFLIGHT, {**request, "run_id": run_id})])
+    except StepFailed as failure:
+        checked = {"blockers": [f"preflight: {failure}"]}
     if checked["blockers"]:
         run["blockers"] = checked["blockers"]
         saga.end_step(run, context.current_utc_datetime, "failed", checked["blockers"])
-        return (yield from _finish(context, run, "blocked"))
+        outcome = "aborted" if waiting.aborted else "blocked"
+        return (yield from _finish(context, run, outcome))
     runbook = checked["runbook"]
     run["points"] = {vm["name"]: vm["point"] for g in runbook["groups"] for vm in g["vms"]
                      if vm["point"]}
     saga.end_step(run, context.current_utc_datetime)
 
     if runbook["approval"]["required"]:
-        decision = yield from _approval(context, run, runbook, abort)
+        decision = yield from _approval(context, run, runbook, waiting)
         if decision != "approved":
             return (yield from _finish(context, run, decision))
 
     try:
         if runbook["mode"] == "planned":
-            yield from _shutdown(context, run, runbook, abort)
-            yield from _final_copy(context, run, runbook, abort)
-        yield from _fence(context, run, runbook, abort)
+            yield from _shutdown(context, run, runbook, waiting)
+            yield from _final_copy(context, run, runbook, waiting)
+        yield from _fence(context, run, runbook, waiting)
         for group in runbook["groups"]:
-            yield from _recover_group(context, run, runbook, group, abort)
-        yield from _health(context, run, runbook, abort)
-        yield from _switch_dns(context, run, runbook, abort)
-    except StepFailed as failure:
-        run["failure"] = str(failure)
-        saga.end_step(run, context.current_utc_datetime, "failed", str(failure))
+            yield from _recover_group(context, run, runbook, group, waiting)
+        yield from _health(context, run, runbook, waiting)
+        yield from _switch_dns(context, run, runbook, waiting)
+    except Exception as failure:  # a StepFailed, or an activity that failed all its attempts
+        run["failure"] = _first_line(failure)
+        saga.end_step(run, context.current_utc_datetime, "failed", run["failure"])
         outcome = yield from _roll_back(context, run)
         return (yield from _finish(context, run, outcome))
     return (yield from _finish(context, run, "succeeded"))
@@ -81,7 +121,7 @@ def failover_plan(context: df.DurableOrchestrationContext):
 # --- steps ----------------------------------------------------------------------------------
 
 
-def _approval(context, run, runbook, abort):
+def _approval(context, run, runbook, waiting):
     approval = runbook["approval"]
     deadline = context.current_utc_datetime + timedelta(minutes=approval["timeout_minutes"])
     saga.start_step(run, "approval", context.current_utc_datetime)
@@ -89,12 +129,17 @@ def _approval(context, run, runbook, abort):
     run["awaiting"] = {"event": "approve or reject", "deadline": deadline.isoformat(),
                        "on_timeout": approval["on_timeout"]}
     _publish(context, run)
-    approve = context.wait_for_external_event(fn.APPROVE_EVENT)
-    reject = context.wait_for_external_event(fn.REJECT_EVENT)
-    timeout = context.create_timer(deadline)
-    winner = yield context.task_any([approve, reject, timeout, abort])
-    if winner is not timeout:
-        timeout.cancel()
+    if waiting.aborted:
+        approve = reject = timeout = None
+        winner = waiting.abort
+    else:
+        approve = context.wait_for_external_event(fn.APPROVE_EVENT)
+        reject = context.wait_for_external_event(fn.REJECT_EVENT)
+        timeout = context.create_timer(deadline)
+        # A fresh abort waiter: the host must see this wait end when an abort arrives.
+        winner = yield context.task_any([approve, reject, timeout, waiting.fresh_abort()])
+        if winner is not timeout:
+            timeout.cancel()
     run["awaiting"] = None
     now = context.current_utc_datetime
     by = _event_data(winner.result)
@@ -108,16 +153,16 @@ def _approval(context, run, runbook, abort):
         return "approved"
     if winner is reject:
         decision = "rejected"
-    elif winner is abort:
-        decision = "aborted"
-    else:
+    elif winner is timeout:
         decision = "approval-timed-out"
+    else:
+        decision = "aborted"
     run["approval"] = {"decision": decision, "at": now.isoformat(), **_who(by)}
     saga.end_step(run, now, "failed", run["approval"])
     return decision
 
 
-def _shutdown(context, run, runbook, abort):
+def _shutdown(context, run, runbook, waiting):
     """Primary VMs deallocated in reverse group order; those that were running are started
     again by the compensation."""
     saga.start_step(run, "shutdown", context.current_utc_datetime)
@@ -125,22 +170,19 @@ def _shutdown(context, run, runbook, abort):
     primary = runbook["primary"]
     refs = {vm["name"]: {**primary, "name": vm["name"]}
             for group in runbook["groups"] for vm in group["vms"]}
-    [states] = yield from _settle(
-        context, [context.call_activity_with_retry(fn.VM_POWER_STATES, RETRY,
-                                                   list(refs.values()))], abort)
+    states = yield context.call_activity_with_retry(fn.VM_POWER_STATES, RETRY,
+                                                    list(refs.values()))
     for group in reversed(runbook["groups"]):
         names = [vm["name"] for vm in group["vms"]]
         for name in names:
             if states.get(name) in ("PowerState/running", "PowerState/starting"):
                 saga.compensate_later(run, "shutdown", fn.START_VM, refs[name],
                                       f"start primary VM {name} again")
-        yield from _settle(context, [
-            context.call_activity_with_retry(fn.DEALLOCATE_VM, RETRY, refs[name])
-            for name in names], abort)
+        yield from _work(context, run, waiting, [(fn.DEALLOCATE_VM, refs[n]) for n in names])
     saga.end_step(run, context.current_utc_datetime)
 
 
-def _final_copy(context, run, runbook, abort):
+def _final_copy(context, run, runbook, waiting):
     """A fresh recovery point of every recover-from-copy VM, taken with the VMs stopped."""
     saga.start_step(run, "final-copy", context.current_utc_datetime)
     _publish(context, run)
@@ -153,7 +195,7 @@ def _final_copy(context, run, runbook, abort):
                "rp_id": new_rp_id(context.current_utc_datetime, context.new_uuid())}
         jobs.append(context.call_sub_orchestrator(
             fn.PROTECT_VM, job, f"{context.instance_id}:{run['run_id']}:final:{vm['name']}"))
-    outcomes = yield from _settle(context, jobs, abort)
+    outcomes = yield from _settle(context, jobs, waiting)  # protect_vm never fails
     failed = [f"{o['vm']}: {o['error']}" for o in outcomes if o["outcome"] != "protected"]
     if failed:
         raise StepFailed("final copy failed: " + "; ".join(failed))
@@ -164,75 +206,70 @@ def _final_copy(context, run, runbook, abort):
     saga.end_step(run, context.current_utc_datetime)
 
 
-def _fence(context, run, runbook, abort):
+def _fence(context, run, runbook, waiting):
     """Disable the primary endpoint before any secondary VM starts: Traffic Manager's control
     plane is global, so this works while the primary region is down, and it stays disabled."""
+    _check_abort(waiting)
     if not runbook["dns"]:
         return
     dns = runbook["dns"]
     saga.start_step(run, "fencing", context.current_utc_datetime)
     _publish(context, run)
-    [before] = yield from _settle(context, [context.call_activity_with_retry(
-        fn.ENDPOINT_STATUSES, RETRY, [dns["primary"], dns["secondary"]])], abort)
-    # Restore: the secondary first (back to its old state), then the primary.
-    restore = {dns["secondary"]: before[dns["secondary"]], dns["primary"]: before[dns["primary"]]}
+    before = yield context.call_activity_with_retry(
+        fn.ENDPOINT_STATUSES, RETRY, [dns["primary"], dns["secondary"]])
     run["dns"] = {"before": before}
-    saga.compensate_later(run, "fencing", fn.SET_ENDPOINT_STATUSES, restore,
+    # Restore: the secondary first (back to its old state), then the primary.
+    saga.compensate_later(run, "fencing", fn.SET_ENDPOINT_STATUSES, _restore_order(dns, before),
                           "restore the Traffic Manager endpoints as they were")
-    yield from _settle(context, [context.call_activity_with_retry(
-        fn.SET_ENDPOINT_STATUSES, RETRY, {dns["primary"]: "Disabled"})], abort)
+    yield context.call_activity_with_retry(
+        fn.SET_ENDPOINT_STATUSES, RETRY, {dns["primary"]: "Disabled"})
     saga.end_step(run, context.current_utc_datetime, detail={"primary": "Disabled"})
 
 
-def _recover_group(context, run, runbook, group, abort):
+def _recover_group(context, run, runbook, group, waiting):
     saga.start_step(run, f"recover:{group['name']}", context.current_utc_datetime)
     _publish(context, run)
-    secondary = runbook["secondary"]
+    site = _site(runbook["secondary"])
     # Read what will change first, so each compensation knows the state to go back to.
     standby_vms = [vm for vm in group["vms"] if vm["strategy"] == "standby-resize"]
-    reads = [context.call_activity_with_retry(
-        fn.STANDBY_STATE, RETRY, {**_site(secondary), "name": vm["standby_vm"]})
-        for vm in standby_vms]
-    reads += [context.call_activity_with_retry(
-        fn.SCALE_SET_CAPACITY, RETRY, {**_site(secondary), "name": s["name"]})
-        for s in group["scale_sets"]]
-    before = yield from _settle(context, reads, abort)
+    reads = [(fn.STANDBY_STATE, {**site, "name": vm["standby_vm"]}) for vm in standby_vms]
+    reads += [(fn.SCALE_SET_CAPACITY, {**site, "name": s["name"]}) for s in group["scale_sets"]]
+    before = yield from _work(context, run, waiting, reads)
     standby_before = dict(zip([vm["name"] for vm in standby_vms], before, strict=False))
     capacity_before = before[len(standby_vms):]
 
-    work, kinds = [], []
+    jobs, kinds = [], []
     for vm in group["vms"]:
         if vm["strategy"] == "recover-from-copy":
             saga.compensate_later(
                 run, "recover", fn.DELETE_RECOVERED_VM,
                 {"plan": run["plan"], "run_id": run["run_id"], "vm": vm["name"]},
                 f"delete the VM, NICs and disks this run created for {vm['name']}")
-            work.append(context.call_activity_with_retry(fn.RECOVER_VM, RETRY, {
+            jobs.append((fn.RECOVER_VM, {
                 "plan": run["plan"], "run_id": run["run_id"], "vm": vm["name"],
                 "rp_id": vm["point"]["rp_id"], "size": vm["target_size"]}))
             kinds.append(("vm", vm))
         else:
             old = standby_before[vm["name"]]
-            ref = {**_site(secondary), "name": vm["standby_vm"]}
+            ref = {**site, "name": vm["standby_vm"]}
+            size = vm["standby_size"] or old["size"]
             saga.compensate_later(
                 run, "recover", fn.RESIZE_STANDBY,
-                {"vm": ref, "size": vm["standby_size"] or old["size"],
-                 "running": old["was_running"]},
-                f"resize standby {vm['standby_vm']} back to "
-                f"{vm['standby_size'] or old['size']}")
-            work.append(context.call_activity_with_retry(fn.RESIZE_STANDBY, RETRY, {
-                "vm": ref, "size": vm["target_size"], "running": True}))
+                {"vm": ref, "size": size, "running": old["was_running"]},
+                f"resize standby {vm['standby_vm']} back to {size}")
+            jobs.append((fn.RESIZE_STANDBY, {"vm": ref, "size": vm["target_size"],
+                                             "running": True}))
             kinds.append(("standby", vm))
     for scale_set, old in zip(group["scale_sets"], capacity_before, strict=True):
-        ref = {**_site(secondary), "name": scale_set["name"]}
+        ref = {**site, "name": scale_set["name"]}
         saga.compensate_later(
-            run, "recover", fn.SET_SCALE_SET_CAPACITY, {"scale_set": ref,
-                                                        "capacity": old["capacity"]},
+            run, "recover", fn.SET_SCALE_SET_CAPACITY,
+            {"scale_set": ref, "capacity": old["capacity"]},
             f"scale set {scale_set['name']} back to {old['capacity']} instance(s)")
-        work.append(context.call_activity_with_retry(fn.SET_SCALE_SET_CAPACITY, RETRY, {
-            "scale_set": ref, "capacity": scale_set["capacity"]}))
+        jobs.append((fn.SET_SCALE_SET_CAPACITY, {"scale_set": ref,
+                                                 "capacity": scale_set["capacity"]}))
         kinds.append(("scale_set", scale_set))
-    results = yield from _settle(context, work, abort)
+    results = yield from _work(context, run, waiting, jobs)
     for (kind, item), result in zip(kinds, results, strict=True):
         if kind == "vm":
             run["created"] += [result["id"], *result["disks"], *result["nics"]]
@@ -245,34 +282,33 @@ def _recover_group(context, run, runbook, group, abort):
                                      "id": result["id"]})
         else:
             run["recovered"].append({"vm": item["name"], "kind": "scale set",
-                                     "name": item["name"], "size": f"{result['capacity']} inst.",
+                                     "name": item["name"],
+                                     "size": f"{result['capacity']} instance(s)",
                                      "id": result["id"]})
     saga.end_step(run, context.current_utc_datetime)
 
 
-def _health(context, run, runbook, abort):
+def _health(context, run, runbook, waiting):
     """Every recovered VM running, and every health check answering as expected in time."""
     saga.start_step(run, "health", context.current_utc_datetime)
     _publish(context, run)
-    secondary = runbook["secondary"]
-    vms = [{**_site(secondary), "name": r["name"]} for r in run["recovered"]
-           if r["kind"] != "scale set"]
+    site = _site(runbook["secondary"])
+    vms = [{**site, "name": r["name"]} for r in run["recovered"] if r["kind"] != "scale set"]
     deadline = context.current_utc_datetime + POWER_DEADLINE
     while vms:
-        [states] = yield from _settle(context, [context.call_activity_with_retry(
-            fn.VM_POWER_STATES, RETRY, vms)], abort)
+        states = yield context.call_activity_with_retry(fn.VM_POWER_STATES, RETRY, vms)
         stopped = sorted(name for name, state in states.items()
                          if state != "PowerState/running")
         if not stopped:
             break
         if context.current_utc_datetime >= deadline:
             raise StepFailed(f"not running after {POWER_DEADLINE}: {', '.join(stopped)}")
-        yield from _sleep(context, POLL, abort)
+        yield from _sleep(context, POLL, waiting)
     for check in runbook["health_checks"]:
         deadline = context.current_utc_datetime + timedelta(seconds=check["timeout_seconds"])
         while True:
-            [probe] = yield from _settle(context, [context.call_activity_with_retry(
-                fn.PROBE_HEALTH, RETRY, check)], abort)
+            _check_abort(waiting)
+            probe = yield context.call_activity_with_retry(fn.PROBE_HEALTH, RETRY, check)
             if probe["ok"]:
                 break
             if context.current_utc_datetime >= deadline:
@@ -281,36 +317,37 @@ def _health(context, run, runbook, abort):
                                  f"{check['expect_status']} within {check['timeout_seconds']} s "
                                  f"(last: {seen})")
             yield from _sleep(context, min(POLL, timedelta(seconds=check["timeout_seconds"])),
-                              abort)
+                              waiting)
     saga.end_step(run, context.current_utc_datetime)
 
 
-def _switch_dns(context, run, runbook, abort):
+def _switch_dns(context, run, runbook, waiting):
     """Secondary endpoint enabled (the primary stays disabled), then read back until the profile
     answers with the secondary."""
+    _check_abort(waiting)
     if not runbook["dns"]:
         return
     dns = runbook["dns"]
     saga.start_step(run, "dns", context.current_utc_datetime)
     _publish(context, run)
-    before = run["dns"]["before"]
     saga.compensate_later(run, "dns", fn.SET_ENDPOINT_STATUSES,
-                          {dns["secondary"]: before[dns["secondary"]],
-                           dns["primary"]: before[dns["primary"]]},
+                          _restore_order(dns, run["dns"]["before"]),
                           "point DNS back at the primary endpoint")
-    yield from _settle(context, [context.call_activity_with_retry(
-        fn.SET_ENDPOINT_STATUSES, RETRY,
-        {dns["primary"]: "Disabled", dns["secondary"]: "Enabled"})], abort)
+    try:
+        yield context.call_activity_with_retry(
+            fn.SET_ENDPOINT_STATUSES, RETRY,
+            {dns["primary"]: "Disabled", dns["secondary"]: "Enabled"})
+    except Exception as exc:
+        raise StepFailed(f"Traffic Manager: {_first_line(exc)}") from exc
     deadline = context.current_utc_datetime + DNS_DEADLINE
     while True:
-        [answer] = yield from _settle(context, [context.call_activity_with_retry(
-            fn.DNS_ANSWER, RETRY, dns["profile"])], abort)
+        answer = yield context.call_activity_with_retry(fn.DNS_ANSWER, RETRY, dns["profile"])
         if answer["endpoints"] == [dns["secondary"]]:
             break
         if context.current_utc_datetime >= deadline:
             raise StepFailed(f"Traffic Manager still answers {answer['endpoints']} after "
                              f"{DNS_DEADLINE}")
-        yield from _sleep(context, POLL, abort)
+        yield from _sleep(context, POLL, waiting)
     run["dns"].update(switched=context.current_utc_datetime.isoformat(), ttl=answer["ttl"])
     saga.end_step(run, context.current_utc_datetime, detail={"ttl": answer["ttl"]})
 
@@ -338,9 +375,9 @@ def _roll_back(context, run):
 
 
 def _finish(context, run, outcome):
-    run["phase"] = outcome
-    saga.start_step(run, "report", context.current_utc_datetime)
+    """Write the report (JSON and Markdown in the catalog) and end with the run's outcome."""
     final = report.build(run, outcome, context.current_utc_datetime)
+    saga.start_step(run, "report", context.current_utc_datetime)
     try:
         yield context.call_activity_with_retry(fn.WRITE_RUN_REPORT, RETRY, final)
         saga.end_step(run, context.current_utc_datetime)
@@ -355,34 +392,55 @@ def _finish(context, run, outcome):
 # --- waiting ---------------------------------------------------------------------------------
 
 
-def _settle(context, tasks, abort):
-    """Wait until every task has finished (they run in parallel) and return their results in
-    order. Raises StepFailed if one failed or an abort arrived — only once all have settled."""
-    pending = list(tasks)
-    failures = []
-    while pending:
-        racing = pending if abort.is_completed else [*pending, abort]
-        done = yield context.task_any(racing)
-        if done is abort:
-            continue
-        pending.remove(done)
-        if isinstance(done.result, Exception):
-            failures.append(_first_line(done.result))
+def _work(context, run, waiting, jobs):
+    """Run (activity, input) jobs in parallel, each retried in a failover_action
+    sub-orchestration; their results in order, or StepFailed once all have settled."""
+    _check_abort(waiting)
+    tasks = []
+    for activity, payload in jobs:
+        run["actions"] = run.get("actions", 0) + 1
+        instance = f"{context.instance_id}:{run['run_id']}:{run['actions']}"
+        tasks.append(context.call_sub_orchestrator(
+            fn.FAILOVER_ACTION, {"activity": activity, "input": payload}, instance))
+    outcomes = yield from _settle(context, tasks, waiting)
+    failures = [o["error"] for o in outcomes if not o["ok"]]
     if failures:
         raise StepFailed("; ".join(failures))
-    if abort.is_completed:
-        raise StepFailed("aborted by an operator")
-    return [task.result for task in tasks]
+    return [o["result"] for o in outcomes]
 
 
-def _sleep(context, delay: timedelta, abort):
-    if abort.is_completed:
-        raise StepFailed("aborted by an operator")
+def _settle(context, tasks, waiting):
+    """Wait for sub-orchestrations that never fail, racing the abort event; after an abort,
+    wait for all of them before failing the step."""
+    if not tasks:
+        return []
+    together = context.task_all(tasks)
+    winner = yield context.task_any([together, waiting.abort])
+    if winner is not together:
+        for task in tasks:
+            if not task.is_completed:
+                yield task
+        raise StepFailed(ABORTED)
+    return together.result
+
+
+def _sleep(context, delay: timedelta, waiting):
+    _check_abort(waiting)
     timer = context.create_timer(context.current_utc_datetime + delay)
-    done = yield context.task_any([timer, abort])
-    if done is abort:
+    winner = yield context.task_any([timer, waiting.abort])
+    if winner is not timer:
         timer.cancel()
-        raise StepFailed("aborted by an operator")
+        raise StepFailed(ABORTED)
+
+
+def _check_abort(waiting) -> None:
+    if waiting.aborted:
+        raise StepFailed(ABORTED)
+
+
+def _restore_order(dns: dict, before: dict) -> dict:
+    """Endpoint statuses to restore, the secondary before the primary (dicts keep order)."""
+    return {dns["secondary"]: before[dns["secondary"]], dns["primary"]: before[dns["primary"]]}
 
 
 def _publish(context, run) -> None:

@@ -34,23 +34,21 @@ def protect_plan(context: df.DurableOrchestrationContext):
     groups = batches(setup["lanes"], BATCH_VMS)
     total = sum(len(lane) for lane in setup["lanes"])
     outcomes: list[dict] = []
-    waiting = list(enumerate(groups))
-    running: list = []
-    while waiting or running:
-        while waiting and len(running) < PARALLEL_BATCHES:
-            index, lanes = waiting.pop(0)
-            job = {"plan": plan, "cycle_id": cycle_id, "lanes": lanes,
+    # Waves of at most PARALLEL_BATCHES batches, each wave one task_all of new sub-orchestrations.
+    # (Re-yielding already scheduled tasks in a later task_any tells the host nothing — the
+    # out-of-process protocol only sends new actions — so refilling a pool that way would run
+    # fewer batches at once than it seems.)
+    for first in range(0, len(groups), PARALLEL_BATCHES):
+        wave = []
+        for index in range(first, min(first + PARALLEL_BATCHES, len(groups))):
+            job = {"plan": plan, "cycle_id": cycle_id, "lanes": groups[index],
                    "clean_copy": setup["clean_copy"], "rpo_minutes": setup["rpo_minutes"],
                    "primary": {"subscription_id": setup["primary_subscription_id"],
                                "resource_group": setup["primary_resource_group"]}}
-            running.append(context.call_sub_orchestrator(
+            wave.append(context.call_sub_orchestrator(
                 fn.PROTECT_BATCH, job, f"{context.instance_id}:{cycle_id}:b{index}"))
-        done = yield context.task_any(running)
-        running.remove(done)
-        if isinstance(done.result, Exception):  # a batch never fails on its own; say so if it did
-            outcomes.append({"vm": "?", "outcome": "failed", "error": str(done.result)})
-        else:
-            outcomes.extend(done.result)
+        for results in (yield context.task_all(wave)):
+            outcomes.extend(results)
         context.set_custom_status({"plan": plan, "cycle_id": cycle_id, "phase": "protecting",
                                    "vms_done": len(outcomes), "vms_total": total})
     report = {
@@ -72,29 +70,22 @@ def protect_plan(context: df.DurableOrchestrationContext):
 @bp.function_name(fn.PROTECT_BATCH)
 @bp.orchestration_trigger(context_name="context")
 def protect_batch(context: df.DurableOrchestrationContext):
-    """Lanes run in parallel; the VMs of a lane one after another (clean copies of a group)."""
+    """Lanes run in parallel; the VMs of a lane one after another (clean copies of a group):
+    wave i protects the i-th VM of every lane that has one."""
     job = context.get_input()
-    lanes = [list(lane) for lane in job["lanes"]]
-    running: dict[int, object] = {}
     outcomes = []
-
-    def start(lane: int):
-        vm = lanes[lane].pop(0)
-        vm_job = {"plan": job["plan"], "vm": vm, "clean_copy": vm in job["clean_copy"],
-                  "rpo_minutes": job["rpo_minutes"], "primary": job["primary"]}
-        instance = f"protect-{job['plan']}:{job['cycle_id']}:{vm}"
-        running[lane] = context.call_sub_orchestrator(fn.PROTECT_VM, vm_job, instance)
-
-    for lane in range(len(lanes)):
-        start(lane)
-    while running:
-        done = yield context.task_any(list(running.values()))
-        lane = next(index for index, task in running.items() if task is done)
-        del running[lane]
-        outcomes.append(done.result if not isinstance(done.result, Exception) else
-                        {"vm": "?", "outcome": "failed", "error": str(done.result)})
-        if lanes[lane]:
-            start(lane)
+    depth = max((len(lane) for lane in job["lanes"]), default=0)
+    for position in range(depth):
+        wave = []
+        for lane in job["lanes"]:
+            if position < len(lane):
+                vm = lane[position]
+                vm_job = {"plan": job["plan"], "vm": vm, "clean_copy": vm in job["clean_copy"],
+                          "rpo_minutes": job["rpo_minutes"], "primary": job["primary"]}
+                instance = f"protect-{job['plan']}:{job['cycle_id']}:{vm}"
+                wave.append(context.call_sub_orchestrator(fn.PROTECT_VM, vm_job, instance))
+        # protect_vm never fails: it returns its outcome, so task_all does not stop early.
+        outcomes.extend((yield context.task_all(wave)))
     return outcomes
 
 

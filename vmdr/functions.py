@@ -8,6 +8,7 @@ PROTECT_PLAN = "protect_plan"
 PROTECT_BATCH = "protect_batch"
 PROTECT_VM = "protect_vm"
 FAILOVER_PLAN = "failover_plan"
+FAILOVER_ACTION = "failover_action"
 
 # Protect activities
 START_PROTECT_CYCLE = "start_protect_cycle"

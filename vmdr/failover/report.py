@@ -24,13 +24,15 @@ def build(run: dict[str, Any], outcome: str, ended: datetime) -> dict[str, Any]:
                 (switched + timedelta(seconds=ttl) - trigger).total_seconds(), 1
             ),
         }
+    # RPO = failover start - point time; a planned run's final copy is taken after the primary
+    # was shut down (and so after the start): nothing was lost, the RPO is zero.
     rpo = [
         {
             "vm": vm,
             "rp_id": point["rp_id"],
             "point_time": point["created"],
-            "rpo_seconds": round((started - datetime.fromisoformat(point["created"]))
-                                 .total_seconds(), 1),
+            "rpo_seconds": max(0.0, round(
+                (started - datetime.fromisoformat(point["created"])).total_seconds(), 1)),
         }
         for vm, point in sorted(run["points"].items())
     ]

@@ -22,7 +22,7 @@ from azure.mgmt.compute.models import (
 from azure.mgmt.network.models import NetworkInterface, NetworkInterfaceIPConfiguration, Subnet
 
 from vmdr import arm_ids, naming, tags
-from vmdr.azure import AzureClients
+from vmdr.azure import AzureClients, text
 from vmdr.ops import points
 from vmdr.plan import Plan
 from vmdr.recovery_point import DiskRole, RecoveryPoint
@@ -41,8 +41,9 @@ def create_disks(
         existing = _get(compute.disks, site.resource_group, name)
         if existing is not None:
             tags.require_owned(existing.id, existing.tags, plan.name, run_id=run_id)
-            pollers[record.key] = existing
-            continue
+            if not _failed(existing):
+                pollers[record.key] = existing
+                continue
         disk = Disk(
             location=site.region,
             sku=DiskSku(name=record.sku) if record.sku else None,
@@ -71,7 +72,9 @@ def create_nics(
     for nic in point.vm_configuration.nics or []:
         name = naming.recovered_nic(nic.name, run_id)
         existing = _get(network.network_interfaces, site.resource_group, name)
-        if existing is None:
+        if existing is not None:
+            tags.require_owned(existing.id, existing.tags, plan.name, run_id=run_id)
+        if existing is None or _failed(existing):
             existing = network.network_interfaces.begin_create_or_update(
                 site.resource_group,
                 name,
@@ -88,8 +91,6 @@ def create_nics(
                     tags=tags.for_run(plan.name, run_id, point.vm),
                 ),
             ).result()
-        else:
-            tags.require_owned(existing.id, existing.tags, plan.name, run_id=run_id)
         ids.append(existing.id)
     return ids
 
@@ -110,7 +111,8 @@ def create_vm(
     existing = _get(compute.virtual_machines, site.resource_group, name)
     if existing is not None:
         tags.require_owned(existing.id, existing.tags, plan.name, run_id=run_id)
-        return {"id": existing.id, "name": name, "size": existing.hardware_profile.vm_size}
+        if not _failed(existing):  # a VM whose creation failed is created again below
+            return {"id": existing.id, "name": name, "size": existing.hardware_profile.vm_size}
     config = point.vm_configuration
     os_record = next(d for d in point.disks if d.role is DiskRole.OS)
     vm = VirtualMachine(
@@ -200,6 +202,11 @@ def _made_by(resource_tags: dict | None, plan: str, run_id: str, vm: str) -> boo
         and resource_tags.get(tags.RUN) == run_id
         and resource_tags.get(tags.SOURCE_VM) == vm
     )
+
+
+def _failed(resource) -> bool:
+    """A resource whose last PUT failed: ARM keeps it, and a new PUT tries again."""
+    return (text(getattr(resource, "provisioning_state", None)) or "").lower() == "failed"
 
 
 def _get(operations, resource_group: str, name: str):

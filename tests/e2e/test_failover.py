@@ -1,0 +1,208 @@
+"""The failover saga end to end: devhost -> the real SDK -> armsim and Azurite."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import SUB, demo_plan
+
+APP_DISKS = {"shop-app-1": ["shop-app-1-osdisk", "shop-app-1-data0"],
+             "shop-app-2": ["shop-app-2-osdisk", "shop-app-2-data0"]}
+TM = ("00000000-0000-0000-0000-000000000001", "rg-shop-global", "tm-shop")
+
+
+def disk_id(rg: str, name: str) -> str:
+    return f"/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.Compute/disks/{name}"
+
+
+def shop_plan(vmdr, **approval) -> dict:
+    plan = demo_plan()
+    plan["failover"]["health_checks"] = [
+        {"url": vmdr.health_url("northeurope"), "expect_status": 200, "timeout_seconds": 600}]
+    plan["failover"]["approval"].update(approval)
+    return plan
+
+
+def write_app_disks(vmdr, label: str) -> dict[str, bytes]:
+    written = {}
+    for disks in APP_DISKS.values():
+        for name in disks:
+            written[name] = f"{name}:{label}".encode()
+            vmdr.admin.write_disk(disk_id("rg-shop-weu", name), 0, written[name])
+    return written
+
+
+def protect(vmdr) -> dict:
+    assert vmdr.client.call("POST", "plans/shop/protect").status == 202
+    status = vmdr.client.wait_for_completion("protect-shop", timeout=60)
+    assert status["output"]["counts"].get("protected") == 2, status["output"]
+    return status["output"]
+
+
+def start_failover(vmdr, **body) -> dict:
+    response = vmdr.client.call("POST", "plans/shop/failover", json_body=body)
+    assert response.status == 202, response.text
+    return response.json()
+
+
+def approve(vmdr) -> None:
+    vmdr.client.wait_for_custom_status(
+        "failover-shop", lambda s: (s or {}).get("phase") == "awaiting-approval", timeout=30)
+    response = vmdr.client.call("POST", "plans/shop/failover/approve",
+                                json_body={"comment": "go"})
+    assert response.status == 202, response.text
+
+
+def finish(vmdr, timeout: float = 120) -> dict:
+    status = vmdr.client.wait_for_completion("failover-shop", timeout=timeout)
+    assert status["runtimeStatus"] == "Completed", status
+    return status["output"]
+
+
+def dns_answer(vmdr) -> list[str]:
+    return [a["endpoint"] for a in vmdr.admin.dns(*TM)["answers"]]
+
+
+def power(vmdr, rg: str, name: str) -> str:
+    view = vmdr.compute.virtual_machines.instance_view(rg, name)
+    return next(s.code for s in view.statuses if s.code.startswith("PowerState/"))
+
+
+def test_planned_failover_of_the_demo_estate(vmdr):
+    vmdr.put_plan(shop_plan(vmdr))
+    write_app_disks(vmdr, "protected")
+    protect(vmdr)
+    latest = write_app_disks(vmdr, "just before the failover")  # the final copy takes these
+    start_failover(vmdr, mode="planned", reason="region maintenance")
+    approve(vmdr)
+    output = finish(vmdr)
+
+    assert output["outcome"] == "succeeded", output
+    assert dns_answer(vmdr) == ["shop-neu"]
+    endpoints = {e.name: e.endpoint_status for e in
+                 vmdr.traffic_manager.profiles.get("rg-shop-global", "tm-shop").endpoints}
+    assert endpoints == {"shop-weu": "Disabled", "shop-neu": "Enabled"}  # fenced
+    recovered = {r["vm"]: r for r in output["recovered"]}
+    for vm, disks in APP_DISKS.items():
+        machine = vmdr.compute.virtual_machines.get("rg-shop-neu", recovered[vm]["name"])
+        assert power(vmdr, "rg-shop-neu", machine.name) == "PowerState/running"
+        got = [machine.storage_profile.os_disk.managed_disk.id,
+               machine.storage_profile.data_disks[0].managed_disk.id]
+        for disk, name in zip(got, disks, strict=True):
+            assert vmdr.admin.read_bytes(disk, 0, len(latest[name])) == latest[name], name
+        assert power(vmdr, "rg-shop-weu", vm) == "PowerState/deallocated"
+    standby = vmdr.compute.virtual_machines.get("rg-shop-neu", "shop-db-standby")
+    assert standby.hardware_profile.vm_size == "Standard_E4s_v5"
+    web = vmdr.compute.virtual_machine_scale_sets.get("rg-shop-neu", "shop-web")
+    assert web.sku.capacity == 3
+    rpo = {row["vm"]: row["rpo_seconds"] for row in output["rpo"]}
+    assert set(rpo) == {"shop-app-1", "shop-app-2"} and max(rpo.values()) < 600
+    assert output["rto"]["ttl_seconds"] == 30
+    report = vmdr.catalog.get_run_report("shop", output["run_id"])
+    assert report["outcome"] == "succeeded" and report["approval"]["decision"] == "approved"
+    markdown = vmdr.catalog.get_run_markdown("shop", output["run_id"])
+    print("\n" + markdown)
+    assert "RTO" in markdown
+    status = vmdr.client.call("GET", "plans/shop/failover").json()
+    assert status["runtimeStatus"] == "Completed"
+    assert [s["name"] for s in status["status"]["steps"]][:4] == [
+        "preflight", "approval", "shutdown", "final-copy"]
+
+
+def resources_of_run(vmdr, run_id: str) -> list[str]:
+    state = vmdr.admin.state()
+    resources = state.get("resources", [])
+    resources = resources.values() if isinstance(resources, dict) else resources
+    return [r["id"] for r in resources if (r.get("tags") or {}).get("vmdr-run") == run_id]
+
+
+def assert_rolled_back(vmdr, output: dict, planned: bool = True,
+                       secondary: str = "Enabled") -> None:
+    assert output["outcome"] == "rolled-back", output
+    assert output["left"] == []
+    assert resources_of_run(vmdr, output["run_id"]) == []
+    standby = vmdr.compute.virtual_machines.get("rg-shop-neu", "shop-db-standby")
+    assert standby.hardware_profile.vm_size == "Standard_B2s"
+    assert power(vmdr, "rg-shop-neu", "shop-db-standby") == "PowerState/running"
+    assert vmdr.compute.virtual_machine_scale_sets.get("rg-shop-neu", "shop-web").sku.capacity \
+        == 0
+    endpoints = {e.name: e.endpoint_status for e in
+                 vmdr.traffic_manager.profiles.get("rg-shop-global", "tm-shop").endpoints}
+    assert endpoints == {"shop-weu": "Enabled", "shop-neu": secondary}
+    if planned:
+        for vm in ("shop-db-1", "shop-app-1", "shop-app-2"):
+            assert power(vmdr, "rg-shop-weu", vm) == "PowerState/running", vm
+        assert dns_answer(vmdr) == ["shop-weu"]
+    report = vmdr.catalog.get_run_report("shop", output["run_id"])
+    assert report["outcome"] == "rolled-back" and report["compensations_run"]
+
+
+FAULTS = {
+    # A step of the saga fails for good -> everything done so far is undone.
+    # A new VM is started by its creation: Azure fails it with AllocationFailed.
+    "start fails": dict(kind="lro", action="Microsoft.Compute/virtualMachines/write",
+                        resource_contains="virtualMachines/shop-app-1-", code="AllocationFailed",
+                        count=50),
+    "DNS PATCH fails": dict(action="Microsoft.Network/trafficManagerProfiles/externalEndpoints/"
+                            "write", resource_contains="shop-neu", status=400,
+                            code="BadRequest", count=50),
+    "final copy fails": dict(kind="copy", resource_contains="shop-app-1", code="CopyFailed",
+                             count=5),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_a_failing_step_is_rolled_back(vmdr, fault):
+    vmdr.put_plan(shop_plan(vmdr, required=False))
+    protect(vmdr)
+    if fault == "DNS PATCH fails":
+        # The secondary endpoint waits disabled, so the DNS switch has to enable it.
+        set_endpoint(vmdr, "shop-neu", "Disabled")
+    vmdr.admin.add_fault(**FAULTS[fault])
+    start_failover(vmdr, mode="planned")
+    output = finish(vmdr)
+    assert_rolled_back(vmdr, output, secondary="Disabled" if fault == "DNS PATCH fails"
+                       else "Enabled")
+    steps = {s["name"]: s["state"] for s in
+             vmdr.catalog.get_run_report("shop", output["run_id"])["steps"]}
+    failed_step = {"start fails": "recover:app", "DNS PATCH fails": "dns",
+                   "final copy fails": "final-copy"}[fault]
+    assert steps[failed_step] == "failed", steps
+
+
+def set_endpoint(vmdr, name: str, status: str) -> None:
+    from azure.mgmt.trafficmanager.models import Endpoint
+
+    vmdr.traffic_manager.endpoints.update("rg-shop-global", "tm-shop", "externalEndpoints", name,
+                                          Endpoint(endpoint_status=status))
+
+
+def test_a_health_check_that_never_passes_is_rolled_back(vmdr):
+    plan = shop_plan(vmdr, required=False)
+    plan["failover"]["health_checks"] = [  # the primary's app: shut down by this failover
+        {"url": vmdr.health_url("westeurope"), "expect_status": 200, "timeout_seconds": 120}]
+    vmdr.put_plan(plan)
+    protect(vmdr)
+    start_failover(vmdr, mode="planned")
+    output = finish(vmdr)
+    assert "did not answer 200 within 120 s" in output["failure"]
+    assert_rolled_back(vmdr, output)
+
+
+def test_a_compensation_that_fails_leaves_needs_attention_with_what_is_left(vmdr):
+    vmdr.put_plan(shop_plan(vmdr, required=False))
+    protect(vmdr)
+    # The standby never starts again: the recover step fails, and so does its compensation.
+    vmdr.admin.add_fault(kind="lro", action="Microsoft.Compute/virtualMachines/start/action",
+                         resource_contains="shop-db-standby", code="AllocationFailed", count=100)
+    start_failover(vmdr, mode="planned")
+    output = finish(vmdr, timeout=180)
+    assert output["outcome"] == "needs-attention"
+    assert [item["description"] for item in output["left"]] == [
+        "resize standby shop-db-standby back to Standard_B2s"]
+    assert "AllocationFailed" in output["left"][0]["error"]
+    # Everything else was undone.
+    assert resources_of_run(vmdr, output["run_id"]) == []
+    assert dns_answer(vmdr) == ["shop-weu"]
+    report = vmdr.catalog.get_run_markdown("shop", output["run_id"])
+    assert "## Needs attention" in report and "shop-db-standby" in report

@@ -206,3 +206,101 @@ def test_a_compensation_that_fails_leaves_needs_attention_with_what_is_left(vmdr
     assert dns_answer(vmdr) == ["shop-weu"]
     report = vmdr.catalog.get_run_markdown("shop", output["run_id"])
     assert "## Needs attention" in report and "shop-db-standby" in report
+
+
+def test_unplanned_failover_with_the_primary_region_down_asks_nothing_of_it(vmdr):
+    vmdr.put_plan(shop_plan(vmdr, required=False))
+    written = write_app_disks(vmdr, "last protected")
+    protect(vmdr)
+    vmdr.admin.start_outage("westeurope")
+    since = max((e["seq"] for e in vmdr.admin.operation_log()), default=0)
+    start_failover(vmdr, mode="unplanned", reason="westeurope is down")
+    output = finish(vmdr)
+    assert output["outcome"] == "succeeded", output
+    calls = vmdr.admin.operation_log(since_seq=since)
+    assert calls and not [c for c in calls if c["region"] == "westeurope"], \
+        [c["path"] for c in calls if c["region"] == "westeurope"]
+    assert dns_answer(vmdr) == ["shop-neu"]
+    for entry in output["recovered"]:
+        if entry["kind"] == "recovered VM":
+            machine = vmdr.compute.virtual_machines.get("rg-shop-neu", entry["name"])
+            data = machine.storage_profile.data_disks[0].managed_disk.id
+            name = f"{entry['vm']}-data0"
+            assert vmdr.admin.read_bytes(data, 0, len(written[name])) == written[name]
+
+    # The region comes back and Azure restarts its VMs: DNS must not send clients back there.
+    vmdr.admin.end_outage("westeurope", restart_vms=True)
+    assert power(vmdr, "rg-shop-weu", "shop-app-1") == "PowerState/running"
+    assert dns_answer(vmdr) == ["shop-neu"]
+
+
+def test_devhost_killed_during_recover_resumes_without_duplicates(vmdr):
+    vmdr.put_plan(shop_plan(vmdr, required=False))
+    protect(vmdr)
+    vmdr.admin.set_latency(vm_create=900, disk_copy=300)  # recover takes a while
+    start_failover(vmdr, mode="unplanned")
+    vmdr.client.wait_for_custom_status(
+        "failover-shop", lambda s: (s or {}).get("phase") == "recover:app", timeout=60)
+    vmdr.host.kill()
+    vmdr.host = vmdr.host.restart()
+    output = finish(vmdr, timeout=180)
+    assert output["outcome"] == "succeeded", output
+    made = resources_of_run(vmdr, output["run_id"])
+    kinds = sorted(rid.split("/providers/")[1].rsplit("/", 1)[0] for rid in made)
+    assert kinds == (["Microsoft.Compute/disks"] * 4 + ["Microsoft.Compute/virtualMachines"] * 2
+                     + ["Microsoft.Network/networkInterfaces"] * 2), kinds
+
+
+def test_two_concurrent_starts_make_one_run_and_a_409(vmdr):
+    from concurrent.futures import ThreadPoolExecutor
+
+    vmdr.put_plan(shop_plan(vmdr))  # approval required: the first run waits, still running
+    protect(vmdr)
+
+    def post(_):
+        return vmdr.client.call("POST", "plans/shop/failover", json_body={"mode": "planned"})
+
+    with ThreadPoolExecutor(2) as pool:
+        responses = list(pool.map(post, range(2)))
+    assert sorted(r.status for r in responses) == [202, 409]
+    conflict = next(r for r in responses if r.status == 409).json()
+    assert conflict["error"]["code"] == "AlreadyRunning"
+    assert "failover-shop" in conflict["error"]["details"][0]["statusQueryGetUri"]
+    history = vmdr.client.status("failover-shop", show_history=True)["historyEvents"]
+    assert sum(1 for e in history if e["EventType"] == "ExecutionStarted") == 1
+    early = vmdr.client.call("POST", "plans/shop/failover/reject")
+    if early.status == 409:  # still in preflight: approve/reject only while awaiting approval
+        assert early.json()["error"]["code"] == "NotAwaitingApproval"
+        vmdr.client.wait_for_custom_status(
+            "failover-shop", lambda s: (s or {}).get("phase") == "awaiting-approval", timeout=30)
+        early = vmdr.client.call("POST", "plans/shop/failover/reject")
+    assert early.status == 202, early.text
+    output = finish(vmdr)
+    assert output["outcome"] == "rejected"
+    assert resources_of_run(vmdr, output["run_id"]) == []
+
+
+def test_an_approval_timeout_with_on_timeout_abort_touches_nothing(vmdr):
+    vmdr.put_plan(shop_plan(vmdr, required=True, timeout_minutes=2, on_timeout="abort"))
+    protect(vmdr)
+    start_failover(vmdr, mode="planned")
+    output = finish(vmdr)
+    assert output["outcome"] == "approval-timed-out"
+    assert resources_of_run(vmdr, output["run_id"]) == []
+    for vm in ("shop-db-1", "shop-app-1", "shop-app-2"):
+        assert power(vmdr, "rg-shop-weu", vm) == "PowerState/running"
+    assert dns_answer(vmdr) == ["shop-weu"]
+
+
+def test_abort_during_a_run_rolls_it_back(vmdr):
+    vmdr.put_plan(shop_plan(vmdr, required=False))
+    protect(vmdr)
+    vmdr.admin.set_latency(vm_create=900)
+    start_failover(vmdr, mode="planned")
+    vmdr.client.wait_for_custom_status(
+        "failover-shop", lambda s: (s or {}).get("phase") == "recover:app", timeout=60)
+    response = vmdr.client.call("POST", "plans/shop/failover/abort", json_body={"comment": "x"})
+    assert response.status == 202, response.text
+    output = finish(vmdr, timeout=180)
+    assert output["failure"] == "aborted by an operator"
+    assert_rolled_back(vmdr, output)

@@ -1,0 +1,129 @@
+"""The Azure Monitor webhook and the failover HTTP API's answers to bad input, through devhost."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.e2e.conftest import SUB
+from tests.e2e.test_failover import finish, protect, shop_plan
+
+
+def alert(rule="shop-weu-availability", condition="Fired", alert_id="aaaa0a0a-0001") -> dict:
+    return {
+        "schemaId": "azureMonitorCommonAlertSchema",
+        "data": {
+            "essentials": {
+                "alertId": f"/subscriptions/{SUB}/providers/Microsoft.AlertsManagement/alerts/"
+                           f"{alert_id}",
+                "alertRule": rule,
+                "severity": "Sev0",
+                "signalType": "Metric",
+                "monitorCondition": condition,
+                "monitoringService": "Platform",
+                "alertTargetIDs": [f"/subscriptions/{SUB}/resourcegroups/rg-shop-weu/providers/"
+                                   "microsoft.compute/virtualmachines/shop-app-1"],
+                "configurationItems": ["shop-app-1"],
+                "originAlertId": "x",
+                "firedDateTime": "2026-11-25T12:00:00Z",
+                "description": "VM availability below 50%",
+                "essentialsVersion": "1.0",
+                "alertContextVersion": "1.0",
+            },
+            "alertContext": {},
+            "customProperties": None,
+        },
+    }
+
+
+def post_alert(vmdr, body, raw: bytes | None = None):
+    data = raw if raw is not None else json.dumps(body).encode()
+    return vmdr.client.call("POST", "alerts", body=data,
+                            headers={"Content-Type": "application/json"})
+
+
+def test_the_same_alert_posted_five_times_starts_one_failover(vmdr):
+    vmdr.put_plan(shop_plan(vmdr))
+    protect(vmdr)
+    started = time.monotonic()
+    first = post_alert(vmdr, alert())
+    assert time.monotonic() - started < 1.0  # answers at once; does not wait for the run
+    assert first.status == 202, first.text
+    assert first.json()["plans"][0]["action"] == "started"
+    with ThreadPoolExecutor(4) as pool:  # Azure Monitor's retries, some concurrent
+        retries = list(pool.map(lambda _: post_alert(vmdr, alert()), range(4)))
+    assert [r.status for r in retries] == [200] * 4
+    assert {r.json()["plans"][0]["action"] for r in retries} == {"duplicate"}
+    status = vmdr.client.status("failover-shop", show_history=True)
+    assert sum(1 for e in status["historyEvents"] if e["EventType"] == "ExecutionStarted") == 1
+    assert status["input"]["mode"] == "unplanned" if isinstance(status["input"], dict) else True
+    # Unplanned, from the alert: approval still applies (the plan requires it).
+    vmdr.client.wait_for_custom_status(
+        "failover-shop", lambda s: (s or {}).get("phase") == "awaiting-approval", timeout=30)
+    vmdr.client.call("POST", "plans/shop/failover/reject")
+    assert finish(vmdr)["outcome"] == "rejected"
+    # Even after that run ended, the same alert never starts another.
+    again = post_alert(vmdr, alert())
+    assert again.status == 200 and again.json()["plans"][0]["action"] == "duplicate"
+
+
+def test_resolved_unmapped_and_malformed_alerts(vmdr):
+    vmdr.put_plan(shop_plan(vmdr))
+    resolved = post_alert(vmdr, alert(condition="Resolved", alert_id="r1"))
+    assert resolved.status == 200 and resolved.json()["action"] == "ignored"
+    assert "Fired" in resolved.json()["reason"]
+    unmapped = post_alert(vmdr, alert(rule="disk-space-low", alert_id="u1"))
+    assert unmapped.status == 200 and "no plan lists" in unmapped.json()["reason"]
+    assert vmdr.client.status("failover-shop") is None  # nothing started
+
+    bad_json = post_alert(vmdr, None, raw=b"{not json")
+    assert bad_json.status == 400 and bad_json.json()["error"]["code"] == "InvalidJson"
+    other = post_alert(vmdr, {"schemaId": "Microsoft.Insights/activityLogs", "data": {}})
+    assert other.status == 400 and "common alert schema" in other.json()["error"]["message"]
+    missing = post_alert(vmdr, {"schemaId": "azureMonitorCommonAlertSchema",
+                                "data": {"essentials": {"alertRule": "x"}}})
+    assert missing.status == 400 and missing.json()["error"]["details"]
+    huge = post_alert(vmdr, None, raw=b"{" + b" " * (256 * 1024) + b"}")
+    assert huge.status == 413
+
+
+def test_failover_api_refuses_bad_input_clearly(vmdr):
+    vmdr.put_plan(shop_plan(vmdr))
+    unknown = vmdr.client.call("POST", "plans/nope/failover", json_body={"mode": "planned"})
+    assert unknown.status == 404 and unknown.json()["error"]["code"] == "PlanNotFound"
+    bad = vmdr.client.call("POST", "plans/shop/failover",
+                           json_body={"mode": "sideways", "recovery_point": "yesterday",
+                                      "colour": "red"})
+    assert bad.status == 400
+    paths = {d["path"] for d in bad.json()["error"]["details"]}
+    assert {"mode", "recovery_point", "colour"} <= paths
+    no_mode = vmdr.client.call("POST", "plans/shop/failover", json_body={})
+    assert no_mode.status == 400 and no_mode.json()["error"]["details"][0]["path"] == "mode"
+    assert vmdr.client.call("GET", "plans/shop/failover").status == 404  # never ran
+    assert vmdr.client.call("POST", "plans/shop/failover/approve").status == 409
+    assert vmdr.client.call("POST", "plans/shop/failover/launch").status == 404
+    not_json = vmdr.client.call("POST", "plans/shop/failover", body=b"mode: planned",
+                                headers={"Content-Type": "application/yaml"})
+    assert not_json.status == 415
+
+
+def test_preflight_reports_every_blocker_and_touches_nothing(vmdr):
+    plan = shop_plan(vmdr, required=False)
+    plan["groups"][0]["vms"][0]["standby_vm"] = "no-such-standby"
+    plan["groups"][1]["vms"][0]["target_size"] = "Standard_Z99_v9"
+    vmdr.put_plan(plan)  # and no protect cycle: no recovery points at all
+    assert vmdr.client.call("POST", "plans/shop/failover",
+                            json_body={"mode": "unplanned"}).status == 202
+    output = finish(vmdr)
+    assert output["outcome"] == "blocked"
+    blockers = " | ".join(output["blockers"])
+    assert "standby VM no-such-standby" in blockers
+    assert "shop-app-1: no complete recovery point" in blockers
+    assert "shop-app-2: no complete recovery point" in blockers
+    assert "Standard_Z99_v9 is not offered in northeurope" in blockers
+    writes = [e for e in vmdr.admin.operation_log(method="PUT") +
+              vmdr.admin.operation_log(method="PATCH") + vmdr.admin.operation_log(method="POST")
+              if "/providers/Microsoft.Compute/virtualMachines/" in e["path"]
+              or "trafficmanager" in e["path"].lower()]
+    assert writes == []

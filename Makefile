@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint install clean
+.PHONY: test lint install demo clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -22,6 +22,10 @@ lint: install
 
 test: install lint
 	$(BIN)/python -m pytest
+
+# The main job end to end on the local platform: protect, alert, approve, fail over, verify.
+demo: install
+	$(BIN)/python -m localplatform.demo
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

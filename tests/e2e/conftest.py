@@ -24,6 +24,7 @@ from armsim.testing import ArmSim, compute_client, start_armsim, trafficmanager_
 from devhost.client import DevhostClient
 from devhost.testing import DevhostProcess, start_devhost
 from localplatform import azurite as azurite_launcher
+from localplatform.app_settings import local_app_settings
 from vmdr.catalog import Catalog
 from vmdr.clock import VirtualClock
 
@@ -98,21 +99,7 @@ def vmdr(platform: Platform, tmp_path: Path) -> Iterator[Vmdr]:
     sim = platform.armsim
     sim.admin.seed({"estate_file": str(DEMO_ESTATE)}, reset=True)
     container = f"vmdr-{uuid.uuid4().hex[:12]}"
-    settings = {
-        "FUNCTIONS_WORKER_RUNTIME": "python",
-        "AzureWebJobsStorage": platform.azurite.connection_string(),
-        "TaskHubName": "vmdr",
-        "VMDR_CATALOG_CONTAINER": container,
-        "VMDR_ARM_ENDPOINT": sim.info.endpoint,
-        "VMDR_CA_BUNDLE": sim.info.ca_bundle,
-        "VMDR_LOCAL_TOKEN": sim.info.token("vmdr"),
-        "VMDR_BLOB_ENDPOINT_TEMPLATE": platform.azurite.base_url + "/{account}",
-        "VMDR_LOCAL_STORAGE_KEY": azurite_launcher.ACCOUNT_KEY,
-        "VMDR_POLLING_INTERVAL": "0",
-        "VMDR_STORAGE_RETRIES": "1",
-        # Ticks on the first of January only: tests start cycles themselves.
-        "VMDR_PROTECT_TICK": "0 0 0 1 1 *",
-    }
+    settings = local_app_settings(platform.azurite, sim.info, container=container)
     host = start_devhost(ROOT / "function_app.py", state_dir=tmp_path / "devhost",
                          settings=settings, clock=platform.clock)
     catalog = Catalog(ContainerClient.from_connection_string(

@@ -6,35 +6,15 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from localplatform.app_settings import common_alert
 from tests.e2e.conftest import SUB
 from tests.e2e.test_failover import finish, protect, shop_plan
 
 
 def alert(rule="shop-weu-availability", condition="Fired", alert_id="aaaa0a0a-0001") -> dict:
-    return {
-        "schemaId": "azureMonitorCommonAlertSchema",
-        "data": {
-            "essentials": {
-                "alertId": f"/subscriptions/{SUB}/providers/Microsoft.AlertsManagement/alerts/"
-                           f"{alert_id}",
-                "alertRule": rule,
-                "severity": "Sev0",
-                "signalType": "Metric",
-                "monitorCondition": condition,
-                "monitoringService": "Platform",
-                "alertTargetIDs": [f"/subscriptions/{SUB}/resourcegroups/rg-shop-weu/providers/"
-                                   "microsoft.compute/virtualmachines/shop-app-1"],
-                "configurationItems": ["shop-app-1"],
-                "originAlertId": "x",
-                "firedDateTime": "2026-11-25T12:00:00Z",
-                "description": "VM availability below 50%",
-                "essentialsVersion": "1.0",
-                "alertContextVersion": "1.0",
-            },
-            "alertContext": {},
-            "customProperties": None,
-        },
-    }
+    target = (f"/subscriptions/{SUB}/resourcegroups/rg-shop-weu/providers/microsoft.compute/"
+              "virtualmachines/shop-app-1")
+    return common_alert(alert_id, rule, SUB, condition, (target,))
 
 
 def post_alert(vmdr, body, raw: bytes | None = None):

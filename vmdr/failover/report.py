@@ -47,13 +47,13 @@ def build(run: dict[str, Any], outcome: str, ended: datetime) -> dict[str, Any]:
         "approval": run.get("approval"),
         "started": run["started"],
         "ended": ended.isoformat(),
-        "steps": run["steps"],
+        "steps": [dict(step) for step in run["steps"]],  # as they are now, not as they will be
         "rto": rto,
         "rpo": rpo,
-        "recovered": run["recovered"],
-        "resources_created": run["created"],
-        "compensations_run": run["compensated"],
-        "left": run["left"],
+        "recovered": list(run["recovered"]),
+        "resources_created": list(run["created"]),
+        "compensations_run": list(run["compensated"]),
+        "left": list(run["left"]),
         "failure": run.get("failure"),
         "blockers": run.get("blockers", []),
     }

@@ -1,0 +1,233 @@
+"""`make demo`: the main job, end to end, on the local platform (DESIGN §6).
+
+Starts Azurite, armsim (`python -m armsim serve`, seeded with examples/estate/demo.yaml) and
+devhost (running function_app.py), then: writes distinct bytes to every primary disk, stores
+examples/plans/shop.yaml, runs two protect cycles, takes the primary region down, sends an Azure
+Monitor alert to the webhook, approves, waits for the failover, and checks — byte for byte, DNS,
+health, standby size, scale-out, no call to the dead region, fencing once it comes back. Prints
+the report and exits 0 only if every check held. Everything it started is stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+from azure.storage.blob import ContainerClient
+
+from armsim.admin_client import AdminClient
+from armsim.testing import ArmSimInfo, compute_client
+from devhost.testing import start_devhost
+from localplatform import azurite as azurite_launcher
+from localplatform.app_settings import common_alert, local_app_settings
+from vmdr.catalog import Catalog
+from vmdr.clock import VirtualClock
+
+ROOT = Path(__file__).resolve().parent.parent
+ESTATE = ROOT / "examples" / "estate" / "demo.yaml"
+PLAN = ROOT / "examples" / "plans" / "shop.yaml"
+SUB = "00000000-0000-0000-0000-000000000001"
+TIME_SCALE = 120.0  # one real second is two simulated minutes
+APP_DISKS = ["shop-app-1-osdisk", "shop-app-1-data0", "shop-app-2-osdisk", "shop-app-2-data0"]
+
+
+class Demo:
+    def __init__(self, work: Path):
+        self.work = work
+        self.checks: list[tuple[str, bool, str]] = []
+        self.stoppers: list[Callable[[], None]] = []
+
+    def say(self, text: str) -> None:
+        print(f"[demo {time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+    def check(self, name: str, ok: bool, detail: str = "") -> bool:
+        self.checks.append((name, bool(ok), detail))
+        print(f"    {'PASS' if ok else 'FAIL'}  {name}" + (f" — {detail}" if detail else ""),
+              flush=True)
+        return bool(ok)
+
+    # --- the platform -------------------------------------------------------------------------
+
+    def start_platform(self) -> None:
+        self.say("starting Azurite (offline, 127.0.0.1)")
+        self.azurite = azurite_launcher.start(location=self.work / "azurite")
+        self.stoppers.append(self.azurite.stop)
+        self.clock = VirtualClock.start(scale=TIME_SCALE)
+        self.say(f"starting armsim with {ESTATE.relative_to(ROOT)} (time x{TIME_SCALE:g})")
+        ready = self.work / "armsim.json"
+        with open(self.work / "armsim.log", "wb") as log:
+            armsim = subprocess.Popen(
+                [sys.executable, "-m", "armsim", "serve", "--estate", str(ESTATE),
+                 "--azurite", json.dumps(self.azurite.describe()),
+                 "--clock", self.clock.to_json(), "--ready-file", str(ready),
+                 "--state-dir", str(self.work / "armsim")],
+                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        self.stoppers.append(lambda: _terminate(armsim))
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if armsim.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("armsim did not start; see " + str(self.work / "armsim.log"))
+            time.sleep(0.1)
+        self.arm = ArmSimInfo.from_file(ready)
+        self.admin = AdminClient(self.arm.admin, self.arm.ca_bundle)
+        self.say("starting devhost with function_app.py")
+        settings = local_app_settings(self.azurite, self.arm)
+        self.host = start_devhost(ROOT / "function_app.py", state_dir=self.work / "devhost",
+                                  settings=settings, clock=self.clock)
+        self.stoppers.append(lambda: self.host.alive() and self.host.stop())
+        self.api = self.host.client
+        self.catalog = Catalog(ContainerClient.from_connection_string(
+            self.azurite.connection_string(), settings["VMDR_CATALOG_CONTAINER"]))
+
+    def stop(self) -> None:
+        for stop in reversed(self.stoppers):
+            try:
+                stop()
+            except Exception as exc:  # keep stopping the rest
+                print(f"(while stopping: {exc})", file=sys.stderr)
+
+    # --- the job ------------------------------------------------------------------------------
+
+    def write_disks(self, label: str) -> dict[str, bytes]:
+        written = {}
+        for name in APP_DISKS:
+            written[name] = f"{name} @ {label}".encode()
+            disk = f"/subscriptions/{SUB}/resourceGroups/rg-shop-weu/providers/Microsoft.Compute/" \
+                   f"disks/{name}"
+            self.admin.write_disk(disk, 0, written[name])
+        return written
+
+    def store_plan(self) -> None:
+        plan = yaml.safe_load(PLAN.read_text())
+        # The plan's health check stands for the application in the secondary region: here the
+        # armsim stand-in of the shop app in northeurope.
+        plan["failover"]["health_checks"][0]["url"] = \
+            f"{self.arm.admin}/apps/shop/health?region=northeurope"
+        response = self.api.call("PUT", "plans/shop", body=yaml.safe_dump(plan).encode(),
+                                 headers={"Content-Type": "application/yaml"})
+        self.check("plan stored (PUT /api/plans/shop)", response.status in (200, 201),
+                   f"HTTP {response.status}")
+
+    def protect(self, label: str) -> None:
+        response = self.api.call("POST", "plans/shop/protect")
+        self.check(f"protect cycle {label} started", response.status == 202)
+        status = self.api.wait_for_completion("protect-shop", timeout=120)
+        outcomes = {vm["vm"]: vm["outcome"] for vm in status["output"]["vms"]}
+        self.check(f"protect cycle {label}: every VM protected",
+                   set(outcomes.values()) == {"protected"}, str(outcomes))
+        points = self.api.call("GET", "plans/shop/recovery-points").json()
+        for vm in points["vms"]:
+            self.say(f"  {vm['vm']}: RPO {vm['rpo_minutes']} min, newest {vm['newest_complete']}"
+                     f", {len(vm['points'])} point(s)")
+
+    def fail_over(self, expected: dict[str, bytes]) -> dict:
+        self.say("westeurope goes dark (armsim regional outage)")
+        self.admin.start_outage("westeurope")
+        since = max((e["seq"] for e in self.admin.operation_log()), default=0)
+        self.say("Azure Monitor fires shop-weu-availability -> POST /api/alerts")
+        target = f"/subscriptions/{SUB}/resourcegroups/rg-shop-weu/providers/" \
+                 "microsoft.compute/virtualmachines/shop-app-1"
+        alert = common_alert("demo-0001", "shop-weu-availability", SUB, targets=(target,),
+                             fired=self.clock.now().isoformat())
+        started = time.monotonic()
+        response = self.api.call("POST", "alerts", json_body=alert)
+        self.check("alert accepted and failover started at once",
+                   response.status == 202 and time.monotonic() - started < 1.0,
+                   f"HTTP {response.status} in {time.monotonic() - started:.2f} s")
+        retry = self.api.call("POST", "alerts", json_body=alert)
+        self.check("Azure Monitor's retry of the alert starts nothing more",
+                   retry.status == 200 and retry.json()["plans"][0]["action"] == "duplicate")
+        status = self.api.wait_for_custom_status(
+            "failover-shop", lambda s: (s or {}).get("phase") == "awaiting-approval", timeout=60)
+        self.say(f"awaiting approval until {status['customStatus']['awaiting']['deadline']}"
+                 " -> POST /api/plans/shop/failover/approve")
+        approved = self.api.call("POST", "plans/shop/failover/approve",
+                                 json_body={"comment": "demo: go"})
+        self.check("approval accepted", approved.status == 202)
+        output = self.api.wait_for_completion("failover-shop", timeout=180)["output"]
+        self.check("failover succeeded", output["outcome"] == "succeeded",
+                   output.get("failure") or "")
+        self.verify(output, expected, since)
+        return output
+
+    def verify(self, output: dict, expected: dict[str, bytes], since: int) -> None:
+        compute = compute_client(self.arm)
+        recovered = {r["vm"]: r for r in output["recovered"]}
+        equal = True
+        for vm in ("shop-app-1", "shop-app-2"):
+            machine = compute.virtual_machines.get("rg-shop-neu", recovered[vm]["name"])
+            disks = [machine.storage_profile.os_disk.managed_disk.id,
+                     machine.storage_profile.data_disks[0].managed_disk.id]
+            for disk, name in zip(disks, (f"{vm}-osdisk", f"{vm}-data0"), strict=True):
+                got = self.admin.read_bytes(disk, 0, len(expected[name]))
+                equal &= got == expected[name]
+        self.check("recovered disks equal the last recovery point, byte for byte", equal)
+        dns = [a["endpoint"] for a in self.admin.dns(SUB, "rg-shop-global", "tm-shop")["answers"]]
+        self.check("Traffic Manager answers with the secondary", dns == ["shop-neu"], str(dns))
+        healthy, details = self.admin.app_health("shop", "northeurope")
+        self.check("the shop answers healthy in northeurope", healthy, str(details)[:200])
+        standby = compute.virtual_machines.get("rg-shop-neu", "shop-db-standby")
+        self.check("standby database resized to Standard_E4s_v5",
+                   standby.hardware_profile.vm_size == "Standard_E4s_v5")
+        web = compute.virtual_machine_scale_sets.get("rg-shop-neu", "shop-web")
+        self.check("web scale set scaled out to 3", web.sku.capacity == 3)
+        dark = [e for e in self.admin.operation_log(since_seq=since) if e["region"] == "westeurope"]
+        self.check("nothing was asked of the dead region", not dark, f"{len(dark)} call(s)")
+
+    def region_returns(self) -> None:
+        self.say("westeurope recovers and Azure restarts its VMs")
+        self.admin.end_outage("westeurope", restart_vms=True)
+        dns = [a["endpoint"] for a in self.admin.dns(SUB, "rg-shop-global", "tm-shop")["answers"]]
+        self.check("fenced: DNS still answers with the secondary (no split brain)",
+                   dns == ["shop-neu"], str(dns))
+
+    def print_report(self, output: dict) -> None:
+        markdown = self.catalog.get_run_markdown("shop", output["run_id"])
+        self.check("report written to the catalog", bool(markdown))
+        print("\n" + "=" * 78 + "\n" + (markdown or "(no report)") + "=" * 78, flush=True)
+
+
+def _terminate(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def main() -> int:
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="vmdr-demo-") as folder:
+        demo = Demo(Path(folder))
+        try:
+            demo.start_platform()
+            demo.write_disks("cycle 1")
+            demo.store_plan()
+            demo.protect("1")
+            latest = demo.write_disks("cycle 2")
+            demo.protect("2")
+            output = demo.fail_over(latest)
+            demo.print_report(output)
+            demo.region_returns()
+        except Exception as exc:
+            demo.check("the demo ran to the end", False, f"{type(exc).__name__}: {exc}")
+        finally:
+            demo.stop()
+    failed = [name for name, ok, _ in demo.checks if not ok]
+    print(f"\n{len(demo.checks) - len(failed)}/{len(demo.checks)} checks passed in "
+          f"{time.monotonic() - began:.0f} s of wall time")
+    if failed:
+        print("FAILED: " + "; ".join(failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

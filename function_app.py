@@ -1,6 +1,7 @@
 """The vmdr Function App: creates the Durable Functions app and registers the blueprints.
 
 Nothing else lives here (DESIGN §2): triggers/, orchestrators/ and activities/ own their functions.
+It checks the app settings first, so a misconfigured app fails to start with a clear message.
 """
 
 import azure.durable_functions as df
@@ -9,6 +10,10 @@ import azure.functions as func
 import activities
 import orchestrators
 import triggers
+from vmdr import settings
+
+# Refuse to start with settings that are unsafe or cannot work; the message names each one.
+settings.load()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 

@@ -10,6 +10,7 @@ the report and exits 0 only if every check held. Everything it started is stoppe
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -187,6 +188,18 @@ class Demo:
         self.check("fenced: DNS still answers with the secondary (no split brain)",
                    dns == ["shop-neu"], str(dns))
 
+    def wait_for_ctrl_c(self) -> None:
+        ready = self.host.ready
+        print(f"\nStill running (Ctrl-C stops everything):\n"
+              f"  vmdr API   {ready.base_url}/api/plans?code={ready.function_key}\n"
+              f"  armsim     {self.arm.endpoint} (admin {self.arm.admin}, CA {self.arm.ca_bundle})"
+              f"\n  Azurite    {self.azurite.base_url}", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
     def print_report(self, output: dict) -> None:
         markdown = self.catalog.get_run_markdown("shop", output["run_id"])
         self.check("report written to the catalog", bool(markdown))
@@ -202,7 +215,11 @@ def _terminate(process: subprocess.Popen) -> None:
             process.kill()
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localplatform.demo", description=__doc__)
+    parser.add_argument("--keep-running", action="store_true",
+                        help="leave Azurite, armsim and devhost running afterwards (Ctrl-C stops)")
+    args = parser.parse_args(argv)
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="vmdr-demo-") as folder:
         demo = Demo(Path(folder))
@@ -216,6 +233,8 @@ def main() -> int:
             output = demo.fail_over(latest)
             demo.print_report(output)
             demo.region_returns()
+            if args.keep_running:
+                demo.wait_for_ctrl_c()
         except Exception as exc:
             demo.check("the demo ran to the end", False, f"{type(exc).__name__}: {exc}")
         finally:

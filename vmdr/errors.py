@@ -73,6 +73,19 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+def copy_refused_for_now(exc: BaseException) -> bool:
+    """Azure declines to start a copy now but will later: copy limits (one copy per disk family,
+    100 per subscription and target region) or a source snapshot still being made. ARM answers
+    these with 409s whose codes vary (OperationNotAllowed, Conflict; codes unverified), so the
+    message is read too."""
+    if is_transient(exc):
+        return True
+    if not isinstance(exc, HttpResponseError) or exc.status_code != 409:
+        return False
+    code = (arm_code(exc) or "").lower()
+    return code == "conflict" or (code == "operationnotallowed" and "cop" in describe(exc).lower())
+
+
 def describe(exc: BaseException) -> str:
     """One line: ARM's code and message, without the SDK's multi-line dump."""
     if isinstance(exc, HttpResponseError):

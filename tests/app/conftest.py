@@ -16,6 +16,10 @@ from vmdr.catalog import Catalog
 @pytest.fixture(scope="session")
 def app_functions() -> dict:
     """function name -> indexed function of function_app.py (get_functions() may run once)."""
+    import os
+
+    # The Functions host always sets AzureWebJobsStorage; the app refuses to start without it.
+    os.environ.setdefault("AzureWebJobsStorage", "UseDevelopmentStorage=true")
     import function_app
 
     return {fn.get_function_name(): fn for fn in function_app.app.get_functions()}

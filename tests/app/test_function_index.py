@@ -39,3 +39,19 @@ def test_routes_and_methods_do_not_collide(app_functions):
                     key = (binding["route"].lower(), method.upper())
                     assert key not in seen, f"{name} and {seen.get(key)} both serve {key}"
                     seen[key] = name
+
+
+def test_the_app_refuses_to_start_with_unsafe_settings():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+           "VMDR_ARM_ENDPOINT": "https://management.azure.com", "VMDR_LOCAL_TOKEN": "t"}
+    result = subprocess.run([sys.executable, "-c", "import function_app"], env=env,
+                            cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode != 0
+    assert "vmdr cannot start: VMDR_LOCAL_TOKEN is set but VMDR_ARM_ENDPOINT is not a loopback" \
+        in result.stderr

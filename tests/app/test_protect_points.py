@@ -55,3 +55,31 @@ def test_manifest_captures_what_rebuilds_the_vm(arm, catalog, azure_clients):
     # The secondary copies carry vmdr's tags, so retention may later delete them.
     copy = arm.admin.resource(point.disks[1].secondary_copy_id)
     assert copy["tags"]["vmdr-plan"] == "shop" and copy["tags"]["vmdr-rp"] == ref.rp_id
+
+
+def test_a_second_copy_of_a_disk_waits_for_the_first(arm, catalog, azure_clients):
+    """One copy per disk family in flight: Azure refuses the second CopyStart for now."""
+    import uuid
+
+    from vmdr import clock, protect
+    from vmdr.recovery_point import new_rp_id
+
+    store_plan(catalog, "snapshot-set", "snapshot-copy")
+    arm.admin.set_latency(copy_start_base=36000)  # ten simulated hours
+
+    def begin_and_capture():
+        now = clock.utcnow()
+        ref = protect.PointRef(plan="shop", vm="shop-db-1",
+                               rp_id=new_rp_id(now, uuid.uuid4().hex))
+        protect.begin_point(catalog, azure_clients,
+                            protect.BeginPoint(**ref.model_dump(), now=now))
+        protect.capture_point(catalog, azure_clients, ref)
+        return ref
+
+    first = begin_and_capture()
+    assert protect.start_copy(catalog, azure_clients, first)["refused"] == []
+    second = begin_and_capture()
+    refused = protect.start_copy(catalog, azure_clients, second)["refused"]
+    assert sorted(refused) == ["lun0", "lun1", "os"]
+    point, _ = catalog.read_point("shop", "shop-db-1", second.rp_id)
+    assert {d.state.value for d in point.disks} == {"captured"}  # still waiting, not failed

@@ -78,7 +78,7 @@ def start_copy(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> list[
                 RestorePoint(source_restore_point=ApiEntityReference(id=source)),
             ).result()
     except HttpResponseError as exc:
-        if errors.is_transient(exc):
+        if errors.copy_refused_for_now(exc):
             return [d.key for d in copying]
         raise
     for disk in copying:

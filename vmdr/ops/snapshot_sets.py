@@ -79,7 +79,7 @@ def start_copies(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> lis
                     site.resource_group, name, copy
                 ).result()
             except HttpResponseError as exc:
-                if errors.is_transient(exc):
+                if errors.copy_refused_for_now(exc):
                     refused.append(disk.key)
                     continue
                 raise

@@ -1,4 +1,10 @@
-"""One ARM resource-id parser. Ids are compared lower-cased (ARM ids are case-insensitive)."""
+"""armsim's one ARM resource-id parser. Ids are compared lower-cased (ARM ids are
+case-insensitive).
+
+Deliberately separate from vmdr.arm_ids: the simulator is the oracle of the app's tests, so it
+shares no parsing with the code under test (a bug in one is caught by the other). It is also
+lenient (None for a non-id) where vmdr's is strict (it explains what is wrong to an operator).
+"""
 
 from __future__ import annotations
 

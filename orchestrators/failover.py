@@ -79,8 +79,7 @@ def failover_plan(context: df.DurableOrchestrationContext):
     run = saga.new_run(request, run_id, started)
     waiting = Waiting(context)
 
-    saga.start_step(run, "preflight", context.current_utc_datetime)
-    _publish(context, run)
+    _begin(context, run, "preflight")
     try:
         [checked] = yield from _work(context, run, waiting, [
             (fn.FAILOVER_PREFLIGHT, {**request, "run_id": run_id})])
@@ -165,8 +164,7 @@ def _approval(context, run, runbook, waiting):
 def _shutdown(context, run, runbook, waiting):
     """Primary VMs deallocated in reverse group order; those that were running are started
     again by the compensation."""
-    saga.start_step(run, "shutdown", context.current_utc_datetime)
-    _publish(context, run)
+    _begin(context, run, "shutdown")
     primary = runbook["primary"]
     refs = {vm["name"]: {**primary, "name": vm["name"]}
             for group in runbook["groups"] for vm in group["vms"]}
@@ -184,8 +182,7 @@ def _shutdown(context, run, runbook, waiting):
 
 def _final_copy(context, run, runbook, waiting):
     """A fresh recovery point of every recover-from-copy VM, taken with the VMs stopped."""
-    saga.start_step(run, "final-copy", context.current_utc_datetime)
-    _publish(context, run)
+    _begin(context, run, "final-copy")
     vms = [vm for group in runbook["groups"] for vm in group["vms"]
            if vm["strategy"] == "recover-from-copy"]
     jobs = []
@@ -213,8 +210,7 @@ def _fence(context, run, runbook, waiting):
     if not runbook["dns"]:
         return
     dns = runbook["dns"]
-    saga.start_step(run, "fencing", context.current_utc_datetime)
-    _publish(context, run)
+    _begin(context, run, "fencing")
     before = yield context.call_activity_with_retry(
         fn.ENDPOINT_STATUSES, RETRY, [dns["primary"], dns["secondary"]])
     run["dns"] = {"before": before}
@@ -227,8 +223,7 @@ def _fence(context, run, runbook, waiting):
 
 
 def _recover_group(context, run, runbook, group, waiting):
-    saga.start_step(run, f"recover:{group['name']}", context.current_utc_datetime)
-    _publish(context, run)
+    _begin(context, run, f"recover:{group['name']}")
     site = _site(runbook["secondary"])
     # Read what will change first, so each compensation knows the state to go back to.
     standby_vms = [vm for vm in group["vms"] if vm["strategy"] == "standby-resize"]
@@ -290,8 +285,7 @@ def _recover_group(context, run, runbook, group, waiting):
 
 def _health(context, run, runbook, waiting):
     """Every recovered VM running, and every health check answering as expected in time."""
-    saga.start_step(run, "health", context.current_utc_datetime)
-    _publish(context, run)
+    _begin(context, run, "health")
     site = _site(runbook["secondary"])
     vms = [{**site, "name": r["name"]} for r in run["recovered"] if r["kind"] != "scale set"]
     deadline = context.current_utc_datetime + POWER_DEADLINE
@@ -328,8 +322,7 @@ def _switch_dns(context, run, runbook, waiting):
     if not runbook["dns"]:
         return
     dns = runbook["dns"]
-    saga.start_step(run, "dns", context.current_utc_datetime)
-    _publish(context, run)
+    _begin(context, run, "dns")
     saga.compensate_later(run, "dns", fn.SET_ENDPOINT_STATUSES,
                           _restore_order(dns, run["dns"]["before"]),
                           "point DNS back at the primary endpoint")
@@ -441,6 +434,11 @@ def _check_abort(waiting) -> None:
 def _restore_order(dns: dict, before: dict) -> dict:
     """Endpoint statuses to restore, the secondary before the primary (dicts keep order)."""
     return {dns["secondary"]: before[dns["secondary"]], dns["primary"]: before[dns["primary"]]}
+
+
+def _begin(context, run, step: str) -> None:
+    saga.start_step(run, step, context.current_utc_datetime)
+    _publish(context, run)
 
 
 def _publish(context, run) -> None:

@@ -179,20 +179,21 @@ def delete_run_resources(clients: AzureClients, plan: Plan, run_id: str, vm: str
         if _made_by(nic.tags, plan.name, run_id, vm) and nic.id not in nic_ids:
             nic_ids.append(nic.id)
     for disk_id in disk_ids:
-        rid = arm_ids.parse(disk_id)
-        disk = _get(compute.disks, rid.resource_group, rid.name)
-        if disk is not None:
-            tags.require_owned(disk.id, disk.tags, plan.name, run_id=run_id)
-            compute.disks.begin_delete(rid.resource_group, rid.name).result()
-            deleted.append(disk.id)
+        deleted += _delete_owned(compute.disks, disk_id, plan.name, run_id)
     for nic_id in nic_ids:
-        rid = arm_ids.parse(nic_id)
-        nic = _get(network.network_interfaces, rid.resource_group, rid.name)
-        if nic is not None:
-            tags.require_owned(nic.id, nic.tags, plan.name, run_id=run_id)
-            network.network_interfaces.begin_delete(rid.resource_group, rid.name).result()
-            deleted.append(nic.id)
+        deleted += _delete_owned(network.network_interfaces, nic_id, plan.name, run_id)
     return deleted
+
+
+def _delete_owned(operations, resource_id: str, plan: str, run_id: str) -> list[str]:
+    """Delete a disk or NIC if it still exists, after checking this run's tags are on it."""
+    rid = arm_ids.parse(resource_id)
+    resource = _get(operations, rid.resource_group, rid.name)
+    if resource is None:
+        return []
+    tags.require_owned(resource.id, resource.tags, plan, run_id=run_id)
+    operations.begin_delete(rid.resource_group, rid.name).result()
+    return [resource.id]
 
 
 def _made_by(resource_tags: dict | None, plan: str, run_id: str, vm: str) -> bool:

@@ -2,7 +2,9 @@
 
     plans/{plan}.yaml
     recovery-points/{plan}/{vm}/{rp_id}.json
-    runs/{plan}/{run_id}/report.json and report.md
+    runs/{plan}/{run_id}/report.json, report.md, and plan.yaml (the plan the run was pinned to)
+    protection/{plan}/last-cycle.json and skipped-ticks.json
+    alerts/{plan}/{hash of the alert id}.json (an alert that already started a failover)
 
 Manifest writes are conditional on the blob's ETag, so two writers never silently overwrite each
 other. Each manifest blob also carries its summary (time, complete) as blob metadata, which a

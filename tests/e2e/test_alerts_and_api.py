@@ -107,3 +107,14 @@ def test_preflight_reports_every_blocker_and_touches_nothing(vmdr):
               if "/providers/Microsoft.Compute/virtualMachines/" in e["path"]
               or "trafficmanager" in e["path"].lower()]
     assert writes == []
+
+
+def test_a_planned_failover_waits_for_a_running_protect_cycle(vmdr):
+    vmdr.put_plan(shop_plan(vmdr))
+    vmdr.admin.set_latency(copy_start_base=3600)  # a cycle that lasts a while
+    assert vmdr.client.call("POST", "plans/shop/protect").status == 202
+    refused = vmdr.client.call("POST", "plans/shop/failover", json_body={"mode": "planned"})
+    assert refused.status == 409 and refused.json()["error"]["code"] == "ProtectRunning"
+    assert '"mode": "unplanned"' in refused.json()["error"]["message"]
+    assert vmdr.client.status("failover-shop") is None
+    vmdr.client.terminate("protect-shop")

@@ -10,7 +10,7 @@ from vmdr.api.bodies import json_object
 from vmdr.api.plans import check_plan_name, load_plan
 from vmdr.api.responses import ApiError, ApiResponse, ok
 from vmdr.catalog import Catalog
-from vmdr.failover.request import FailoverRequest, parse_request
+from vmdr.failover.request import FailoverRequest, Mode, parse_request
 
 STEERING = {"approve": fn.APPROVE_EVENT, "reject": fn.REJECT_EVENT, "abort": fn.ABORT_EVENT}
 
@@ -22,6 +22,15 @@ async def start_failover(
     check_plan_name(plan_name)
     request = parse_request(json_object(body, content_type), requested_by)
     plan = load_plan(catalog, plan_name)
+    if request.mode is Mode.PLANNED and instances.is_active(
+        await instances.status(client, fn.protect_instance(plan.name))
+    ):
+        # A clean copy in that cycle may start a primary VM after the failover stopped it.
+        raise ApiError(
+            409, "ProtectRunning",
+            f"A protect cycle of {plan.name!r} is running; a planned failover waits until it "
+            f"ends (GET /api/plans/{plan.name}/recovery-points shows it), or fail over with "
+            '"mode": "unplanned".')
     return await start(client, plan.name, request)
 
 

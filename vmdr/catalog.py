@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
 from datetime import datetime
 
 from azure.core import MatchConditions
@@ -152,25 +151,6 @@ class Catalog:
                 f"recovery point {point.rp_id} of {point.vm} changed since it was read"
             ) from exc
         return result["etag"]
-
-    def update_point(
-        self,
-        plan: str,
-        vm: str,
-        rp_id: str,
-        change: Callable[[RecoveryPoint], RecoveryPoint],
-        attempts: int = 5,
-    ) -> RecoveryPoint:
-        """Read-modify-write with the ETag, re-reading and re-applying `change` on conflict."""
-        for _ in range(attempts):
-            point, etag = self.read_point(plan, vm, rp_id)
-            updated = change(point)
-            try:
-                self.replace_point(updated, etag)
-            except CatalogConflict:
-                continue
-            return updated
-        raise CatalogConflict(f"recovery point {rp_id} of {vm}: {attempts} conflicting writes")
 
     def delete_point(self, plan: str, vm: str, rp_id: str) -> bool:
         """Delete a manifest; False if it was already gone (idempotent)."""

@@ -106,27 +106,6 @@ def test_two_writers_never_silently_overwrite_each_other(container):
     assert stored.disks[0].state is CopyState.COPIED and stored.disks[1].state is CopyState.PENDING
 
 
-def test_update_point_reapplies_a_change_after_a_conflict(container):
-    catalog = Catalog(container)
-    rp = point("shop-app-1", T0)
-    catalog.create_point(rp)
-    interfered = []
-
-    def mark_copied(current: RecoveryPoint) -> RecoveryPoint:
-        if not interfered:
-            # Another writer lands between this read and this write.
-            other, etag = catalog.read_point("shop", "shop-app-1", rp.rp_id)
-            other.disks[1].state = CopyState.COPIED
-            catalog.replace_point(other, etag)
-            interfered.append(True)
-        current.disks[0].state = CopyState.COPIED
-        return current
-
-    catalog.update_point("shop", "shop-app-1", rp.rp_id, mark_copied)
-    stored, _ = catalog.read_point("shop", "shop-app-1", rp.rp_id)
-    assert [d.state for d in stored.disks] == [CopyState.COPIED, CopyState.COPIED]
-
-
 def test_listing_and_deleting_points(container):
     catalog = Catalog(container)
     older = point("shop-app-1", T0, complete=True)

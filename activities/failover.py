@@ -4,17 +4,19 @@ Azure failures leave as vmdr errors whose message says whether they are transien
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import azure.durable_functions as df
+from azure.core.exceptions import ResourceNotFoundError
 
 from vmdr import functions as fn
 from vmdr.azure import clients
 from vmdr.catalog import default_catalog
 from vmdr.errors import reraise_azure
-from vmdr.failover import steps
+from vmdr.failover import report, runbook, steps
 from vmdr.failover.preflight import preflight
-from vmdr.failover.report import markdown
 from vmdr.failover.request import FailoverRequest
-from vmdr.ops.power import VmRef
+from vmdr.failover.steps import StepRef
 
 bp = df.Blueprint()
 
@@ -28,56 +30,46 @@ def failover_preflight(request: dict) -> dict:
                      FailoverRequest.model_validate(body))
 
 
-@bp.function_name(fn.VM_POWER_STATES)
-@bp.activity_trigger(input_name="vms")
+@bp.function_name(fn.RECORD_PRIMARY_POWER)
+@bp.activity_trigger(input_name="ref")
 @reraise_azure
-def vm_power_states(vms: list) -> dict:
-    return steps.power_states(clients(), vms)
+def record_primary_power(ref: dict) -> dict:
+    return steps.record_primary_power(default_catalog(), clients(), StepRef(**ref))
 
 
-@bp.function_name(fn.RECOVER_VM)
-@bp.activity_trigger(input_name="request")
+@bp.function_name(fn.ADVANCE_PRIMARY_POWER)
+@bp.activity_trigger(input_name="ref")
 @reraise_azure
-def recover_vm(request: dict) -> dict:
-    return steps.recover_vm(default_catalog(), clients(), request["plan"], request["run_id"],
-                            request["vm"], request["rp_id"], request["size"])
+def advance_primary_power(ref: dict) -> dict:
+    return steps.advance_primary_power(default_catalog(), clients(), StepRef(**ref))
 
 
-@bp.function_name(fn.DELETE_RECOVERED_VM)
-@bp.activity_trigger(input_name="request")
+@bp.function_name(fn.RECORD_GROUP)
+@bp.activity_trigger(input_name="ref")
 @reraise_azure
-def delete_recovered_vm(request: dict) -> dict:
-    return steps.delete_recovered_vm(default_catalog(), clients(), request["plan"],
-                                     request["run_id"], request["vm"])
+def record_group(ref: dict) -> dict:
+    return steps.record_group(default_catalog(), clients(), StepRef(**ref))
 
 
-@bp.function_name(fn.STANDBY_STATE)
-@bp.activity_trigger(input_name="vm")
+@bp.function_name(fn.ADVANCE_RECOVERY)
+@bp.activity_trigger(input_name="ref")
 @reraise_azure
-def standby_state(vm: dict) -> dict:
-    return steps.standby_state(clients(), VmRef(**vm))
+def advance_recovery(ref: dict) -> dict:
+    return steps.advance_recovery(default_catalog(), clients(), StepRef(**ref))
 
 
-@bp.function_name(fn.RESIZE_STANDBY)
-@bp.activity_trigger(input_name="request")
+@bp.function_name(fn.ADVANCE_UNDO_GROUP)
+@bp.activity_trigger(input_name="ref")
 @reraise_azure
-def resize_standby(request: dict) -> dict:
-    return steps.resize_standby(clients(), VmRef(**request["vm"]), request["size"],
-                                request["running"])
+def advance_undo_group(ref: dict) -> dict:
+    return steps.advance_undo_group(default_catalog(), clients(), StepRef(**ref))
 
 
-@bp.function_name(fn.SCALE_SET_CAPACITY)
-@bp.activity_trigger(input_name="scale_set")
+@bp.function_name(fn.ADVANCE_HEALTH)
+@bp.activity_trigger(input_name="ref")
 @reraise_azure
-def scale_set_capacity(scale_set: dict) -> dict:
-    return steps.scale_set_capacity(clients(), scale_set)
-
-
-@bp.function_name(fn.SET_SCALE_SET_CAPACITY)
-@bp.activity_trigger(input_name="request")
-@reraise_azure
-def set_scale_set_capacity(request: dict) -> dict:
-    return steps.set_scale_set_capacity(clients(), request["scale_set"], request["capacity"])
+def advance_health(ref: dict) -> dict:
+    return steps.advance_health(default_catalog(), clients(), StepRef(**ref))
 
 
 @bp.function_name(fn.ENDPOINT_STATUSES)
@@ -109,8 +101,16 @@ def probe_health(check: dict) -> dict:
 
 
 @bp.function_name(fn.WRITE_RUN_REPORT)
-@bp.activity_trigger(input_name="report")
+@bp.activity_trigger(input_name="request")
 @reraise_azure
-def write_run_report(report: dict) -> dict:
-    default_catalog().put_run_report(report["plan"], report["run_id"], report, markdown(report))
-    return {"written": f"runs/{report['plan']}/{report['run_id']}/report.json"}
+def write_run_report(request: dict) -> dict:
+    run = request["run"]
+    catalog = default_catalog()
+    try:
+        book = runbook.load(catalog, run["plan"], run["run_id"], run.get("runbook",
+                                                                        "runbook.json"))
+    except ResourceNotFoundError:  # blocked before preflight wrote one
+        book = None
+    built = report.build(run, request["outcome"], datetime.fromisoformat(request["ended"]), book)
+    catalog.put_run_report(run["plan"], run["run_id"], built, report.markdown(built))
+    return report.output(built)

@@ -105,7 +105,7 @@ def paged(call: Call, items: list[dict[str, Any]]) -> Reply:
     body: dict[str, Any] = {"value": page}
     if start + PAGE_SIZE < len(items):
         query = f"api-version={quote(call.api_version)}&%24skiptoken={start + PAGE_SIZE}"
-        for key in ("$expand", "$filter"):
+        for key in ("$expand", "$filter", "statusOnly"):
             if call.param(key):
                 query += f"&{quote(key)}={quote(call.param(key))}"
         body["nextLink"] = f"{call.base_url}{call.path}?{query}"

@@ -4,8 +4,11 @@ Azure Resource Manager's documented buckets (learn.microsoft.com, "Understand ho
 Manager throttles requests", token bucket algorithm): per subscription and principal, reads
 250 burst / 25 per second, writes 200 / 10 per second, deletes 200 / 10 per second. Remaining
 budget is always reported in `x-ms-ratelimit-remaining-subscription-{reads,writes,deletes}`.
-Buckets refill in *real* seconds by default (a scaled virtual clock would refill them too fast to
-ever throttle); `clock: virtual` refills by the virtual clock instead.
+Buckets refill on the virtual clock (as Azure's refill per second of its time): at time scale
+120 a real second refills 120 seconds' worth. `clock: real` refills by the real clock instead (120x
+stricter than Azure at that scale; for tests of the 429 path itself). `Retry-After` is in virtual
+seconds, as ARM's is in its seconds: the SDK sleeps that long in real time, which under the shared
+clock (busy while an activity waits) is also that long in virtual time.
 Also enforced only when on: at most 7 snapshots of one disk per 5 virtual minutes.
 """
 
@@ -43,7 +46,7 @@ class Bucket:
 @dataclass
 class Throttling:
     enabled: bool = False
-    clock: str = "real"  # real | virtual
+    clock: str = "virtual"  # virtual | real
     limits: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     snapshots_per_disk: int = 7
     snapshot_window_seconds: float = 300.0

@@ -89,7 +89,8 @@ class DevHost:
         self.app: FunctionApp = import_app(self.app_path)
         self.store = Store(options.state_dir / STATE_DB)
         self.worker = WorkerRuntime(
-            str(self.app_dir), sync_threads=max(4, self.config.max_concurrent_activities)
+            str(self.app_dir), sync_threads=max(4, self.config.max_concurrent_activities),
+            clock=self.clock, function_timeout=self.config.function_timeout,
         )
         self.port = options.port or free_port(options.host)
         self.rpc_port = free_port(options.host)

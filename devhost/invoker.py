@@ -14,16 +14,19 @@ orchestrations.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import traceback
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import azure.functions as func
 
 from devhost.loader import FunctionSpec
+from vmdr.clock import VirtualClock
 
 
 class InvocationContext(func.Context):
@@ -64,9 +67,9 @@ class InvocationContext(func.Context):
 class FunctionFailure(Exception):
     """A user function raised: carries what the worker would send back to the host."""
 
-    def __init__(self, original: BaseException) -> None:
+    def __init__(self, original: BaseException, message: str | None = None) -> None:
         self.original = original
-        self.message = worker_exception_message(original)
+        self.message = message or worker_exception_message(original)
         # utils.tracing.marshall_exception_trace: the frames, without the exception text.
         self.stack = "".join(traceback.format_tb(original.__traceback__))
         super().__init__(self.message)
@@ -85,10 +88,28 @@ def worker_exception_message(exc: BaseException) -> str:
         return "Unhandled exception in function. Could not serialize original exception message."
 
 
-class WorkerRuntime:
-    """The worker side: an event loop thread for async functions, a thread pool for sync ones."""
+class FunctionTimeout(Exception):
+    """The host's FunctionTimeoutException: the invocation outlived host.json functionTimeout."""
 
-    def __init__(self, app_dir: str, sync_threads: int) -> None:
+
+class WorkerRuntime:
+    """The worker side: an event loop thread for async functions, a thread pool for sync ones.
+
+    Every invocation holds the shared virtual clock's `busy()` (local work costs real time) and is
+    bounded by host.json `functionTimeout`, measured on the virtual clock as the host measures it
+    on its own: past it the invocation fails with the host's message (azure-webjobs-sdk
+    FunctionExecutor: "Timeout value of {0} was exceeded by function: {1}"). The real host then
+    restarts the worker process; devhost cannot stop a Python thread, so the abandoned call runs on
+    in the background and its result is dropped.
+    """
+
+    def __init__(
+        self,
+        app_dir: str,
+        sync_threads: int,
+        clock: VirtualClock | None = None,
+        function_timeout: timedelta | None = None,
+    ) -> None:
         self._app_dir = app_dir
         self._pool = ThreadPoolExecutor(max_workers=sync_threads, thread_name_prefix="worker")
         self._loop = asyncio.new_event_loop()
@@ -96,6 +117,9 @@ class WorkerRuntime:
             target=self._loop.run_forever, name="worker-loop", daemon=True
         )
         self._thread.start()
+        self.clock = clock
+        self.function_timeout = function_timeout
+        self.timeouts = 0
 
     async def invoke(
         self,
@@ -105,16 +129,38 @@ class WorkerRuntime:
         client_json: str | None = None,
         pool: ThreadPoolExecutor | None = None,
     ) -> Any:
-        """Run the function; raise FunctionFailure when it raises."""
+        """Run the function; raise FunctionFailure when it raises or times out."""
         call = self._bind(spec, trigger_value, client_json)
-        try:
-            if spec.is_async:
-                future = asyncio.run_coroutine_threadsafe(call(), self._loop)
-                return await asyncio.wrap_future(future)
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(pool or self._pool, call)
-        except Exception as exc:
-            raise FunctionFailure(exc) from exc
+        busy = self.clock.busy() if self.clock is not None else contextlib.nullcontext()
+        with busy:
+            try:
+                if spec.is_async:
+                    future = asyncio.wrap_future(
+                        asyncio.run_coroutine_threadsafe(call(), self._loop))
+                else:
+                    future = asyncio.get_running_loop().run_in_executor(pool or self._pool, call)
+                return await self._within_timeout(spec, future)
+            except FunctionTimeout as exc:
+                self.timeouts += 1
+                raise FunctionFailure(exc, message=str(exc)) from exc
+            except Exception as exc:
+                raise FunctionFailure(exc) from exc
+
+    async def _within_timeout(self, spec: FunctionSpec, future: asyncio.Future) -> Any:
+        if self.function_timeout is None or self.clock is None:
+            return await future
+        deadline = self.clock.now() + self.function_timeout
+        while True:
+            # The soonest the virtual clock can reach the deadline; check again on waking.
+            wait = max(self.clock.real_seconds_until(deadline), 0.005)
+            done, _ = await asyncio.wait({future}, timeout=wait)
+            if done:
+                return future.result()
+            if self.clock.now() >= deadline:
+                raise FunctionTimeout(
+                    f"Timeout value of {_timespan(self.function_timeout)} was exceeded by "
+                    f"function: Functions.{spec.name}")
+
 
     def _bind(
         self, spec: FunctionSpec, trigger_value: Any, client_json: str | None
@@ -144,3 +190,13 @@ class WorkerRuntime:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _timespan(delta: timedelta) -> str:
+    """A .NET TimeSpan's default text: [d.]hh:mm:ss."""
+    seconds = int(delta.total_seconds())
+    days, seconds = divmod(seconds, 86400)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    text = f"{hours:02d}:{minutes:02d}:{seconds:02d}"
+    return f"{days}.{text}" if days else text

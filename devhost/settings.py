@@ -6,6 +6,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,9 @@ DEFAULT_MAX_ACTIVITIES = 10
 DEFAULT_MAX_ORCHESTRATORS = 10
 # Core Tools' task hub when host.json names none.
 DEFAULT_HUB_NAME = "TestHubName"
+# functionTimeout when host.json sets none: the Premium and Dedicated plans' default (Consumption's
+# is 5 minutes); "-1" means unbounded (learn.microsoft.com, "host.json reference: functionTimeout").
+DEFAULT_FUNCTION_TIMEOUT = timedelta(minutes=30)
 
 _EXPRESSION = re.compile(r"%([^%]+)%")
 
@@ -58,6 +62,7 @@ class HostConfig:
     max_concurrent_orchestrators: int
     overridable_existing_instance_states: str  # "AnyState" (default) | "NonRunningStates"
     raw: dict[str, Any]
+    function_timeout: timedelta | None = DEFAULT_FUNCTION_TIMEOUT  # None: unbounded
 
     @classmethod
     def load(cls, app_dir: Path) -> HostConfig:
@@ -91,6 +96,7 @@ class HostConfig:
                 "NonRunningStates" if states.lower() == "nonrunningstates" else "AnyState"
             ),
             raw=raw,
+            function_timeout=parse_timeout(raw.get("functionTimeout")),
         )
 
     @property
@@ -103,3 +109,20 @@ class HostConfig:
         if self.overridable_existing_instance_states == "NonRunningStates":
             return frozenset({"Running", "ContinuedAsNew", "Pending", "Suspended"})
         return frozenset()
+
+
+def parse_timeout(value: Any) -> timedelta | None:
+    """host.json `functionTimeout`: a TimeSpan `[d.]hh:mm:ss[.fff]`, or "-1" for no limit."""
+    if value is None:
+        return DEFAULT_FUNCTION_TIMEOUT
+    text = str(value).strip()
+    if text == "-1":
+        return None
+    match = re.fullmatch(r"(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(\.\d+)?", text)
+    if not match:
+        raise SettingsError(
+            f"host.json functionTimeout must be a TimeSpan such as 00:10:00 or -1, got {text!r}"
+        )
+    days, hours, minutes, seconds, fraction = match.groups()
+    return timedelta(days=int(days or 0), hours=int(hours), minutes=int(minutes),
+                     seconds=int(seconds) + float(fraction or 0))

@@ -104,7 +104,9 @@ class TimerTriggers:
                 following = schedule.next_after(max(now, last) if last else now)
                 if monitored:
                     self.store.save_timer_status(name, last, following, now)
-                await asyncio.sleep(self.clock.real_seconds_until(following) + 0.002)
+                # A shared clock may run slower than full speed: wake, then check again.
+                while self.clock.now() < following:
+                    await asyncio.sleep(self.clock.real_seconds_until(following) + 0.002)
                 await self._invoke(
                     spec, past_due=False, last=last, next_=schedule.next_after(following)
                 )

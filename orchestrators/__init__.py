@@ -2,6 +2,6 @@
 
 import azure.durable_functions as df
 
-from orchestrators import failover, protect
+from orchestrators import converge, failover, protect
 
-BLUEPRINTS: tuple[df.Blueprint, ...] = (protect.bp, failover.bp)
+BLUEPRINTS: tuple[df.Blueprint, ...] = (converge.bp, protect.bp, failover.bp)

@@ -84,7 +84,7 @@ def arm(armsim_server: ArmSim) -> Iterator[Arm]:
     yield Arm(armsim_server, info, admin, compute_client(info), network_client(info),
               trafficmanager_client(info))
     admin.set_latency(**LatencyProfile().to_dict())
-    admin.set_throttling(False)
+    admin.set_throttling(False, clock="virtual")
     for region in ("westeurope", "northeurope"):
         admin.end_outage(region)
     admin.clear_faults()

@@ -19,6 +19,7 @@ from azure.mgmt.trafficmanager import TrafficManagerManagementClient
 from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry
 
 from vmdr import settings as app_settings
+from vmdr.engine import arm
 from vmdr.settings import PUBLIC_ARM_ENDPOINT, Settings
 
 
@@ -54,7 +55,9 @@ class AzureClients:
             return self._credential
 
     def _arm_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"polling_interval": self.settings.polling_interval}
+        # Every ARM response is counted by the current activity's tally (vmdr.engine.arm).
+        kwargs: dict[str, Any] = {"polling_interval": self.settings.polling_interval,
+                                  "raw_response_hook": arm.response_hook}
         endpoint = self.settings.arm_endpoint.rstrip("/")
         if endpoint != PUBLIC_ARM_ENDPOINT:
             kwargs["base_url"] = endpoint

@@ -15,6 +15,7 @@ listing returns: the newest complete point of every VM of a plan comes from one 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from datetime import datetime
 
@@ -36,6 +37,7 @@ ALERTS = "alerts/"
 PROTECTION = "protection/"
 _META_CREATED = "vmdr_created"
 _META_COMPLETE = "vmdr_complete"
+_META_RETIRED = "vmdr_retired"
 _JSON = ContentSettings(content_type="application/json")
 _YAML = ContentSettings(content_type="application/yaml")
 _MARKDOWN = ContentSettings(content_type="text/markdown")
@@ -65,6 +67,9 @@ class PlanUnavailable(LookupError):
 class Catalog:
     def __init__(self, container: ContainerClient):
         self.container = container
+        # A run's pinned plan and a complete point never change: parse each once per process.
+        self._run_plans: dict[tuple[str, str], Plan] = {}
+        self._complete_points: dict[tuple[str, str, str], RecoveryPoint] = {}
 
     def ensure(self) -> None:
         """Create the container if it does not exist yet (idempotent)."""
@@ -134,6 +139,16 @@ class Catalog:
         point = RecoveryPoint.model_validate_json(download.readall())
         return point, download.properties.etag
 
+    def complete_point(self, plan: str, vm: str, rp_id: str) -> RecoveryPoint:
+        """A complete point's manifest (cached: a complete point is not changed again)."""
+        key = (plan, vm, rp_id)
+        cached = self._complete_points.get(key)
+        if cached is None:
+            cached, _ = self.read_point(plan, vm, rp_id)
+            if cached.complete:
+                self._complete_points[key] = cached
+        return cached
+
     def replace_point(self, point: RecoveryPoint, etag: str) -> str:
         """Overwrite a manifest only if it is unchanged since `etag` was read."""
         blob = self.container.get_blob_client(self._point_blob(point.plan, point.vm, point.rp_id))
@@ -176,6 +191,7 @@ class Catalog:
                     rp_id=parts[2][: -len(".json")],
                     created=datetime.fromisoformat(meta[_META_CREATED]),
                     complete=meta.get(_META_COMPLETE) == "true",
+                    retired=_META_RETIRED in meta,
                 )
             )
         return sorted(summaries, key=lambda s: (s.vm, s.created, s.rp_id))
@@ -247,7 +263,44 @@ class Catalog:
             pass
         return self.load_run_plan(plan, run_id)
 
+    def pin_plan(self, name: str) -> str:
+        """Keep the plan as it is now under its content's digest (`protection/{plan}/pinned/`);
+        the digest names it. A cycle reads the plan it started with, whatever PUT comes later,
+        and an unchanged plan is stored once."""
+        text = self.get_plan_text(name)
+        if text is None:
+            raise PlanUnavailable(name)
+        plan, problems = check_text(text)
+        if problems:
+            raise PlanUnavailable(name, problems)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        try:
+            self.container.upload_blob(f"{PROTECTION}{name}/pinned/{digest}.yaml", text.encode(),
+                                       overwrite=False, content_settings=_YAML)
+        except ResourceExistsError:
+            pass
+        self._run_plans[(name, f"pin:{digest}")] = plan
+        return digest
+
+    def pinned_plan(self, name: str, digest: str) -> Plan:
+        cached = self._run_plans.get((name, f"pin:{digest}"))
+        if cached is not None:
+            return cached
+        try:
+            text = self.container.download_blob(
+                f"{PROTECTION}{name}/pinned/{digest}.yaml").readall()
+        except ResourceNotFoundError as exc:
+            raise PlanUnavailable(name) from exc
+        parsed, problems = check_text(text)
+        if problems:
+            raise PlanUnavailable(name, problems)
+        self._run_plans[(name, f"pin:{digest}")] = parsed
+        return parsed
+
     def load_run_plan(self, plan: str, run_id: str) -> Plan:
+        cached = self._run_plans.get((plan, run_id))
+        if cached is not None:
+            return cached
         try:
             text = self.container.download_blob(f"{RUNS}{plan}/{run_id}/plan.yaml").readall()
         except ResourceNotFoundError as exc:
@@ -255,6 +308,7 @@ class Catalog:
         parsed, problems = check_text(text)
         if problems:
             raise PlanUnavailable(plan, problems)
+        self._run_plans[(plan, run_id)] = parsed
         return parsed
 
     # --- alerts: the first delivery of an alert claims it ---------------------------------------
@@ -274,6 +328,29 @@ class Catalog:
             self.container.delete_blob(f"{ALERTS}{plan}/{key}.json")
         except ResourceNotFoundError:
             pass
+
+    # --- JSON records with ETags (protect cycles) ----------------------------------------------
+
+    def read_json(self, name: str) -> tuple[dict | None, str | None]:
+        try:
+            download = self.container.download_blob(name)
+        except ResourceNotFoundError:
+            return None, None
+        return json.loads(download.readall()), download.properties.etag
+
+    def write_json(self, name: str, data: dict, etag: str | None) -> str:
+        """Create (etag None) or replace only if unchanged since read; CatalogConflict else."""
+        blob = self.container.get_blob_client(name)
+        body = json.dumps(data, default=str).encode()
+        try:
+            if etag is None:
+                result = blob.upload_blob(body, overwrite=False, content_settings=_JSON)
+            else:
+                result = blob.upload_blob(body, overwrite=True, content_settings=_JSON,
+                                          etag=etag, match_condition=MatchConditions.IfNotModified)
+        except (ResourceExistsError, ResourceModifiedError) as exc:
+            raise CatalogConflict(f"{name} changed since it was read") from exc
+        return result["etag"]
 
     # --- run reports ----------------------------------------------------------------------
 
@@ -315,7 +392,10 @@ def default_catalog() -> Catalog:
 
 
 def _summary_metadata(point: RecoveryPoint) -> dict[str, str]:
-    return {
+    metadata = {
         _META_CREATED: point.created.isoformat(),
-        _META_COMPLETE: "true" if point.complete else "false",
+        _META_COMPLETE: "true" if point.complete and not point.retired_at else "false",
     }
+    if point.retired_at:
+        metadata[_META_RETIRED] = point.retired_at.isoformat()
+    return metadata

@@ -5,34 +5,23 @@ from __future__ import annotations
 
 # Orchestrators
 PROTECT_PLAN = "protect_plan"
-PROTECT_BATCH = "protect_batch"
-PROTECT_VM = "protect_vm"
 FAILOVER_PLAN = "failover_plan"
-FAILOVER_ACTION = "failover_action"
+# Calls an advance activity until it is done (orchestrators/converge.py).
+CONVERGE = "converge"
 
 # Protect activities
 START_PROTECT_CYCLE = "start_protect_cycle"
-BEGIN_RECOVERY_POINT = "begin_recovery_point"
-CAPTURE_RECOVERY_POINT = "capture_recovery_point"
-START_POINT_COPY = "start_point_copy"
-CHECK_POINT_COPY = "check_point_copy"
-FINISH_RECOVERY_POINT = "finish_recovery_point"
-APPLY_RETENTION = "apply_retention"
+ADVANCE_PROTECT_CYCLE = "advance_protect_cycle"
 FINISH_PROTECT_CYCLE = "finish_protect_cycle"
 
-# Power state of VMs (primary or standby)
-DEALLOCATE_VM = "deallocate_vm"
-START_VM = "start_vm"
-
-# Failover activities
+# Failover activities (advance_*: one step towards a wanted state; see vmdr.engine)
 FAILOVER_PREFLIGHT = "failover_preflight"
-VM_POWER_STATES = "vm_power_states"
-RECOVER_VM = "recover_vm"
-DELETE_RECOVERED_VM = "delete_recovered_vm"
-STANDBY_STATE = "standby_state"
-RESIZE_STANDBY = "resize_standby"
-SCALE_SET_CAPACITY = "scale_set_capacity"
-SET_SCALE_SET_CAPACITY = "set_scale_set_capacity"
+RECORD_PRIMARY_POWER = "record_primary_power"
+ADVANCE_PRIMARY_POWER = "advance_primary_power"
+RECORD_GROUP = "record_group"
+ADVANCE_RECOVERY = "advance_recovery"
+ADVANCE_UNDO_GROUP = "advance_undo_group"
+ADVANCE_HEALTH = "advance_health"
 ENDPOINT_STATUSES = "endpoint_statuses"
 SET_ENDPOINT_STATUSES = "set_endpoint_statuses"
 DNS_ANSWER = "dns_answer"

@@ -1,8 +1,18 @@
-"""Protect cycles: what each protect activity does, with the catalog as the record.
+"""Protect cycles: every VM's recovery point taken, copied and recorded, driven by one *advance*
+per look (DESIGN §3a: start, then poll).
 
-Each function takes small JSON-able input from an orchestrator, reads the plan and the manifest
-from the catalog, acts on Azure through vmdr.ops, writes the manifest back (ETag-conditional) and
-returns a small summary. All are idempotent: running one twice leaves the state of running it once.
+A cycle is a record in the catalog (`protection/{plan}/cycles/{cycle_id}.json`): per VM its rp
+id, lane and stage. Each `advance_cycle` call reads it, looks at Azure in a few lists, moves every
+VM as far as Azure and the limits allow — within the write allowance its orchestrator gives and
+at most `COPY_SLOTS` copies in flight (Azure: 100 per subscription and target region, one per
+disk) — writes the changed manifests and the record back (ETag-conditional), and reports
+`Progress`. Nothing waits on Azure, so a cycle of 500 VMs keeps the copy limit full instead of
+one worker slot per VM.
+
+A VM's stages: new -> [stopping] -> capturing -> [starting] -> copying -> retention -> done
+(clean copies stop the VM first and start it again exactly when it was running before: the power
+state is recorded once, before vmdr stops it). The VMs of a clean-copy lane pass stopping..starting
+one at a time, so a group keeps serving.
 """
 
 from __future__ import annotations
@@ -11,223 +21,530 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from azure.core.exceptions import AzureError
 from pydantic import AwareDatetime, BaseModel
 
-from vmdr import schedule
+from vmdr import errors, schedule
 from vmdr.azure import AzureClients
-from vmdr.catalog import Catalog, CatalogConflict, PointNotFound
+from vmdr.catalog import PROTECTION, Catalog, CatalogConflict, PointNotFound
+from vmdr.engine import arm, observe
+from vmdr.engine.arm import Allowance, begin, parallel
+from vmdr.engine.progress import Progress
 from vmdr.ops import capture, points
-from vmdr.plan import Plan
-from vmdr.recovery_point import CopyState, RecoveryPoint
+from vmdr.ops.power import VmRef
+from vmdr.plan import Consistency, Plan
+from vmdr.recovery_point import CopyState, RecoveryPoint, new_rp_id
 from vmdr.retention import points_to_delete
 
 log = logging.getLogger("vmdr.protect")
 
-# Fan-out bounds (DESIGN §4, issue: no history grows with the plan): VMs per batch
-# sub-orchestration, and batches in flight at once.
-BATCH_VMS = 25
-PARALLEL_BATCHES = 4
+# Copies in flight per cycle: Azure's limit per subscription and target region (AZURE_FACTS).
+COPY_SLOTS = 100
+# A VM whose copy Azure keeps refusing (limits) gives up after this long in the cycle.
+REFUSED_FOR = timedelta(hours=3)
+RETENTION_WAIT = timedelta(minutes=30)
+TERMINAL = ("done",)
+ACTIVE = ("stopping", "capturing", "starting", "copying", "retention")
 
 
-class PointRef(BaseModel):
+class CycleRef(BaseModel):
     plan: str
-    vm: str
-    rp_id: str
+    cycle_id: str
+    allowance: int = 0
+    memo: dict[str, Any] = {}
 
 
-class BeginPoint(PointRef):
+class StartCycle(BaseModel):
+    plan: str
+    cycle_id: str
     now: AwareDatetime
+    requested_by: str = "timer"
+    final: dict[str, Any] | None = None  # a failover's final copy: {plan, run_id, runbook}
 
 
-def cycle_plan(catalog: Catalog, plan_name: str) -> dict[str, Any]:
-    """What a cycle needs: lanes of VMs (a lane runs one VM at a time) and the protection
-    settings. Clean-copy VMs of a group share one lane so the group keeps serving."""
-    plan = catalog.load_plan(plan_name)
-    lanes: list[list[str]] = []
-    for group in plan.groups:
-        clean = [vm.name for vm in group.vms if vm.protected_by_copies and vm.wants_clean_copy]
-        if clean:
-            lanes.append(clean)
-        others = [vm for vm in group.vms if vm.protected_by_copies and not vm.wants_clean_copy]
-        lanes += [[vm.name] for vm in others]
-    _, longest = schedule.intervals(plan.protection.schedule)
+def cycle_blob(plan: str, cycle_id: str) -> str:
+    return f"{PROTECTION}{plan}/cycles/{cycle_id}.json"
+
+
+# --- start -------------------------------------------------------------------------------------
+
+
+def start_cycle(catalog: Catalog, request: StartCycle) -> dict[str, Any]:
+    """Write the cycle's record (once): the VMs, their lanes and new rp ids, the plan pinned."""
+    name = cycle_blob(request.plan, request.cycle_id)
+    record, _ = catalog.read_json(name)
+    if record is None:
+        record = _new_record(catalog, request)
+        try:
+            catalog.write_json(name, record, None)
+        except CatalogConflict:  # an earlier attempt of this activity wrote it
+            record, _ = catalog.read_json(name)
+    return {"cycle_id": record["cycle_id"], "vms": len(record["vms"]),
+            "rpo_minutes": record["rpo_minutes"]}
+
+
+def _new_record(catalog: Catalog, request: StartCycle) -> dict[str, Any]:
+    if request.final:
+        from vmdr.failover import runbook as runbooks
+
+        source = {"run_id": request.final["run_id"]}
+        plan = catalog.load_run_plan(request.plan, request.final["run_id"])
+        book = runbooks.load(catalog, request.plan, request.final["run_id"],
+                             request.final.get("runbook", "runbook.json"))
+        lanes = [[vm.name] for vm in book.vms() if vm.strategy == "recover-from-copy"]
+        clean: set[str] = set()
+    else:
+        source = {"pin": catalog.pin_plan(request.plan)}
+        plan = catalog.pinned_plan(request.plan, source["pin"])
+        lanes, clean = [], set()
+        for group in plan.groups:
+            cleans = [vm.name for vm in group.vms if vm.protected_by_copies and vm.wants_clean_copy]
+            if cleans:
+                lanes.append(cleans)
+                clean.update(cleans)
+            lanes += [[vm.name] for vm in group.vms
+                      if vm.protected_by_copies and not vm.wants_clean_copy]
+    newest = catalog.newest_complete_points(plan.name)
+    vms = {}
+    for index, lane in enumerate(lanes):
+        for position, vm in enumerate(lane):
+            suffix = f"{request.cycle_id.rsplit('-', 1)[-1]}{index:04x}{position:04x}"
+            vms[vm] = {
+                "rp_id": new_rp_id(request.now, _hex(suffix, vm)), "lane": index,
+                "position": position, "clean": vm in clean, "stage": "new",
+                "was_running": None, "outcome": None, "error": None, "copying": 0,
+                "previous": newest[vm].created.isoformat() if vm in newest else None,
+                "previous_rp": newest[vm].rp_id if vm in newest else None,
+                "created": None, "completed": None, "stage_at": request.now.isoformat(),
+            }
     return {
-        "plan": plan.name,
-        "lanes": lanes,
-        "clean_copy": sorted(vm.name for vm in plan.protected_vms() if vm.wants_clean_copy),
-        "rpo_minutes": plan.protection.rpo_minutes,
-        "cycle_seconds": int(longest.total_seconds()),
-        "primary_resource_group": plan.primary.resource_group,
-        "primary_subscription_id": plan.primary.subscription_id,
+        "plan": plan.name, "cycle_id": request.cycle_id, "source": source,
+        "final": request.final, "requested_by": request.requested_by,
+        # A final copy is a snapshot set of the stopped VM, whatever the plan's consistency: the
+        # VM is stopped, so its disks are consistent, and restore points must be an hour apart.
+        "consistency": Consistency.SNAPSHOT_SET.value if request.final else None,
+        "started": request.now.isoformat(), "rpo_minutes": plan.protection.rpo_minutes,
+        "vms": vms,
     }
 
 
-def batches(lanes: list[list[str]], size: int = BATCH_VMS) -> list[list[list[str]]]:
-    """Group whole lanes into batches of about `size` VMs (a longer lane is a batch alone)."""
-    result: list[list[list[str]]] = []
-    current: list[list[str]] = []
-    count = 0
-    for lane in lanes:
-        if current and count + len(lane) > size:
-            result.append(current)
-            current, count = [], 0
-        current.append(lane)
-        count += len(lane)
-    if current:
-        result.append(current)
-    return result
+def _hex(seed: str, vm: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{seed}:{vm}".encode()).hexdigest()[:8]
 
 
-def begin_point(catalog: Catalog, clients: AzureClients, request: BeginPoint) -> dict:
-    """Capture the VM's configuration and write the manifest as in-progress (once)."""
+def cycle_plan(catalog: Catalog, record: dict[str, Any]) -> Plan:
+    source = record["source"]
+    if "pin" in source:
+        return catalog.pinned_plan(record["plan"], source["pin"])
+    return catalog.load_run_plan(record["plan"], source["run_id"])
+
+
+# --- advance -----------------------------------------------------------------------------------
+
+
+class _Look:
+    """One advance: the record, the plan, Azure seen in a few lists, the budgets left."""
+
+    def __init__(self, catalog: Catalog, clients: AzureClients, record: dict, now: datetime,
+                 allowance: Allowance):
+        self.catalog, self.clients, self.record, self.now = catalog, clients, record, now
+        self.plan = cycle_plan(catalog, record)
+        self.allowance = allowance
+        self.snapshots = points.Snapshots(clients, self.plan)
+        in_flight = sum(vm.get("copying", 0) for vm in record["vms"].values())
+        self.slots = [max(0, COPY_SLOTS - in_flight)]
+        self._power: dict[str, str | None] | None = None
+        self.percents: list[float] = []
+        self.refused = 0
+        self.started: set[str] = set()  # VMs that left "new" in this look (seen before that)
+
+    def vm_ref(self, name: str) -> VmRef:
+        site = self.plan.primary
+        return VmRef(subscription_id=site.subscription_id, resource_group=site.resource_group,
+                     name=name)
+
+    def power(self, name: str) -> str | None:
+        if self._power is None:
+            names = [n for n, vm in self.record["vms"].items()
+                     if vm["clean"] and vm["stage"] in ("new", "stopping", "starting")]
+            states = observe.power_states(self.clients, [self.vm_ref(n).id for n in names])
+            self._power = {n: states.get(self.vm_ref(n).id.lower()) for n in names}
+        return self._power.get(name)
+
+
+def advance_cycle(catalog: Catalog, clients: AzureClients, ref: CycleRef,
+                  now: datetime) -> dict[str, Any]:
+    """One look at the cycle: every VM moved as far as it can go now."""
+    name = cycle_blob(ref.plan, ref.cycle_id)
+    record, etag = catalog.read_json(name)
+    if record is None:
+        raise errors.PermanentError(f"protect cycle {ref.cycle_id} of {ref.plan} has no record")
+    progress = Progress(memo=dict(ref.memo))
+    with arm.tally() as tally:
+        look = _Look(catalog, clients, record, now, Allowance(ref.allowance))
+        _start_new(look)
+        active = [vm for vm, entry in record["vms"].items()
+                  if entry["stage"] in ACTIVE and entry["stage"] != "retention"]
+        manifests = dict(zip(active, parallel(lambda vm: _read(look, vm), active), strict=True))
+        for vm in _in_lane_order(record):
+            entry = record["vms"][vm]
+            if entry["stage"] in TERMINAL or entry["stage"] == "new" or vm in look.started:
+                continue
+            try:
+                _advance_vm(look, vm, entry, manifests.get(vm))
+            except AzureError as exc:
+                if errors.is_transient(exc):
+                    raise
+                _failed(look, vm, entry, errors.describe(exc))
+            except capture.VmNotFound as exc:
+                _failed(look, vm, entry, str(exc))
+    catalog.write_json(name, record, etag)
+    stages: dict[str, int] = {}
+    for entry in record["vms"].values():
+        stages[entry["stage"]] = stages.get(entry["stage"], 0) + 1
+    progress.total = len(record["vms"])
+    progress.finished = stages.get("done", 0)
+    progress.done = progress.finished == progress.total
+    progress.detail = {"stages": stages, "refused": look.refused}
+    progress.wait = _next_look(record, look)
+    return progress.counted(tally).result()
+
+
+def _in_lane_order(record: dict) -> list[str]:
+    return sorted(record["vms"], key=lambda vm: (record["vms"][vm]["lane"],
+                                                 record["vms"][vm]["position"]))
+
+
+def _lane_busy(record: dict, entry: dict) -> bool:
+    """A clean-copy VM waits while another VM of its lane is stopped or being captured."""
+    return any(other is not entry and other["lane"] == entry["lane"] and other["clean"]
+               and other["stage"] in ("stopping", "capturing", "starting")
+               for other in record["vms"].values())
+
+
+def _start_new(look: _Look) -> None:
+    """New VMs: configuration captured (a few lists for all of them), manifest written, then
+    stopped (clean copy) or snapshotted — as far as the write allowance goes."""
+    record = look.record
+    ready = []
+    for vm in _in_lane_order(record):
+        entry = record["vms"][vm]
+        if entry["stage"] != "new":
+            continue
+        if entry["clean"] and (_lane_busy(record, entry) or any(
+                o["lane"] == entry["lane"] and o["position"] < entry["position"]
+                and o["stage"] in ("new",) for o in record["vms"].values())):
+            continue
+        ready.append(vm)
+    if not ready or look.allowance.left <= 0:
+        return
+    configs = capture.capture_vms(look.clients, look.plan, ready)
+    for vm in ready:
+        entry = record["vms"][vm]
+        if vm not in configs:
+            entry.update(stage="done", outcome="failed",
+                         error=f"VM {vm} not found in {look.plan.primary.resource_group}")
+            continue
+        configuration, disks = configs[vm]
+        needed = len(disks) + (1 if entry["clean"] else 0)
+        if look.allowance.left < needed:
+            break
+        look.started.add(vm)
+        try:
+            _start_one(look, vm, entry, configuration, disks)
+        except AzureError as exc:
+            if errors.is_transient(exc):
+                raise
+            _failed(look, vm, entry, errors.describe(exc))
+
+
+def _start_one(look: _Look, vm: str, entry: dict, configuration, disks) -> None:
+    point = _begin_point(look, vm, entry, configuration, disks)
+    if entry["clean"]:
+        state = look.power(vm)
+        entry["was_running"] = state in (observe.RUNNING, "PowerState/starting")
+        if state not in (observe.DEALLOCATED, "PowerState/stopped") and look.allowance.take():
+            ops = look.clients.compute(look.plan.primary.subscription_id).virtual_machines
+            begin(ops.begin_deallocate, look.plan.primary.resource_group, vm)
+            _stage(look, entry, "stopping")
+            return
+    _stage(look, entry, "capturing")
+    points.request_capture(look.clients, look.plan, point, look.allowance)
+    _save(look, point)
+
+
+def _begin_point(look: _Look, vm: str, entry: dict, configuration, disks) -> RecoveryPoint:
     try:
-        point, _ = catalog.read_point(request.plan, request.vm, request.rp_id)
-        return summary(point)
+        point, _ = look.catalog.read_point(look.plan.name, vm, entry["rp_id"])
+        return point
     except PointNotFound:
         pass
-    plan = catalog.load_plan(request.plan)
-    configuration, disks = capture.capture_vm(clients, plan, request.vm)
     point = RecoveryPoint(
-        plan=plan.name,
-        vm=request.vm,
-        rp_id=request.rp_id,
-        created=request.now,
-        consistency=plan.protection.consistency.value,
-        copy_method=plan.protection.copy_method.value,
-        vm_configuration=configuration,
-        disks=disks,
-    )
+        plan=look.plan.name, vm=vm, rp_id=entry["rp_id"], created=look.now,
+        consistency=look.record.get("consistency") or look.plan.protection.consistency.value,
+        copy_method=look.plan.protection.copy_method.value,
+        vm_configuration=configuration, disks=disks)
     try:
-        catalog.create_point(point)
-    except CatalogConflict:  # an earlier attempt of this activity wrote it
-        point, _ = catalog.read_point(request.plan, request.vm, request.rp_id)
-    return summary(point)
+        look.catalog.create_point(point)
+    except CatalogConflict:
+        point, _ = look.catalog.read_point(look.plan.name, vm, entry["rp_id"])
+    return point
 
 
-def capture_point(catalog: Catalog, clients: AzureClients, ref: PointRef) -> dict:
-    """Take the consistent point: every disk at once (snapshot set or VM restore point)."""
-    return _act(catalog, clients, ref, _capture)
+def _read(look: _Look, vm: str) -> tuple[RecoveryPoint, str] | None:
+    entry = look.record["vms"][vm]
+    try:
+        return look.catalog.read_point(look.plan.name, vm, entry["rp_id"])
+    except PointNotFound:
+        return None
 
 
-def _capture(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> None:
-    if all(d.state is not CopyState.PENDING for d in point.disks):
+def _save(look: _Look, point: RecoveryPoint, etag: str | None = None) -> None:
+    if etag is None:
+        _, etag = look.catalog.read_point(point.plan, point.vm, point.rp_id)
+    look.catalog.replace_point(point, etag)
+
+
+def _stage(look: _Look, entry: dict, stage: str) -> None:
+    entry["stage"] = stage
+    entry["stage_at"] = look.now.isoformat()
+
+
+def _advance_vm(look: _Look, vm: str, entry: dict, manifest) -> None:
+    stage = entry["stage"]
+    if stage == "retention":
+        if _retention(look, vm, entry):
+            _stage(look, entry, "done")
         return
-    point.created = points.capture(clients, plan, point)
+    if manifest is None:
+        _failed(look, vm, entry, "its recovery point manifest vanished")
+        return
+    point, etag = manifest
+    before = point.model_dump_json()
+    if stage == "stopping":
+        state = look.power(vm)
+        if state in (observe.DEALLOCATED, "PowerState/stopped"):
+            points.request_capture(look.clients, look.plan, point, look.allowance)
+            if any(d.state is CopyState.CAPTURING for d in point.disks):
+                _stage(look, entry, "capturing")
+        elif state not in observe.TRANSITIONAL and state is not None and look.allowance.take():
+            ops = look.clients.compute(look.plan.primary.subscription_id).virtual_machines
+            begin(ops.begin_deallocate, look.plan.primary.resource_group, vm)
+    elif stage == "capturing":
+        points.request_capture(look.clients, look.plan, point, look.allowance)  # any not taken
+        moment = points.check_capture(look.clients, look.plan, point, look.snapshots)
+        if moment is not None:
+            point.created = moment
+            entry["created"] = moment.isoformat()
+            if entry["clean"] and entry["was_running"]:
+                _start_again(look, vm, entry)
+            else:
+                _stage(look, entry, "copying")
+    elif stage == "starting":
+        state = look.power(vm)
+        if state == observe.RUNNING:
+            # Running again; a VM whose point failed while it was stopped ends here.
+            _stage(look, entry, "retention" if entry["outcome"] == "failed" else "copying")
+        elif state not in observe.TRANSITIONAL:
+            _start_again(look, vm, entry)
+    if entry["stage"] == "copying":
+        _copy(look, vm, entry, point)
+    if point.model_dump_json() != before:
+        look.catalog.replace_point(point, etag)
 
 
-def start_copy(catalog: Catalog, clients: AzureClients, ref: PointRef) -> dict:
-    """Start the copy of every captured disk; `refused` lists disks Azure said not now to."""
-    refused: list[str] = []
-
-    def start(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> None:
-        refused.extend(points.start_copy(clients, plan, point))
-
-    result = _act(catalog, clients, ref, start)
-    result["refused"] = refused
-    return result
+def _start_again(look: _Look, vm: str, entry: dict) -> None:
+    """A clean-copy VM that was running is started again — unconditionally on the record made
+    before vmdr stopped it (also when the capture failed)."""
+    ops = look.clients.compute(look.plan.primary.subscription_id).virtual_machines
+    if look.allowance.take():
+        begin(ops.begin_start, look.plan.primary.resource_group, vm)
+        _stage(look, entry, "starting")
 
 
-def check_copy(catalog: Catalog, clients: AzureClients, ref: PointRef) -> dict:
-    least: list[float] = []
+def _copy(look: _Look, vm: str, entry: dict, point: RecoveryPoint) -> None:
+    if any(d.state is CopyState.FAILED for d in point.disks) and not any(
+            d.state in (CopyState.COPYING, CopyState.GRANTING) for d in point.disks):
+        _finish(look, entry, point, None)
+        return
+    look.percents += points.check_copy(look.clients, look.plan, point, look.snapshots,
+                                       look.allowance)
+    refused = points.request_copy(look.clients, look.plan, point, look.allowance, look.slots)
+    look.refused += refused
+    entry["copying"] = sum(d.state in (CopyState.COPYING, CopyState.GRANTING)
+                           for d in point.disks)
+    if all(d.state in (CopyState.COPIED, CopyState.FAILED) for d in point.disks):
+        _finish(look, entry, point, None)
+    elif refused and look.now - datetime.fromisoformat(entry["stage_at"]) > REFUSED_FOR:
+        _finish(look, entry, point, "Azure kept refusing to start the copy (copy limits); "
+                                    "the next cycle tries again")
 
-    def check(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> None:
-        least.append(points.check_copy(clients, plan, point))
 
-    result = _act(catalog, clients, ref, check)
-    result["percent"] = least[0] if least else 100.0
-    return result
-
-
-def finish_point(
-    catalog: Catalog, clients: AzureClients, ref: PointRef, now: datetime, reason: str | None
-) -> dict:
-    """Mark the point complete if every disk is copied, else record why it is not; give back
-    any read access the copy held. Never marks a point complete that is missing a disk."""
-    point, etag = catalog.read_point(ref.plan, ref.vm, ref.rp_id)
-    points.release(clients, point)
+def _finish(look: _Look, entry: dict, point: RecoveryPoint, reason: str | None) -> None:
+    """Complete only if every disk is copied; give back read access the copy held."""
+    points.release(look.clients, point, Allowance(len(point.disks)))
     if point.all_disks_copied() and not reason:
-        point.complete, point.completed_at, point.failure = True, now, None
+        point.complete, point.completed_at, point.failure = True, look.now, None
+        entry.update(outcome="protected", completed=look.now.isoformat())
     else:
         point.complete = False
         failed = [f"{d.key}: {d.error}" for d in point.disks if d.state is CopyState.FAILED]
         point.failure = reason or "; ".join(failed) or "not every disk was copied"
-    catalog.replace_point(point, etag)
-    return summary(point)
+        entry.update(outcome="incomplete", error=point.failure)
+    entry["copying"] = 0
+    _stage(look, entry, "retention")
 
 
-def apply_retention(catalog: Catalog, clients: AzureClients, request: BeginPoint) -> dict:
-    """Delete points the retention policy lets go, then report the newest complete point."""
-    plan = catalog.load_plan(request.plan)
+def _failed(look: _Look, vm: str, entry: dict, reason: str) -> None:
+    """A VM whose point cannot be made: record why; a clean-copy VM vmdr stopped is started
+    again first."""
+    entry["error"] = reason
+    if entry["clean"] and entry["was_running"] and entry["stage"] in ("stopping", "capturing"):
+        entry["outcome"] = "failed"
+        _start_again(look, vm, entry)
+        return
+    entry.update(outcome=entry.get("outcome") or "failed", copying=0)
+    try:
+        point, etag = look.catalog.read_point(look.plan.name, vm, entry["rp_id"])
+        if not point.complete:
+            point.failure = reason
+            look.catalog.replace_point(point, etag)
+    except PointNotFound:
+        pass
+    _stage(look, entry, "retention")
+
+
+def _retention(look: _Look, vm: str, entry: dict) -> bool:
+    """Let go of the points the policy does not keep: their resources are asked to be deleted
+    and the manifest marked retired (no longer complete); a retired manifest is deleted once
+    its resources are gone. True when nothing is left to ask for now."""
+    plan = look.plan
     retention = plan.protection.retention
     _, cycle = schedule.intervals(plan.protection.schedule)
-    listed = catalog.list_points(request.plan, request.vm)
-    doomed = points_to_delete(
-        listed, retention.keep_last, retention.keep_daily, request.now, cycle,
-        in_progress=request.rp_id,
-    )
-    deleted = []
+    listed = look.catalog.list_points(plan.name, vm)
+    doomed = points_to_delete(listed, retention.keep_last, retention.keep_daily, look.now, cycle,
+                              in_progress=entry["rp_id"])
+    settled = True
     for victim in doomed:
         try:
-            point, _ = catalog.read_point(victim.plan, victim.vm, victim.rp_id)
+            point, etag = look.catalog.read_point(victim.plan, victim.vm, victim.rp_id)
         except PointNotFound:
             continue
-        points.delete(clients, plan, point)
-        catalog.delete_point(victim.plan, victim.vm, victim.rp_id)
-        deleted.append(victim.rp_id)
-    remaining = [p for p in listed if p.rp_id not in deleted and p.complete]
-    newest = max(remaining, key=lambda p: p.created, default=None)
-    return {
-        "deleted": deleted,
-        "kept": len(listed) - len(deleted),
-        "newest_complete": (
-            {"rp_id": newest.rp_id, "created": newest.created.isoformat()} if newest else None
-        ),
+        left = points.request_delete(look.clients, plan, point, look.allowance, look.snapshots)
+        if left == 0:
+            look.catalog.delete_point(victim.plan, victim.vm, victim.rp_id)
+            continue
+        settled = False
+        if point.retired_at is None:
+            point.retired_at, point.complete = look.now, False
+            look.catalog.replace_point(point, etag)
+    # The cycle waits for the deletes (seconds); a point whose resources are still not gone
+    # after RETENTION_WAIT stays retired, and the next cycle's retention finishes it.
+    waited = look.now - datetime.fromisoformat(entry["stage_at"])
+    return settled or waited > RETENTION_WAIT
+
+
+def _next_look(record: dict, look: _Look) -> float | None:
+    """Short operations (stop, snapshot, start) soon; copies at about the time the nearest one
+    should end, from their progress since the last look."""
+    stages = {entry["stage"] for entry in record["vms"].values()}
+    if stages & {"new", "stopping", "capturing", "starting", "retention"}:
+        return 5.0
+    memo = record.setdefault("look", {})
+    nearest = max(look.percents, default=None)
+    previous, at = memo.get("percent"), memo.get("at")
+    memo.update(percent=nearest, at=look.now.isoformat())
+    if nearest is None or previous is None or at is None or nearest <= previous:
+        return 15.0
+    elapsed = (look.now - datetime.fromisoformat(at)).total_seconds()
+    rate = (nearest - previous) / elapsed if elapsed > 0 else 0
+    return (100.0 - nearest) / rate if rate > 0 else 15.0
+
+
+# --- finish ------------------------------------------------------------------------------------
+
+
+def finish_cycle(catalog: Catalog, plan_name: str, cycle_id: str, now: datetime,
+                 why: str | None = None) -> dict[str, Any]:
+    """The cycle's report: per VM its outcome, RPO now and the worst RPO it had during the cycle
+    (from its previous point's time to when the new one completed, or to now if none did);
+    written to `protection/{plan}/last-cycle.json`, with one `vmdr.rpo` log line per VM. A
+    cycle that stopped early (`why`) marks its unfinished VMs failed."""
+    record, _ = catalog.read_json(cycle_blob(plan_name, cycle_id))
+    target = record["rpo_minutes"]
+    rows = []
+    for vm, entry in sorted(record["vms"].items()):
+        outcome = entry["outcome"] or "failed"
+        error = entry["error"] or (why if entry["stage"] != "done" else None)
+        newest = entry["created"] if outcome == "protected" else entry["previous"]
+        until = datetime.fromisoformat(entry["completed"]) if outcome == "protected" else now
+        previous = datetime.fromisoformat(entry["previous"]) if entry["previous"] else None
+        worst = _minutes(until - previous) if previous else None
+        rpo = _minutes(now - datetime.fromisoformat(newest)) if newest else None
+        rows.append({
+            "vm": vm, "rp_id": entry["rp_id"], "outcome": outcome, "error": error,
+            "created": entry["created"], "completed": entry["completed"],
+            "newest_complete": ({"rp_id": entry["rp_id"], "created": entry["created"]}
+                                if outcome == "protected" else
+                                ({"rp_id": entry["previous_rp"], "created": entry["previous"]}
+                                 if entry["previous"] else None)),
+            "rpo_minutes": rpo,
+            "worst_rpo_minutes": worst,
+            "over_rpo": rpo is None or rpo > target or (worst is not None and worst > target),
+        })
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["outcome"]] = counts.get(row["outcome"], 0) + 1
+    counts["over_rpo"] = sum(1 for row in rows if row["over_rpo"])
+    counts["total"] = len(rows)
+    report = {
+        "plan": plan_name, "cycle_id": cycle_id, "requested_by": record["requested_by"],
+        "started": record["started"], "ended": now.isoformat(), "rpo_minutes_target": target,
+        "vms": rows, "counts": counts, "final": record.get("final"),
     }
+    if record.get("final"):
+        report["runbook"] = _final_runbook(catalog, record, rows)
+    else:
+        for row in rows:
+            log.info("vmdr.rpo plan=%s vm=%s rpo_minutes=%s worst_rpo_minutes=%s over_rpo=%s "
+                     "outcome=%s", plan_name, row["vm"], row["rpo_minutes"],
+                     row["worst_rpo_minutes"], row["over_rpo"], row["outcome"],
+                     extra={"custom_dimensions": {"metric": "vmdr.rpo", "plan": plan_name,
+                                                  **row}})
+        catalog.put_protection_status(plan_name, report)
+    return {"counts": counts, "runbook": report.get("runbook"),
+            "requested_by": record["requested_by"], "started": record["started"],
+            "ended": report["ended"],
+            "failed_vms": [{"vm": r["vm"], "error": r["error"]} for r in rows
+                           if r["outcome"] != "protected"][:20],
+            "vms": rows if len(rows) <= 50 else None}
+
+
+def _final_runbook(catalog: Catalog, record: dict, rows: list[dict]) -> str:
+    """The failover's runbook with the final copy's points (written once)."""
+    from vmdr.failover import runbook as runbooks
+
+    final = record["final"]
+    book = runbooks.load(catalog, final["plan"], final["run_id"],
+                         final.get("runbook", "runbook.json"))
+    fresh = {r["vm"]: r for r in rows if r["outcome"] == "protected"}
+    copy = book.model_copy(deep=True)
+    for vm in copy.vms():
+        if vm.name in fresh and vm.point is not None:
+            vm.point = runbooks.ChosenPoint(rp_id=fresh[vm.name]["rp_id"],
+                                            created=fresh[vm.name]["created"],
+                                            size=vm.point.size)
+    runbooks.save(catalog, copy, "runbook-final.json")
+    return "runbook-final.json"
+
+
+def _minutes(delta: timedelta) -> float:
+    return round(delta.total_seconds() / 60, 1)
 
 
 def rpo_minutes(newest_created: str | None, now: datetime) -> float | None:
     if not newest_created:
         return None
     return round((now - datetime.fromisoformat(newest_created)).total_seconds() / 60, 1)
-
-
-def finish_cycle(catalog: Catalog, report: dict) -> dict:
-    """Record the cycle's outcome in the catalog and log each VM's RPO as a structured metric."""
-    for vm in report.get("vms", []):
-        log.info(
-            "vmdr.rpo plan=%s vm=%s rpo_minutes=%s over_rpo=%s outcome=%s",
-            report["plan"], vm["vm"], vm.get("rpo_minutes"), vm.get("over_rpo"), vm["outcome"],
-            extra={"custom_dimensions": {"metric": "vmdr.rpo", "plan": report["plan"], **vm}},
-        )
-    catalog.put_protection_status(report["plan"], report)
-    return {"vms": len(report.get("vms", []))}
-
-
-def summary(point: RecoveryPoint) -> dict:
-    return {
-        "rp_id": point.rp_id,
-        "created": point.created.isoformat(),
-        "complete": point.complete,
-        "disks": {d.key: d.state.value for d in point.disks},
-        "failed": {d.key: d.error for d in point.disks if d.state is CopyState.FAILED},
-        "done": all(d.state in (CopyState.COPIED, CopyState.FAILED) for d in point.disks),
-    }
-
-
-def _act(catalog: Catalog, clients: AzureClients, ref: PointRef, action) -> dict:
-    plan = catalog.load_plan(ref.plan)
-    point, etag = catalog.read_point(ref.plan, ref.vm, ref.rp_id)
-    action(clients, plan, point)
-    catalog.replace_point(point, etag)
-    return summary(point)
-
-
-def next_poll(percent: float, previous_percent: float | None, waited: timedelta) -> timedelta:
-    """When to look at a copy again: at about half its estimated remaining time, between one and
-    fifteen minutes — few polls (small histories) without oversleeping a finished copy."""
-    low, high = timedelta(minutes=1), timedelta(minutes=15)
-    if previous_percent is None or percent <= previous_percent or waited <= timedelta(0):
-        return low
-    rate = (percent - previous_percent) / waited.total_seconds()
-    remaining = timedelta(seconds=(100.0 - percent) / rate)
-    return min(max(remaining / 2, low), high)

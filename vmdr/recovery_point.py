@@ -32,7 +32,9 @@ class DiskRole(StrEnum):
 
 class CopyState(StrEnum):
     PENDING = "pending"  # nothing taken yet
+    CAPTURING = "capturing"  # snapshot / restore point asked for, not yet there
     CAPTURED = "captured"  # snapshot / disk restore point exists in the primary region
+    GRANTING = "granting"  # copy_method blob: read SAS asked for (beginGetAccess)
     COPYING = "copying"  # copy to the secondary region started
     COPIED = "copied"  # the secondary copy is complete and usable
     FAILED = "failed"
@@ -78,6 +80,9 @@ class DiskRecord(Model):
     secondary_copy_id: str | None = None
     state: CopyState = CopyState.PENDING
     error: str | None = None
+    captured_at: AwareDatetime | None = None
+    # copy_method blob: where beginGetAccess's result (the SAS) is read when ready (Location).
+    access_url: str | None = None
 
     @property
     def key(self) -> str:
@@ -101,6 +106,8 @@ class RecoveryPoint(Model):
     secondary_collection_id: str | None = None
     completed_at: AwareDatetime | None = None
     failure: str | None = None
+    # Set when retention let the point go: its resources are being deleted, then the manifest.
+    retired_at: AwareDatetime | None = None
 
     def all_disks_copied(self) -> bool:
         return bool(self.disks) and all(d.state is CopyState.COPIED for d in self.disks)
@@ -114,3 +121,4 @@ class PointSummary(Model):
     rp_id: str
     created: AwareDatetime
     complete: bool
+    retired: bool = False  # retention let it go; its resources are being deleted

@@ -3,7 +3,8 @@
 Keep the `keep_last` newest complete points, and for each of the `keep_daily` most recent days
 that have a complete point, that day's newest (UTC days, as restic's keep-daily). Never the newest
 complete point, whatever the policy. Incomplete points are let go once they are older than one
-protect cycle (their copy failed or was abandoned), except the point in progress.
+protect cycle (their copy failed or was abandoned), except the point in progress. A point let go
+before (retired) stays let go.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ def points_to_delete(
             keep.add(point.rp_id)
     doomed = []
     for point in points:
+        if point.retired:
+            doomed.append(point)  # let go already: its deletion is being finished
+            continue
         if point.rp_id in keep or point.rp_id == in_progress:
             continue
         if not point.complete and now - point.created <= cycle:

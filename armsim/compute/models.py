@@ -37,10 +37,16 @@ def status(code: str, display: str, moment: datetime | None = None) -> dict[str,
     return entry
 
 
-def provisioning_status(state: str, moment: datetime | None = None) -> dict[str, Any]:
+def provisioning_status(state: str, moment: datetime | None = None,
+                        error: dict[str, Any] | None = None) -> dict[str, Any]:
     if state == "Failed":
-        return {"code": "ProvisioningState/failed", "level": "Error",
-                "displayStatus": "Provisioning failed"}
+        # Azure names the failed operation's code: ProvisioningState/failed/AllocationFailed.
+        failed = {"code": "ProvisioningState/failed", "level": "Error",
+                  "displayStatus": "Provisioning failed"}
+        if error and error.get("code"):
+            failed["code"] += f"/{error['code']}"
+            failed["message"] = error.get("message", "")
+        return failed
     display = "Provisioning succeeded" if state == "Succeeded" else state
     return status(f"ProvisioningState/{state.lower()}", display,
                   moment if state == "Succeeded" else None)
@@ -195,7 +201,9 @@ class VirtualMachine(Resource):
             "vmAgent": {"vmAgentVersion": "2.2.53",
                         "statuses": [status("ProvisioningState/succeeded", "Ready")]},
             "disks": disks,
-            "statuses": [provisioning_status(self.provisioning_state, moment)],
+            "statuses": [provisioning_status(
+                self.provisioning_state, moment,
+                getattr(self.operation, "error", None) if self.operation else None)],
         }
         if self.provisioning_state != "Deleting":
             state = self.power_state

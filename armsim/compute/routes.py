@@ -82,7 +82,13 @@ def location_vm_sizes(call: Call, svc: Services) -> Reply:
 
 def list_vms(call: Call, svc: Services) -> Reply:
     vms = svc.compute.list_vms(call.subscription, call.match.get("rg"))
-    return paged(call, [v.to_rest(svc.registry, call.param("$expand")) for v in vms])
+    expand = call.param("$expand")
+    # VirtualMachines_ListAll `statusOnly=true` "enables fetching run time status of all Virtual
+    # Machines in the subscription" (azure-rest-api-specs ComputeRP virtualMachine.json): the
+    # instance view of each, in one paged list.
+    if call.match.get("rg") is None and (call.param("statusOnly") or "").lower() == "true":
+        expand = "instanceView"
+    return paged(call, [v.to_rest(svc.registry, expand) for v in vms])
 
 
 def vm_put_actions(call: Call, svc: Services) -> list[tuple[str, str]]:

@@ -12,7 +12,6 @@ from azure.storage.blob import BlobClient
 from localplatform.azurite import ACCOUNT_KEY
 from vmdr import clock, protect
 from vmdr.catalog import Catalog
-from vmdr.recovery_point import new_rp_id
 
 ROOT = Path(__file__).resolve().parents[2]
 SUB = "00000000-0000-0000-0000-000000000001"
@@ -34,22 +33,45 @@ def store_plan(catalog: Catalog, consistency: str, copy_method: str) -> None:
     catalog.put_plan("shop", yaml.safe_dump(plan))
 
 
-def make_point(catalog, clients, arm, writes_after_capture=None) -> protect.PointRef:
+def run_cycle(catalog: Catalog, clients, on_captured=None, cycle_id: str | None = None,
+              until=None) -> dict:
+    """A protect cycle driven in-process (its orchestration runs through devhost elsewhere):
+    start, advance until done — `on_captured()` runs once every VM left "capturing" — finish.
+    Returns the finished cycle's summary. `until(record)` stops early (no finish)."""
     now = clock.utcnow()
-    ref = protect.PointRef(plan="shop", vm="shop-db-1", rp_id=new_rp_id(now, uuid.uuid4().hex))
-    protect.begin_point(catalog, clients, protect.BeginPoint(**ref.model_dump(), now=now))
-    captured = protect.capture_point(catalog, clients, ref)
-    assert set(captured["disks"].values()) == {"captured"}
-    for disk, data in (writes_after_capture or {}).items():
-        arm.admin.write_disk(disk_id(DB_DISKS[disk]), 0, data)
-    assert protect.start_copy(catalog, clients, ref)["refused"] == []
-    deadline = time.monotonic() + 30
-    while not protect.check_copy(catalog, clients, ref)["done"]:
-        assert time.monotonic() < deadline, "copy did not finish"
-        time.sleep(0.05)
-    finished = protect.finish_point(catalog, clients, ref, clock.utcnow(), None)
-    assert finished["complete"], finished
-    return ref
+    cycle_id = cycle_id or f"{now:%Y%m%dt%H%M%Sz}-{uuid.uuid4().hex[:8]}"
+    protect.start_cycle(catalog, protect.StartCycle(plan="shop", cycle_id=cycle_id, now=now))
+    captured = on_captured is None
+    deadline = time.monotonic() + 60
+    while True:
+        result = protect.advance_cycle(catalog, clients, protect.CycleRef(
+            plan="shop", cycle_id=cycle_id, allowance=200), clock.utcnow())
+        record, _ = catalog.read_json(protect.cycle_blob("shop", cycle_id))
+        if until is not None and until(record):
+            return {"cycle_id": cycle_id, "record": record}
+        stages = {vm["stage"] for vm in record["vms"].values()}
+        if not captured and not stages & {"new", "stopping", "capturing"}:
+            on_captured()
+            captured = True
+        if result["done"]:
+            break
+        assert time.monotonic() < deadline, f"the cycle did not finish: {stages}"
+        time.sleep(0.02)
+    return {"cycle_id": cycle_id, **protect.finish_cycle(catalog, "shop", cycle_id,
+                                                          clock.utcnow())}
+
+
+def make_point(catalog, clients, arm, writes_after_capture=None) -> str:
+    """A complete point of shop-db-1; returns its rp id. `writes_after_capture` are written to
+    the primary disks once the snapshots are taken (they belong to the next point)."""
+    def write() -> None:
+        for disk, data in (writes_after_capture or {}).items():
+            arm.admin.write_disk(disk_id(DB_DISKS[disk]), 0, data)
+
+    finished = run_cycle(catalog, clients, on_captured=write)
+    [row] = [vm for vm in finished["vms"] if vm["vm"] == "shop-db-1"]
+    assert row["outcome"] == "protected", row
+    return row["rp_id"]
 
 
 def secondary_bytes(arm, azurite, point, disk, length) -> bytes:

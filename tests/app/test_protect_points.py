@@ -12,6 +12,7 @@ from tests.app.support import (
     DB_DISKS,
     disk_id,
     make_point,
+    run_cycle,
     secondary_bytes,
     store_plan,
 )
@@ -31,8 +32,8 @@ def test_each_point_holds_the_bytes_of_its_moment_on_every_disk(
     ref1 = make_point(catalog, azure_clients, arm, writes_after_capture=second)
     ref2 = make_point(catalog, azure_clients, arm)
 
-    for ref, expected in ((ref1, first), (ref2, second)):
-        point, _ = catalog.read_point("shop", "shop-db-1", ref.rp_id)
+    for rp_id, expected in ((ref1, first), (ref2, second)):
+        point, _ = catalog.read_point("shop", "shop-db-1", rp_id)
         assert point.complete and point.consistency == consistency
         assert point.vm_configuration.size == "Standard_E4s_v5"
         assert [d.key for d in point.disks] == ["os", "lun0", "lun1"]
@@ -44,8 +45,8 @@ def test_each_point_holds_the_bytes_of_its_moment_on_every_disk(
 
 def test_manifest_captures_what_rebuilds_the_vm(arm, catalog, azure_clients):
     store_plan(catalog, "snapshot-set", "snapshot-copy")
-    ref = make_point(catalog, azure_clients, arm)
-    point, _ = catalog.read_point("shop", "shop-db-1", ref.rp_id)
+    rp_id = make_point(catalog, azure_clients, arm)
+    point, _ = catalog.read_point("shop", "shop-db-1", rp_id)
     config = point.vm_configuration
     assert config.os_type == "Linux" and config.tags == {"app": "shop", "role": "db"}
     assert config.nics[0].private_ip == "10.1.0.10"
@@ -54,32 +55,25 @@ def test_manifest_captures_what_rebuilds_the_vm(arm, catalog, azure_clients):
         ("os", None, 32), ("data", 0, 64), ("data", 1, 64)]
     # The secondary copies carry vmdr's tags, so retention may later delete them.
     copy = arm.admin.resource(point.disks[1].secondary_copy_id)
-    assert copy["tags"]["vmdr-plan"] == "shop" and copy["tags"]["vmdr-rp"] == ref.rp_id
+    assert copy["tags"]["vmdr-plan"] == "shop" and copy["tags"]["vmdr-rp"] == rp_id
 
 
 def test_a_second_copy_of_a_disk_waits_for_the_first(arm, catalog, azure_clients):
-    """One copy per disk family in flight: Azure refuses the second CopyStart for now."""
-    import uuid
-
-    from vmdr import clock, protect
-    from vmdr.recovery_point import new_rp_id
-
+    """One copy per disk family in flight: Azure refuses the second CopyStart for now, and the
+    cycle keeps the disks captured (waiting), not failed."""
     store_plan(catalog, "snapshot-set", "snapshot-copy")
     arm.admin.set_latency(copy_start_base=36000)  # ten simulated hours
 
-    def begin_and_capture():
-        now = clock.utcnow()
-        ref = protect.PointRef(plan="shop", vm="shop-db-1",
-                               rp_id=new_rp_id(now, uuid.uuid4().hex))
-        protect.begin_point(catalog, azure_clients,
-                            protect.BeginPoint(**ref.model_dump(), now=now))
-        protect.capture_point(catalog, azure_clients, ref)
-        return ref
+    def copying(record) -> bool:
+        return record["vms"]["shop-db-1"]["stage"] == "copying"
 
-    first = begin_and_capture()
-    assert protect.start_copy(catalog, azure_clients, first)["refused"] == []
-    second = begin_and_capture()
-    refused = protect.start_copy(catalog, azure_clients, second)["refused"]
-    assert sorted(refused) == ["lun0", "lun1", "os"]
-    point, _ = catalog.read_point("shop", "shop-db-1", second.rp_id)
+    first = run_cycle(catalog, azure_clients, until=copying)["record"]
+    assert first["vms"]["shop-db-1"]["copying"] == 3
+    second = run_cycle(catalog, azure_clients, until=copying)["record"]
+    entry = second["vms"]["shop-db-1"]
+    point, _ = catalog.read_point("shop", "shop-db-1", entry["rp_id"])
     assert {d.state.value for d in point.disks} == {"captured"}  # still waiting, not failed
+    assert entry["copying"] == 0 and entry["outcome"] is None
+    refused = [e for e in arm.admin.operation_log(status=409)
+               if entry["rp_id"] in e["path"] and e["method"] == "PUT"]
+    assert refused, "Azure was never asked for the second copy"

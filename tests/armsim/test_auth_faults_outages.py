@@ -146,7 +146,7 @@ def test_token_bucket_throttling_and_remaining_headers(arm):
     response = requests.get(arm.info.endpoint + VM_PATH, params={"api-version": "x"},
                             headers=headers, verify=arm.info.ca_bundle, timeout=30)
     assert int(response.headers["x-ms-ratelimit-remaining-subscription-reads"]) > 200
-    arm.admin.set_throttling(True, reads={"burst": 3, "per_second": 2})
+    arm.admin.set_throttling(True, clock="real", reads={"burst": 3, "per_second": 2})
     statuses = []
     for _ in range(5):
         response = requests.get(arm.info.endpoint + VM_PATH, params={"api-version": "x"},

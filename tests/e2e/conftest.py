@@ -45,13 +45,15 @@ class Platform:
 @pytest.fixture(scope="session")
 def platform() -> Iterator[Platform]:
     azurite = azurite_launcher.start()
-    clock = VirtualClock.start(scale=E2E_SCALE)
+    # Shared: local work (activities, episodes) costs its real time, not E2E_SCALE times it.
+    clock = VirtualClock.start(scale=E2E_SCALE, shared=True)
     sim = start_armsim(azurite.describe(), estate=DEMO_ESTATE, clock=clock)
     try:
         yield Platform(azurite, sim, clock)
     finally:
         sim.stop()
         azurite.stop()
+        clock.discard()
 
 
 @dataclass
@@ -110,7 +112,7 @@ def vmdr(platform: Platform, tmp_path: Path) -> Iterator[Vmdr]:
         if host.alive():
             host.stop()
         sim.admin.set_latency(**LatencyProfile().to_dict())
-        sim.admin.set_throttling(False)
+        sim.admin.set_throttling(False, clock="virtual")
         for region in ("westeurope", "northeurope"):
             sim.admin.end_outage(region)
         sim.admin.clear_faults()

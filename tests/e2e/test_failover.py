@@ -198,9 +198,11 @@ def test_a_compensation_that_fails_leaves_needs_attention_with_what_is_left(vmdr
     start_failover(vmdr, mode="planned")
     output = finish(vmdr, timeout=180)
     assert output["outcome"] == "needs-attention"
-    assert [item["description"] for item in output["left"]] == [
-        "resize standby shop-db-standby back to Standard_B2s"]
-    assert "AllocationFailed" in output["left"][0]["error"]
+    # The group's undo could not put the standby back (it never starts again); the rest of
+    # the group's undo and every other compensation were done.
+    [left] = output["left"]
+    assert left["description"].startswith("undo the recovery of group data")
+    assert "shop-db-standby" in left["error"] and "AllocationFailed" in left["error"]
     # Everything else was undone.
     assert resources_of_run(vmdr, output["run_id"]) == []
     assert dns_answer(vmdr) == ["shop-weu"]

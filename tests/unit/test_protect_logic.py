@@ -1,30 +1,54 @@
-"""Pure parts of protect cycles: batching lanes, poll spacing, names of what vmdr creates."""
+"""Pure parts of the engine: ARM budgets, when to look again, names of what vmdr creates,
+retention of retired points."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from vmdr import naming
-from vmdr.protect import batches, next_poll
+from vmdr.engine import polling
+from vmdr.engine.budget import Bucket
+from vmdr.recovery_point import PointSummary
+from vmdr.retention import points_to_delete
+
+T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def test_batches_keep_lanes_whole_and_bounded():
-    lanes = [["a"], ["b"], ["c1", "c2", "c3"], ["d"], ["e"]]
-    assert batches(lanes, size=3) == [[["a"], ["b"]], [["c1", "c2", "c3"]], [["d"], ["e"]]]
-    big = [["x"]] * 500
-    groups = batches(big, size=25)
-    assert len(groups) == 20 and all(len(g) == 25 for g in groups)
-    long_lane = [[f"v{i}" for i in range(40)]]
-    assert batches(long_lane, size=25) == [long_lane]  # a lane is never split
+def test_a_bucket_spends_its_burst_then_refills_at_its_rate():
+    bucket = Bucket.new((160.0, 8.0), T0)
+    assert bucket.allowance(T0) == 160
+    bucket.spend(160, T0)
+    assert bucket.allowance(T0) == 0
+    assert bucket.allowance(T0 + timedelta(seconds=5)) == 40
+    assert bucket.seconds_until(80, T0 + timedelta(seconds=5)) == 5.0
+    assert bucket.allowance(T0 + timedelta(hours=1)) == 160  # never above its burst
+    restored = Bucket.from_dict(bucket.to_dict())
+    assert restored.allowance(T0 + timedelta(hours=1)) == 160
 
 
-def test_polls_are_spaced_by_progress_within_bounds():
-    assert next_poll(10, None, timedelta(0)) == timedelta(minutes=1)
-    # 10% per minute: 80% left is 8 minutes; poll at half of it
-    assert next_poll(20, 10, timedelta(minutes=1)) == timedelta(minutes=4)
-    assert next_poll(1, 0.5, timedelta(minutes=1)) == timedelta(minutes=15)  # slow copy: capped
-    assert next_poll(99, 50, timedelta(minutes=1)) == timedelta(minutes=1)  # nearly done
-    assert next_poll(30, 30, timedelta(minutes=5)) == timedelta(minutes=1)  # stalled
+def test_a_bucket_follows_arm_down_when_arm_says_less_is_left():
+    bucket = Bucket.new((160.0, 8.0), T0)
+    bucket.spend(10, T0, remaining=20)  # another caller shares the subscription
+    assert bucket.allowance(T0) == 16  # ARM's 20 of 200, scaled to vmdr's share
+
+
+def test_looks_are_soon_at_first_then_spaced_by_the_wait():
+    assert polling.next_look(timedelta(0)) == polling.FIRST
+    assert polling.next_look(timedelta(seconds=30)) == polling.FIRST
+    assert polling.next_look(timedelta(minutes=8)) == timedelta(minutes=1)
+    assert polling.next_look(timedelta(hours=5)) == polling.LONGEST
+    assert polling.next_look(timedelta(0), hint_seconds=42) == timedelta(seconds=42)
+    assert polling.next_look(timedelta(0), hint_seconds=0.1) == polling.FIRST
+
+
+def test_a_retired_point_stays_let_go_even_when_recent():
+    points = [
+        PointSummary(plan="p", vm="v", rp_id="rp-1", created=T0, complete=False, retired=True),
+        PointSummary(plan="p", vm="v", rp_id="rp-2", created=T0 + timedelta(minutes=5),
+                     complete=True),
+    ]
+    doomed = points_to_delete(points, 1, 0, T0 + timedelta(minutes=6), timedelta(hours=4))
+    assert [p.rp_id for p in doomed] == ["rp-1"]
 
 
 def test_names_are_derived_deterministically_and_fit_azure_limits():

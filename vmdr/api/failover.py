@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from azure.durable_functions import DurableOrchestrationClient
 
 from vmdr import functions as fn
@@ -12,6 +14,7 @@ from vmdr.api.responses import ApiError, ApiResponse, ok
 from vmdr.catalog import Catalog
 from vmdr.failover.request import FailoverRequest, Mode, parse_request
 
+log = logging.getLogger("vmdr.api")
 STEERING = {"approve": fn.APPROVE_EVENT, "reject": fn.REJECT_EVENT, "abort": fn.ABORT_EVENT}
 
 
@@ -84,7 +87,16 @@ async def steer(
             found.custom_status, dict) else None
         raise ApiError(409, "NotAwaitingApproval",
                        f"The failover of {plan_name!r} is not awaiting approval (phase: {phase}).")
-    await client.raise_event(instance, STEERING[action], {"by": requested_by,
-                                                          "comment": comment})
+    data = {"by": requested_by, "comment": comment}
+    await client.raise_event(instance, STEERING[action], data)
+    if action == "abort":
+        # Work in flight runs in sub-orchestrations the saga lists in its status: they stop at
+        # their next look (orchestrators/failover.py).
+        for child in (found.custom_status or {}).get("children") or [] if isinstance(
+                found.custom_status, dict) else []:
+            try:
+                await client.raise_event(child, fn.ABORT_EVENT, data)
+            except Exception:  # it ended meanwhile: nothing to stop
+                log.info("abort: %s had already ended", child)
     return ApiResponse(202, {"instanceId": instance, "event": STEERING[action],
                              **instances.status_urls(client, instance)})

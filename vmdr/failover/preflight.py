@@ -1,7 +1,8 @@
 """Preflight: can this failover work? Every blocker at once, and nothing touched.
 
 Reads the catalog and the secondary region (and, in planned mode only, the primary VMs it is
-about to shut down). Its result is the run's runbook: the orchestrator acts on it alone.
+about to shut down). It writes the run's runbook to the catalog (vmdr.failover.runbook) and
+returns a summary small enough for the orchestration's history; reads run in parallel.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from azure.core.exceptions import AzureError, ResourceNotFoundError
 from vmdr import errors
 from vmdr.azure import AzureClients
 from vmdr.catalog import Catalog, PlanUnavailable, PointNotFound
+from vmdr.engine import observe
+from vmdr.engine.arm import parallel
+from vmdr.failover import runbook as runbooks
 from vmdr.failover.request import FailoverRequest, Mode
 from vmdr.ops import dns
 from vmdr.plan import Plan, Strategy
@@ -32,12 +36,18 @@ def preflight(
     points = _choose_points(catalog, plan, request, blockers)
     sizes = _sizes_offered(clients, plan, blockers)
     standby: dict[str, dict] = {}
+    secondary_vms = _listed(clients, plan, "vms", blockers)
     for vm in plan.vms():
         if vm.strategy is Strategy.STANDBY_RESIZE:
-            found = _exists(clients, plan.secondary.subscription_id, "virtual_machines",
-                            plan.secondary.resource_group, vm.standby_vm, blockers,
-                            f"standby VM {vm.standby_vm} of {vm.name}")
+            found = None if secondary_vms is None else secondary_vms.get(vm.standby_vm.lower())
+            if secondary_vms is not None and found is None:
+                blockers.append(f"standby VM {vm.standby_vm} of {vm.name}: not found in resource "
+                                f"group {plan.secondary.resource_group}")
             if found is not None:
+                if observe.provisioning(found) == "failed":
+                    blockers.append(f"standby VM {vm.standby_vm} of {vm.name}: Azure reports its "
+                                    "last operation failed (provisioningState Failed); repair it "
+                                    "first")
                 standby[vm.name] = {"name": vm.standby_vm, "size": found.hardware_profile.vm_size}
             wanted = vm.target_size
         else:
@@ -58,15 +68,43 @@ def preflight(
             except AzureError as exc:
                 _blocker_or_retry(exc, blockers, f"Traffic Manager endpoint {endpoint}")
     if request.mode is Mode.PLANNED:
-        for vm in plan.vms():
-            _exists(clients, plan.primary.subscription_id, "virtual_machines",
-                    plan.primary.resource_group, vm.name, blockers,
-                    f"primary VM {vm.name} (planned mode shuts it down; if the primary region "
-                    "is down, use mode unplanned)")
+        primary_vms = _listed(clients, plan, "primary-vms", blockers)
+        for vm in plan.vms() if primary_vms is not None else []:
+            if vm.name.lower() not in primary_vms:
+                blockers.append(
+                    f"primary VM {vm.name}: not found in resource group "
+                    f"{plan.primary.resource_group} (planned mode shuts it down; if the primary "
+                    "region is down, use mode unplanned)")
+    if blockers:
+        return {"blockers": blockers, "groups": None}
+    book = _runbook(plan, run_id, request, points, standby)
+    runbooks.save(catalog, book)
+    dns_ids = None
+    if plan.dns is not None:
+        dns_ids = {"profile": plan.dns.profile_id, "primary": plan.dns.primary_endpoint,
+                   "secondary": plan.dns.secondary_endpoint}
     return {
-        "blockers": blockers,
-        "runbook": None if blockers else _runbook(plan, request, points, standby),
+        "blockers": [],
+        "mode": request.mode.value,
+        "groups": book.summary(),
+        "approval": plan.failover.approval.model_dump(mode="json"),
+        "health_checks": [c.model_dump(mode="json") for c in plan.failover.health_checks],
+        "dns": dns_ids,
+        "points": len(points),
     }
+
+
+def _listed(clients: AzureClients, plan: Plan, what: str, blockers: list[str]):
+    """The VMs of the secondary (or primary) resource group by lower-case name, or None when
+    they cannot be read (a blocker is recorded)."""
+    site = plan.primary if what == "primary-vms" else plan.secondary
+    try:
+        return observe.vms(clients, site.subscription_id, site.resource_group)
+    except AzureError as exc:
+        label = ("primary VMs (planned mode shuts them down; if the primary region is down, use "
+                 "mode unplanned)") if what == "primary-vms" else "VMs of the secondary"
+        _blocker_or_retry(exc, blockers, f"{label} in {site.resource_group}")
+        return None
 
 
 def _choose_points(
@@ -83,6 +121,7 @@ def _choose_points(
         if unknown:
             blockers.append(f"recovery_point names VMs that are not recovered from copies: "
                             f"{', '.join(unknown)}")
+    picked: list[tuple[str, PointSummary]] = []
     for vm in plan.protected_vms():
         candidates = sorted(summaries.get(vm.name, []), key=lambda s: s.created)
         if isinstance(wanted, dict):
@@ -95,18 +134,25 @@ def _choose_points(
                                                                 f"matching {wanted}")
             blockers.append(f"{vm.name}: {what}; run a protect cycle first")
             continue
-        summary = candidates[-1]
+        picked.append((vm.name, candidates[-1]))
+
+    def read(pick: tuple[str, PointSummary]):
+        vm, summary = pick
         try:
-            point, _ = catalog.read_point(plan.name, vm.name, summary.rp_id)
+            return catalog.complete_point(plan.name, vm, summary.rp_id)
         except PointNotFound:
-            blockers.append(f"{vm.name}: recovery point {summary.rp_id} vanished")
+            return None
+
+    for (vm, summary), point in zip(picked, parallel(read, picked), strict=True):
+        if point is None:
+            blockers.append(f"{vm}: recovery point {summary.rp_id} vanished")
             continue
         if not point.all_disks_copied() or point.vm_configuration is None:
-            blockers.append(f"{vm.name}: recovery point {summary.rp_id} is not usable "
+            blockers.append(f"{vm}: recovery point {summary.rp_id} is not usable "
                             "(a disk copy or the VM configuration is missing)")
             continue
-        chosen[vm.name] = {"rp_id": point.rp_id, "created": point.created.isoformat(),
-                           "size": point.vm_configuration.size}
+        chosen[vm] = {"rp_id": point.rp_id, "created": point.created.isoformat(),
+                      "size": point.vm_configuration.size}
     return chosen
 
 
@@ -141,37 +187,31 @@ def _is_outage(exc: AzureError) -> bool:
     return getattr(exc, "status_code", None) in (503, 504) or not hasattr(exc, "status_code")
 
 
-def _runbook(plan: Plan, request: FailoverRequest, points: dict, standby: dict) -> dict:
-    """What the saga needs, small enough for orchestration input and history."""
-    dns_ids = None
-    if plan.dns is not None:
-        dns_ids = {"profile": plan.dns.profile_id, "primary": plan.dns.primary_endpoint,
-                   "secondary": plan.dns.secondary_endpoint}
-    return {
-        "plan": plan.name,
-        "mode": request.mode.value,
-        "approval": plan.failover.approval.model_dump(mode="json"),
-        "health_checks": [c.model_dump(mode="json") for c in plan.failover.health_checks],
-        "dns": dns_ids,
-        "primary": {"subscription_id": plan.primary.subscription_id,
-                    "resource_group": plan.primary.resource_group},
-        "secondary": {"subscription_id": plan.secondary.subscription_id,
-                      "resource_group": plan.secondary.resource_group,
-                      "region": plan.secondary.region},
-        "groups": [
-            {
-                "name": group.name,
-                "vms": [
-                    {"name": vm.name, "strategy": vm.strategy.value,
-                     "target_size": vm.target_size or (points.get(vm.name) or {}).get("size"),
-                     "standby_vm": vm.standby_vm,
-                     "standby_size": vm.standby_size or standby.get(vm.name, {}).get("size"),
-                     "point": points.get(vm.name)}
-                    for vm in group.vms
-                ],
-                "scale_sets": [s.model_dump() for s in group.scale_sets],
-            }
+def _runbook(plan: Plan, run_id: str, request: FailoverRequest, points: dict,
+             standby: dict) -> runbooks.Runbook:
+    """What the saga needs: per VM, its strategy, sizes and chosen point."""
+    return runbooks.Runbook(
+        plan=plan.name,
+        run_id=run_id,
+        mode=request.mode.value,
+        primary=runbooks.Site(subscription_id=plan.primary.subscription_id,
+                              resource_group=plan.primary.resource_group,
+                              region=plan.primary.region),
+        secondary=runbooks.Site(subscription_id=plan.secondary.subscription_id,
+                                resource_group=plan.secondary.resource_group,
+                                region=plan.secondary.region),
+        subnet_id=plan.secondary.subnet_id,
+        groups=[
+            runbooks.RunbookGroup(
+                name=group.name,
+                vms=[runbooks.RunbookVm(
+                    name=vm.name, strategy=vm.strategy.value,
+                    target_size=vm.target_size or (points.get(vm.name) or {}).get("size"),
+                    standby_vm=vm.standby_vm,
+                    standby_size=vm.standby_size or standby.get(vm.name, {}).get("size"),
+                    point=points.get(vm.name)) for vm in group.vms],
+                scale_sets=[runbooks.RunbookScaleSet(**s.model_dump()) for s in group.scale_sets],
+            )
             for group in plan.groups
         ],
-        "subnet_id": plan.secondary.subnet_id,
-    }
+    )

@@ -1,42 +1,66 @@
 """The failover run report: JSON for tools, Markdown for people. Times are the orchestration's
-(simulated on the local platform); RTO runs from the trigger to the DNS switch and to the
-moment clients' cached answers expire (the profile's TTL)."""
+(simulated on the local platform).
+
+RTO runs from the trigger (the alert's `firedDateTime`, else the run's start) to the DNS switch
+and to the moment clients' cached answers expire (the profile's TTL); a plan without DNS reports
+the RTO to healthy (the health step passed) instead, and says so. RPO per VM is the run's start
+minus its point's time (zero for a planned run's final copy, taken after the shutdown).
+
+Built in the report activity from the saga's state and the run's runbook: per-VM lines come from
+the runbook (recovered names are derived from the run), so the saga carries none of them.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
+from vmdr import naming
+from vmdr.failover.runbook import Runbook
 
-def build(run: dict[str, Any], outcome: str, ended: datetime) -> dict[str, Any]:
+# The orchestration's output keeps at most this many per-VM rows (the report has all).
+OUTPUT_ROWS = 100
+
+
+def build(run: dict[str, Any], outcome: str, ended: datetime,
+          runbook: Runbook | None) -> dict[str, Any]:
     started = datetime.fromisoformat(run["started"])
     trigger = _trigger_time(run) or started
     rto = None
-    if run.get("dns") and run["dns"].get("switched"):
-        switched = datetime.fromisoformat(run["dns"]["switched"])
-        ttl = run["dns"].get("ttl") or 0
+    dns = run.get("dns") or {}
+    if dns.get("switched"):
+        switched = datetime.fromisoformat(dns["switched"])
+        ttl = dns.get("ttl") or 0
         rto = {
+            "measured_to": "dns",
             "trigger": trigger.isoformat(),
             "dns_switched": switched.isoformat(),
             "seconds_to_dns_switch": round((switched - trigger).total_seconds(), 1),
             "ttl_seconds": ttl,
             "seconds_to_ttl_expiry": round(
-                (switched + timedelta(seconds=ttl) - trigger).total_seconds(), 1
-            ),
+                (switched + timedelta(seconds=ttl) - trigger).total_seconds(), 1),
         }
-    # RPO = failover start - point time; a planned run's final copy is taken after the primary
-    # was shut down (and so after the start): nothing was lost, the RPO is zero.
-    rpo = [
-        {
-            "vm": vm,
-            "rp_id": point["rp_id"],
-            "point_time": point["created"],
-            "rpo_seconds": max(0.0, round(
-                (started - datetime.fromisoformat(point["created"])).total_seconds(), 1)),
+    elif run.get("healthy_at") and outcome == "succeeded":
+        healthy = datetime.fromisoformat(run["healthy_at"])
+        rto = {
+            "measured_to": "healthy",
+            "trigger": trigger.isoformat(),
+            "healthy": healthy.isoformat(),
+            "seconds_to_healthy": round((healthy - trigger).total_seconds(), 1),
+            "note": "the plan has no DNS: RTO is measured to the moment every recovered VM ran "
+                    "and every health check passed",
         }
-        for vm, point in sorted(run["points"].items())
-    ]
+    rpo, recovered = [], []
+    if runbook is not None:
+        for vm, point in sorted(runbook.points().items()):
+            rpo.append({"vm": vm, "rp_id": point.rp_id, "point_time": point.created.isoformat(),
+                        "rpo_seconds": max(0.0, round(
+                            (started - point.created).total_seconds(), 1))})
+        done = {g["name"] for g in run.get("groups", []) if g.get("state") == "recovered"}
+        if outcome == "succeeded":
+            recovered = _recovered(runbook, run["run_id"], done)
     return {
+        "kind": run.get("kind", "failover"),
         "plan": run["plan"],
         "run_id": run["run_id"],
         "mode": run["mode"],
@@ -47,16 +71,46 @@ def build(run: dict[str, Any], outcome: str, ended: datetime) -> dict[str, Any]:
         "approval": run.get("approval"),
         "started": run["started"],
         "ended": ended.isoformat(),
-        "steps": [dict(step) for step in run["steps"]],  # as they are now, not as they will be
+        "steps": [dict(step) for step in run["steps"]],
+        "groups": [dict(g) for g in run.get("groups", [])],
         "rto": rto,
         "rpo": rpo,
-        "recovered": list(run["recovered"]),
-        "resources_created": list(run["created"]),
+        "recovered": recovered,
         "compensations_run": list(run["compensated"]),
         "left": list(run["left"]),
         "failure": run.get("failure"),
         "blockers": run.get("blockers", []),
     }
+
+
+def _recovered(runbook: Runbook, run_id: str, groups: set[str]) -> list[dict]:
+    rows = []
+    for group in runbook.groups:
+        if group.name not in groups:
+            continue
+        for vm in group.vms:
+            if vm.strategy == "recover-from-copy":
+                rows.append({"vm": vm.name, "group": group.name, "kind": "recovered VM",
+                             "name": naming.recovered_vm(vm.name, run_id),
+                             "size": vm.target_size})
+            else:
+                rows.append({"vm": vm.name, "group": group.name, "kind": "standby resized",
+                             "name": vm.standby_vm, "size": vm.target_size})
+        for scale_set in group.scale_sets:
+            rows.append({"vm": scale_set.name, "group": group.name, "kind": "scale set",
+                         "name": scale_set.name, "size": f"{scale_set.capacity} instance(s)"})
+    return rows
+
+
+def output(report: dict[str, Any]) -> dict[str, Any]:
+    """The orchestration's output: the report's summary, per-VM lists cut at OUTPUT_ROWS."""
+    summary = {key: report[key] for key in ("kind", "plan", "run_id", "mode", "outcome", "rto",
+                                            "left", "failure", "blockers")}
+    for key in ("rpo", "recovered"):
+        summary[key] = report[key][:OUTPUT_ROWS]
+        summary[f"{key}_count"] = len(report[key])
+    summary["report"] = f"runs/{report['plan']}/{report['run_id']}/report.json"
+    return summary
 
 
 def _trigger_time(run: dict[str, Any]) -> datetime | None:
@@ -78,13 +132,16 @@ def markdown(report: dict[str, Any]) -> str:
         + (f": {report['reason']}" if report["reason"] else ""),
         f"- started {report['started']}, ended {report['ended']}",
     ]
-    if report["rto"]:
-        rto = report["rto"]
+    rto = report["rto"]
+    if rto and rto["measured_to"] == "dns":
         lines.append(
             f"- **RTO**: {_duration(rto['seconds_to_dns_switch'])} to the DNS switch, "
             f"{_duration(rto['seconds_to_ttl_expiry'])} until cached answers expire "
             f"(TTL {rto['ttl_seconds']} s)"
         )
+    elif rto:
+        lines.append(f"- **RTO**: {_duration(rto['seconds_to_healthy'])} to healthy "
+                     f"({rto['note']})")
     if report["failure"]:
         lines.append(f"- **failure**: {report['failure']}")
     if report["blockers"]:

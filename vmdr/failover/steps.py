@@ -1,57 +1,235 @@
 """The Azure work of each failover step and of each compensation, for the activities.
 
-Every function reads the plan pinned for the run (so a plan edited mid-run changes nothing),
-is idempotent, and returns a small JSON-able result. Compensations undo only what this run did.
+Every function reads the plan pinned for the run and the run's runbook (so a plan edited mid-run
+changes nothing), is idempotent, and returns a small JSON-able result. Long work is an *advance*:
+one step towards the wanted state, within the write allowance its orchestrator gives, reporting
+`Progress` — the orchestrator calls it again after a durable timer until it is done. What a step
+finds before it changes anything is recorded first (`runbook.put_record`, first write wins), and
+its compensation restores exactly that.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
+from vmdr import naming
 from vmdr.azure import AzureClients
 from vmdr.catalog import Catalog
+from vmdr.engine import arm
+from vmdr.engine.arm import Allowance, parallel
+from vmdr.engine.progress import Progress
+from vmdr.failover import runbook as runbooks
 from vmdr.ops import dns, health, power, recover, scale_sets, standby
 from vmdr.ops.power import VmRef
 
 
-def recover_vm(
-    catalog: Catalog, clients: AzureClients, plan_name: str, run_id: str, vm: str, rp_id: str,
-    size: str,
-) -> dict[str, Any]:
-    """Disks from the point's secondary copies, NICs in the secondary subnet, then the VM (which
-    Azure starts on creation)."""
-    plan = catalog.load_run_plan(plan_name, run_id)
-    point, _ = catalog.read_point(plan_name, vm, rp_id)
-    disk_ids = recover.create_disks(clients, plan, run_id, point)
-    nic_ids = recover.create_nics(clients, plan, run_id, point, plan.secondary.subnet_id)
-    created = recover.create_vm(clients, plan, run_id, point, disk_ids, nic_ids, size)
-    return {"vm": vm, "id": created["id"], "name": created["name"], "size": created["size"],
-            "disks": list(disk_ids.values()), "nics": nic_ids}
+class StepRef(BaseModel):
+    """Which run, runbook, group and batch an activity works on; its allowance and memo."""
+
+    plan: str
+    run_id: str
+    runbook: str = "runbook.json"
+    group: str | None = None
+    batch: int = 0
+    allowance: int = 0
+    memo: dict[str, Any] = Field(default_factory=dict)
+    want: str | None = None  # power steps: "running" | "deallocated"
 
 
-def delete_recovered_vm(
-    catalog: Catalog, clients: AzureClients, plan_name: str, run_id: str, vm: str
-) -> dict[str, Any]:
-    plan = catalog.load_run_plan(plan_name, run_id)
-    return {"deleted": recover.delete_run_resources(clients, plan, run_id, vm)}
+def _book(catalog: Catalog, ref: StepRef) -> runbooks.Runbook:
+    return runbooks.load(catalog, ref.plan, ref.run_id, ref.runbook)
 
 
-def standby_state(clients: AzureClients, vm: VmRef) -> dict[str, Any]:
-    return standby.state(clients, vm)
+def _site_ref(site: runbooks.Site, name: str) -> VmRef:
+    return VmRef(subscription_id=site.subscription_id, resource_group=site.resource_group,
+                 name=name)
 
 
-def resize_standby(clients: AzureClients, vm: VmRef, size: str, running: bool) -> dict[str, Any]:
-    return standby.resize(clients, vm, size, running)
+# --- recovery of a group ------------------------------------------------------------------------
 
 
-def scale_set_capacity(clients: AzureClients, ref: dict) -> dict[str, Any]:
-    return scale_sets.capacity(clients, ref["subscription_id"], ref["resource_group"], ref["name"])
+def record_group(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict[str, Any]:
+    """Before a group is recovered: each standby's size and power state and each scale set's
+    capacity, as they are now (the compensation puts them back to exactly this)."""
+    name = f"group-{ref.group}"
+    found = runbooks.get_record(catalog, ref.plan, ref.run_id, name)
+    if found is None:
+        book = _book(catalog, ref)
+        group = book.group(ref.group)
+        standbys = [vm for vm in group.vms if vm.strategy == "standby-resize"]
+        states = parallel(lambda vm: standby.state(clients, _site_ref(book.secondary,
+                                                                      vm.standby_vm)), standbys)
+        site = book.secondary
+        capacities = parallel(lambda s: scale_sets.capacity(
+            clients, site.subscription_id, site.resource_group, s.name), group.scale_sets)
+        runbooks.put_record(catalog, ref.plan, ref.run_id, name, {
+            "standbys": {vm.standby_vm: {"size": st["size"], "running": st["was_running"],
+                                         "power": st["power"]}
+                         for vm, st in zip(standbys, states, strict=True)},
+            "scale_sets": {s.name: c["capacity"]
+                           for s, c in zip(group.scale_sets, capacities, strict=True)},
+        })
+        found = runbooks.get_record(catalog, ref.plan, ref.run_id, name)
+    return {"standbys": len(found["standbys"]), "scale_sets": len(found["scale_sets"])}
 
 
-def set_scale_set_capacity(clients: AzureClients, ref: dict, count: int) -> dict[str, Any]:
-    return scale_sets.set_capacity(
-        clients, ref["subscription_id"], ref["resource_group"], ref["name"], count
-    )
+def advance_recovery(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict[str, Any]:
+    """One step of a batch of a group: VMs rebuilt from their points, standbys resized and
+    started, scale sets scaled out."""
+    book = _book(catalog, ref)
+    plan = catalog.load_run_plan(ref.plan, ref.run_id)
+    group = book.group(ref.group)
+    vms, sets = group.batch(ref.batch)
+    progress = Progress(memo=dict(ref.memo))
+    allowance = Allowance(ref.allowance)
+    with arm.tally() as tally:
+        targets = [recover.Target(vm.name, catalog.complete_point(ref.plan, vm.name,
+                                                                  vm.point.rp_id),
+                                  vm.target_size or vm.point.size)
+                   for vm in vms if vm.strategy == "recover-from-copy"]
+        recovered = recover.advance(clients, plan, ref.run_id, targets, allowance, progress) \
+            if targets else []
+        wanted = [standby.Wanted(_site_ref(book.secondary, vm.standby_vm), vm.target_size, True)
+                  for vm in vms if vm.strategy == "standby-resize"]
+        standby_progress = Progress(memo=progress.memo)
+        standby.advance(clients, wanted, allowance, standby_progress, rolling=group.rolling)
+        site = book.secondary
+        scale_wanted = [scale_sets.Wanted(site.subscription_id, site.resource_group, s.name,
+                                          s.capacity) for s in sets]
+        reached = scale_sets.advance(clients, scale_wanted, allowance, progress) \
+            if scale_wanted else []
+    progress.memo.update(standby_progress.memo)
+    for failure in standby_progress.failed:
+        progress.fail(*failure.split(": ", 1))
+    progress.total = len(targets) + len(wanted) + len(scale_wanted)
+    progress.finished = len(recovered) + standby_progress.finished + len(reached)
+    progress.done = progress.finished == progress.total and not progress.failed_count
+    progress.detail = {"recovered": len(recovered), "standbys": standby_progress.finished,
+                       "scale_sets": len(reached)}
+    return progress.counted(tally).result()
+
+
+def advance_undo_group(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict[str, Any]:
+    """Compensation of a group's recovery: delete what this run created for its VMs (by the
+    run's tags), standbys back to the size and power state recorded before, scale sets back to
+    their capacity. Done when all of that holds."""
+    book = _book(catalog, ref)
+    plan = catalog.load_run_plan(ref.plan, ref.run_id)
+    group = book.group(ref.group)
+    before = runbooks.get_record(catalog, ref.plan, ref.run_id, f"group-{ref.group}") or \
+        {"standbys": {}, "scale_sets": {}}
+    progress = Progress(memo=dict(ref.memo))
+    allowance = Allowance(ref.allowance)
+    with arm.tally() as tally:
+        recovered = {vm.name for vm in group.vms if vm.strategy == "recover-from-copy"}
+        deleting = Progress()
+        if recovered:
+            recover.advance_delete(clients, plan, ref.run_id, recovered, allowance, deleting)
+        else:
+            deleting.done = True
+        wanted = [standby.Wanted(_site_ref(book.secondary, name), old["size"], old["running"])
+                  for name, old in before["standbys"].items()]
+        standby_progress = Progress(memo=progress.memo)
+        standby.advance(clients, wanted, allowance, standby_progress,
+                        rolling=group.rolling)
+        site = book.secondary
+        scale_wanted = [scale_sets.Wanted(site.subscription_id, site.resource_group, name,
+                                          capacity)
+                        for name, capacity in before["scale_sets"].items()]
+        reached = scale_sets.advance(clients, scale_wanted, allowance, progress) \
+            if scale_wanted else []
+    progress.memo.update(standby_progress.memo)
+    for failure in standby_progress.failed + deleting.failed:
+        progress.fail(*failure.split(": ", 1))
+    progress.total = deleting.total + len(wanted) + len(scale_wanted)
+    progress.done = (deleting.done and standby_progress.done
+                     and len(reached) == len(scale_wanted) and not progress.failed_count)
+    progress.detail = {"left_to_delete": deleting.total if not deleting.done else 0}
+    return progress.counted(tally).result()
+
+
+# --- primary power (planned mode) ----------------------------------------------------------------
+
+
+def record_primary_power(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict:
+    """Before the shutdown: every primary VM's power state (first write wins, so a retried
+    shutdown still knows which VMs were running before vmdr stopped any)."""
+    found = runbooks.get_record(catalog, ref.plan, ref.run_id, "primary-power")
+    if found is None:
+        book = _book(catalog, ref)
+        refs = [_site_ref(book.primary, vm.name) for vm in book.vms()]
+        states = power.power_states(clients, refs)
+        runbooks.put_record(catalog, ref.plan, ref.run_id, "primary-power", states)
+        found = runbooks.get_record(catalog, ref.plan, ref.run_id, "primary-power")
+    running = [name for name, state in found.items()
+               if state in (power.RUNNING, "PowerState/starting")]
+    return {"running": len(running), "total": len(found)}
+
+
+def advance_primary_power(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict:
+    """Shutdown (`want: deallocated`) of the group's primary VMs that were running, or their
+    start again (`want: running`, the compensation). VMs that were not running before the run
+    are left exactly as they are."""
+    book = _book(catalog, ref)
+    before = runbooks.get_record(catalog, ref.plan, ref.run_id, "primary-power") or {}
+    groups = [book.group(ref.group)] if ref.group else book.groups
+    vms = [_site_ref(book.primary, vm.name) for group in groups for vm in group.vms
+           if before.get(vm.name) in (power.RUNNING, "PowerState/starting")]
+    want = power.RUNNING if ref.want == "running" else power.DEALLOCATED
+    progress = Progress()
+    with arm.tally() as tally:
+        power.advance(clients, vms, want, Allowance(ref.allowance), progress)
+    if not vms:
+        progress.done = True
+    return progress.counted(tally).result()
+
+
+# --- health ---------------------------------------------------------------------------------------
+
+
+def recovered_vms(book: runbooks.Runbook, run_id: str,
+                  groups: list[str] | None = None) -> list[VmRef]:
+    """The VMs that run the application after recovery: rebuilt ones (names derived from the
+    run) and resized standbys."""
+    refs = []
+    for group in book.groups:
+        if groups is not None and group.name not in groups:
+            continue
+        for vm in group.vms:
+            name = naming.recovered_vm(vm.name, run_id) if vm.strategy == "recover-from-copy" \
+                else vm.standby_vm
+            refs.append(_site_ref(book.secondary, name))
+    return refs
+
+
+# VMs whose instance view one health look reads (one read each; ARM allows 25 per second).
+HEALTH_LOOK = 100
+
+
+def advance_health(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict[str, Any]:
+    """Are all recovered VMs `PowerState/running`? Reads only: up to HEALTH_LOOK instance views
+    per call, from the first VM not yet seen running (`memo.running`: how many are)."""
+    book = _book(catalog, ref)
+    vms = recovered_vms(book, ref.run_id)
+    seen = int(ref.memo.get("running", 0))
+    chunk = vms[seen:seen + HEALTH_LOOK]
+    progress = Progress(total=len(vms))
+    with arm.tally() as tally:
+        states = power.power_states(clients, chunk)
+    for vm in chunk:
+        if states.get(vm.name) != power.RUNNING:
+            progress.detail = {"not_running": vm.name, "state": states.get(vm.name)}
+            break
+        seen += 1
+    progress.finished = seen
+    progress.done = seen == len(vms)
+    progress.memo = {"running": seen}
+    return progress.counted(tally).result()
+
+
+# --- DNS and probes (Traffic Manager writes are not long-running) ----------------------------
 
 
 def endpoint_statuses(clients: AzureClients, endpoint_ids: list[str]) -> dict[str, str]:
@@ -71,7 +249,3 @@ def dns_answer(clients: AzureClients, profile_id: str) -> dict[str, Any]:
 
 def probe(clients: AzureClients, url: str, expect_status: int) -> dict[str, Any]:
     return health.probe(clients, url, expect_status)
-
-
-def power_states(clients: AzureClients, vms: list[dict]) -> dict[str, str | None]:
-    return {vm["name"]: power.power_state(clients, VmRef(**vm)) for vm in vms}

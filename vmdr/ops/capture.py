@@ -1,34 +1,84 @@
-"""Read what is needed to rebuild a VM from its primary: size, OS, disks, NICs, zone, tags."""
+"""Read what is needed to rebuild VMs from their primary: size, OS, disks, NICs, zone, tags.
+
+Many VMs at once from a few paged lists (the VMs of the primary resource group, and the disks
+and NICs of every resource group they live in), not three GETs per VM: a 500-VM cycle begins
+with a handful of reads instead of 2,500.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from vmdr import arm_ids
 from vmdr.azure import AzureClients, text
+from vmdr.engine import observe
 from vmdr.plan import Plan
 from vmdr.recovery_point import DiskRecord, DiskRole, NicConfiguration, VmConfiguration
 
 
-def capture_vm(clients: AzureClients, plan: Plan, vm_name: str) -> tuple[VmConfiguration, list]:
-    """The VM's configuration and one DiskRecord per managed disk (OS first, then by LUN)."""
+class VmNotFound(LookupError):
+    pass
+
+
+def capture_vms(clients: AzureClients, plan: Plan,
+                names: list[str]) -> dict[str, tuple[VmConfiguration, list[DiskRecord]]]:
+    """Each VM's configuration and one DiskRecord per managed disk (OS first, then by LUN);
+    a VM that is not there is left out."""
     site = plan.primary
-    compute = clients.compute(site.subscription_id)
-    vm = compute.virtual_machines.get(site.resource_group, vm_name)
+    machines = observe.vms(clients, site.subscription_id, site.resource_group)
+    wanted = [machines[n.lower()] for n in names if n.lower() in machines]
+    groups: dict[str, dict[str, dict[str, Any]]] = {"disks": {}, "nics": {}}
+    for vm in wanted:
+        storage = vm.storage_profile
+        for ref in [storage.os_disk, *(storage.data_disks or [])]:
+            _need(groups["disks"], ref.managed_disk.id)
+        for ref in vm.network_profile.network_interfaces or []:
+            _need(groups["nics"], ref.id)
+    disks = _read(clients, groups["disks"], observe.disks)
+    nics = _read(clients, groups["nics"], observe.nics)
+    return {vm.name: _capture(vm, disks, nics) for vm in wanted}
+
+
+def capture_vm(clients: AzureClients, plan: Plan, vm_name: str) -> tuple[VmConfiguration, list]:
+    found = capture_vms(clients, plan, [vm_name])
+    if vm_name not in found:
+        raise VmNotFound(f"VM {vm_name} not found in {plan.primary.resource_group}")
+    return found[vm_name]
+
+
+def _need(groups: dict[str, dict[str, Any]], resource_id: str) -> None:
+    rid = arm_ids.parse(resource_id)
+    groups.setdefault(f"{rid.subscription_id}|{rid.resource_group}".lower(),
+                      {"subscription": rid.subscription_id, "group": rid.resource_group})
+
+
+def _read(clients: AzureClients, groups: dict[str, dict[str, Any]], lister) -> dict[str, Any]:
+    """id (lower case) -> resource, from one list per resource group."""
+    found: dict[str, Any] = {}
+    for where in groups.values():
+        for resource in lister(clients, where["subscription"], where["group"]).values():
+            found[resource.id.lower()] = resource
+    return found
+
+
+def _capture(vm, disks: dict[str, Any], nics: dict[str, Any]):
     storage = vm.storage_profile
-    nics = []
-    for reference in vm.network_profile.network_interfaces or []:
-        nic_id = arm_ids.parse(reference.id)
-        nic = clients.network(nic_id.subscription_id).network_interfaces.get(
-            nic_id.resource_group, nic_id.name
-        )
+    references = vm.network_profile.network_interfaces or []
+    configured = []
+    for reference in references:
+        nic = nics.get(reference.id.lower())
+        if nic is None:
+            continue
         ip = (nic.ip_configurations or [None])[0]
-        nics.append(
-            NicConfiguration(
-                name=nic.name,
-                subnet_id=ip.subnet.id if ip and ip.subnet else "",
-                private_ip=ip.private_ip_address if ip else None,
-                primary=bool(reference.primary) or len(vm.network_profile.network_interfaces) == 1,
-            )
-        )
+        configured.append(NicConfiguration(
+            name=nic.name,
+            subnet_id=ip.subnet.id if ip and ip.subnet else "",
+            private_ip=ip.private_ip_address if ip else None,
+            primary=bool(reference.primary) or len(references) == 1,
+        ))
+    records = [_disk_record(DiskRole.OS, None, storage.os_disk, disks)]
+    for data_disk in sorted(storage.data_disks or [], key=lambda d: d.lun):
+        records.append(_disk_record(DiskRole.DATA, data_disk.lun, data_disk, disks))
     config = VmConfiguration(
         vm_id=vm.id,
         name=vm.name,
@@ -37,21 +87,18 @@ def capture_vm(clients: AzureClients, plan: Plan, vm_name: str) -> tuple[VmConfi
         os_type=text(storage.os_disk.os_type),
         zone=(vm.zones or [None])[0],
         tags=dict(vm.tags or {}),
-        nics=nics,
+        nics=configured,
+        hyper_v_generation=records[0].pop("hyper_v_generation"),
     )
-    disks = [_disk_record(clients, DiskRole.OS, None, storage.os_disk)]
-    for data_disk in sorted(storage.data_disks or [], key=lambda d: d.lun):
-        disks.append(_disk_record(clients, DiskRole.DATA, data_disk.lun, data_disk))
-    generation = disks[0].pop("hyper_v_generation")
-    for record in disks[1:]:
+    for record in records[1:]:
         record.pop("hyper_v_generation")
-    config.hyper_v_generation = generation
-    return config, [DiskRecord(**record) for record in disks]
+    return config, [DiskRecord(**record) for record in records]
 
 
-def _disk_record(clients: AzureClients, role: DiskRole, lun: int | None, vm_disk) -> dict:
-    disk_id = arm_ids.parse(vm_disk.managed_disk.id)
-    disk = clients.compute(disk_id.subscription_id).disks.get(disk_id.resource_group, disk_id.name)
+def _disk_record(role: DiskRole, lun: int | None, vm_disk, disks: dict[str, Any]) -> dict:
+    disk = disks.get(vm_disk.managed_disk.id.lower())
+    if disk is None:
+        raise VmNotFound(f"disk {vm_disk.managed_disk.id} of the VM was not found")
     return {
         "role": role,
         "lun": lun,

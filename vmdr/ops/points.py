@@ -6,59 +6,100 @@
 | snapshot-set  | blob          | incremental snapshots | SAS export -> staging page blob | Import |
 | restore-point | snapshot-copy | VM restore point      | restore point cross-region copy | Restore|
 | restore-point | blob          | VM restore point      | SAS export of disk restore pts  | Import |
+
+Each stage is asked for (`request_*`) and later read (`check_*`); nothing here waits.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from azure.mgmt.compute.models import CreationData
 
 from vmdr.azure import AzureClients
+from vmdr.engine import observe
+from vmdr.engine.arm import Allowance
 from vmdr.ops import blob_export, restore_points, snapshot_sets
 from vmdr.plan import Consistency, CopyMethod, Plan
 from vmdr.recovery_point import DiskRecord, RecoveryPoint
 
 
-def capture(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> datetime:
+class Snapshots:
+    """The snapshot lists of the plan's two resource groups, read once per advance when needed."""
+
+    def __init__(self, clients: AzureClients, plan: Plan):
+        self._clients, self._plan = clients, plan
+        self._found: dict[str, dict[str, Any]] = {}
+
+    def of(self, site) -> dict[str, Any]:
+        key = site.resource_group.lower()
+        if key not in self._found:
+            self._found[key] = observe.snapshots(self._clients, site.subscription_id,
+                                                 site.resource_group)
+        return self._found[key]
+
+    def both(self) -> dict[str, dict[str, Any]]:
+        self.of(self._plan.primary)
+        self.of(self._plan.secondary)
+        return self._found
+
+
+def request_capture(clients: AzureClients, plan: Plan, point: RecoveryPoint,
+                    allowance: Allowance) -> None:
     if point.consistency == Consistency.RESTORE_POINT:
-        return restore_points.take(clients, plan, point)
-    return snapshot_sets.take(clients, plan, point)
+        restore_points.request_point(clients, plan, point, allowance)
+    else:
+        snapshot_sets.request_snapshots(clients, plan, point, allowance)
 
 
-def start_copy(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> list[str]:
-    if point.copy_method == CopyMethod.BLOB:
-        return blob_export.start_copies(clients, plan, point)
+def check_capture(clients: AzureClients, plan: Plan, point: RecoveryPoint,
+                  snapshots: Snapshots) -> datetime | None:
+    """The point's time once every disk is captured (or failed), else None."""
     if point.consistency == Consistency.RESTORE_POINT:
-        return restore_points.start_copy(clients, plan, point)
-    return snapshot_sets.start_copies(clients, plan, point)
+        return restore_points.check_point(clients, plan, point)
+    return snapshot_sets.check_snapshots(point, snapshots.of(plan.primary))
 
 
-def check_copy(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> float:
+def request_copy(clients: AzureClients, plan: Plan, point: RecoveryPoint,
+                 allowance: Allowance, slots: list[int]) -> int:
+    """Start the copy of captured disks within `slots[0]` copy slots; how many were refused."""
     if point.copy_method == CopyMethod.BLOB:
-        return blob_export.check_copies(clients, plan, point)
+        return blob_export.request_grants(clients, plan, point, allowance, slots)
+    if point.consistency == Consistency.RESTORE_POINT:
+        return restore_points.request_copy(clients, plan, point, allowance, slots)
+    return snapshot_sets.request_copies(clients, plan, point, allowance, slots)
+
+
+def check_copy(clients: AzureClients, plan: Plan, point: RecoveryPoint, snapshots: Snapshots,
+               allowance: Allowance) -> list[float]:
+    """Update copying disks; the percent of each copy still running."""
+    if point.copy_method == CopyMethod.BLOB:
+        blob_export.check_grants(clients, plan, point)
+        return blob_export.check_copies(clients, plan, point, allowance)
     if point.consistency == Consistency.RESTORE_POINT:
         return restore_points.check_copy(clients, plan, point)
-    return snapshot_sets.check_copies(clients, plan, point)
+    return snapshot_sets.check_copies(point, snapshots.of(plan.secondary))
 
 
-def release(clients: AzureClients, point: RecoveryPoint) -> None:
-    """Give back what a copy holds open (read SAS grants) when a cycle ends early."""
+def release(clients: AzureClients, point: RecoveryPoint, allowance: Allowance) -> None:
+    """Give back what a copy holds open (read SAS grants) when a point ends."""
     if point.copy_method == CopyMethod.BLOB:
-        blob_export.release(clients, point)
+        blob_export.release(clients, point, allowance)
 
 
-def delete(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> list[str]:
-    """Delete everything the point made, in both regions; only vmdr-tagged resources."""
-    deleted = []
+def request_delete(clients: AzureClients, plan: Plan, point: RecoveryPoint,
+                   allowance: Allowance, snapshots: Snapshots) -> int:
+    """Ask for the deletion of everything the point made, in both regions (only vmdr-tagged
+    resources); how many of its resources are still there (0: all gone)."""
+    left = 0
     if point.copy_method == CopyMethod.BLOB:
-        release(clients, point)
-        deleted += blob_export.delete(clients, plan, point)
+        left += blob_export.delete(clients, plan, point)
     if point.consistency == Consistency.RESTORE_POINT:
-        deleted += restore_points.delete(clients, plan, point)
+        left += restore_points.request_delete(clients, plan, point, allowance)
     else:
-        deleted += snapshot_sets.delete(clients, plan, point)
-    return deleted
+        left += snapshot_sets.request_delete(clients, plan, point, allowance, snapshots.both())
+    return left
 
 
 def disk_source(plan: Plan, point: RecoveryPoint, disk: DiskRecord) -> CreationData:

@@ -1,12 +1,21 @@
-"""Power state of a VM: the only change vmdr ever makes to a primary VM (DESIGN §3)."""
+"""Power state of VMs: the only change vmdr ever makes to a primary VM (DESIGN §3).
+
+`advance` brings VMs to running or deallocated without waiting: it asks Azure to start or
+deallocate the ones that are not there yet and reports how many are.
+"""
 
 from __future__ import annotations
 
 from pydantic import BaseModel
 
-from vmdr.azure import AzureClients, text
+from vmdr.azure import AzureClients
+from vmdr.engine import observe
+from vmdr.engine.arm import Allowance, begin, parallel
+from vmdr.engine.progress import Progress
 
-RUNNING = "PowerState/running"
+RUNNING = observe.RUNNING
+DEALLOCATED = observe.DEALLOCATED
+ALLOCATED = (RUNNING, "PowerState/starting", "PowerState/stopped", "PowerState/stopping")
 
 
 class VmRef(BaseModel):
@@ -14,32 +23,46 @@ class VmRef(BaseModel):
     resource_group: str
     name: str
 
+    @property
+    def id(self) -> str:
+        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                f"/providers/Microsoft.Compute/virtualMachines/{self.name}")
+
 
 def power_state(clients: AzureClients, vm: VmRef) -> str | None:
     """`PowerState/...` from the VM's instance view, or None when Azure reports none."""
     compute = clients.compute(vm.subscription_id)
-    view = compute.virtual_machines.instance_view(vm.resource_group, vm.name)
-    for status in view.statuses or []:
-        code = text(status.code) or ""
-        if code.startswith("PowerState/"):
-            return code
-    return None
+    return observe.power_of(compute.virtual_machines.instance_view(vm.resource_group, vm.name))
 
 
-def deallocate(clients: AzureClients, vm: VmRef) -> dict:
-    """Deallocate; says whether the VM was running, so that exactly those are started again."""
-    state = power_state(clients, vm)
-    if state in ("PowerState/deallocated", "PowerState/deallocating"):
-        return {"was_running": False, "state": state}
-    compute = clients.compute(vm.subscription_id)
-    compute.virtual_machines.begin_deallocate(vm.resource_group, vm.name).result()
-    return {"was_running": state in (RUNNING, "PowerState/starting"), "state": state}
+def power_states(clients: AzureClients, vms: list[VmRef]) -> dict[str, str | None]:
+    """Power state by VM name, read in as few calls as the number allows."""
+    states = observe.power_states(clients, [vm.id for vm in vms])
+    return {vm.name: states.get(vm.id.lower()) for vm in vms}
 
 
-def start(clients: AzureClients, vm: VmRef) -> dict:
-    state = power_state(clients, vm)
-    if state == RUNNING:
-        return {"state": state}
-    compute = clients.compute(vm.subscription_id)
-    compute.virtual_machines.begin_start(vm.resource_group, vm.name).result()
-    return {"state": RUNNING}
+def advance(clients: AzureClients, vms: list[VmRef], want: str, allowance: Allowance,
+            progress: Progress) -> dict[str, str | None]:
+    """One step of bringing `vms` to `want` (RUNNING or DEALLOCATED); their states as seen."""
+    states = power_states(clients, vms)
+    requests = []
+    progress.total = len(vms)
+    progress.finished = 0
+    for vm in vms:
+        state = states[vm.name]
+        if state is None:
+            progress.fail(vm.name, "not found, or Azure reports no power state")
+        elif state == want:
+            progress.finished += 1
+        elif state not in observe.TRANSITIONAL:
+            requests.append(vm)
+    chosen = [vm for vm in requests if allowance.take()]
+
+    def ask(vm: VmRef) -> None:
+        operations = clients.compute(vm.subscription_id).virtual_machines
+        action = operations.begin_start if want == RUNNING else operations.begin_deallocate
+        begin(action, vm.resource_group, vm.name)
+
+    parallel(ask, chosen)
+    progress.done = progress.finished == len(vms) and not progress.failed_count
+    return states

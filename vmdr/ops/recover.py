@@ -1,12 +1,18 @@
-"""Rebuild a VM in the secondary region from a recovery point: disks, a NIC, the VM.
+"""Rebuild VMs in the secondary region from recovery points: disks and NICs together, then the
+VM — asked of Azure without waiting (start, then poll: DESIGN §3a).
 
-Every resource is named from (VM, disk, run id) and tagged with the run, so a retried activity
-finds what its first attempt made, and a rollback deletes exactly what this run created.
+`advance` looks at what the run already has in the secondary resource group (three paged lists,
+whatever the number of VMs), asks for what is missing within the write allowance, and reports
+progress. Every resource is named from (VM, disk, run id) and tagged with the run, so a retried
+call finds what an earlier one asked for, and a rollback deletes exactly what this run created.
 """
 
 from __future__ import annotations
 
-from azure.core.exceptions import ResourceNotFoundError
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
 from azure.mgmt.compute.models import (
     DataDisk,
     Disk,
@@ -22,196 +28,278 @@ from azure.mgmt.compute.models import (
 from azure.mgmt.network.models import NetworkInterface, NetworkInterfaceIPConfiguration, Subnet
 
 from vmdr import arm_ids, naming, tags
-from vmdr.azure import AzureClients, text
+from vmdr.azure import AzureClients
+from vmdr.engine import observe
+from vmdr.engine.arm import Allowance, begin, parallel
+from vmdr.engine.progress import Progress
 from vmdr.ops import points
 from vmdr.plan import Plan
 from vmdr.recovery_point import DiskRole, RecoveryPoint
 
+# A resource whose creation failed is asked for again this many times before the VM fails.
+RETRIES = 2
 
-def create_disks(
-    clients: AzureClients, plan: Plan, run_id: str, point: RecoveryPoint
-) -> dict[str, str]:
-    """One managed disk per disk of the point, from its secondary copy. disk key -> disk id."""
+
+@dataclass
+class Target:
+    """One VM to rebuild: its point and the size to give it."""
+
+    vm: str
+    point: RecoveryPoint
+    size: str
+
+
+@dataclass
+class SecondaryGroup:
+    """What the run has in the secondary resource group now (one list per type)."""
+
+    disks: dict[str, Any]
+    nics: dict[str, Any]
+    vms: dict[str, Any]
+
+    @classmethod
+    def read(cls, clients: AzureClients, plan: Plan) -> SecondaryGroup:
+        site = plan.secondary
+        disks, nics, vms = parallel(lambda read: read(clients, site.subscription_id,
+                                                      site.resource_group),
+                                    [observe.disks, observe.nics, observe.vms])
+        return cls(disks, nics, vms)
+
+
+@dataclass
+class _Requests:
+    """Creations to ask for, VM PUTs first (they are the long pole once disks are there)."""
+
+    first: list[Callable[[], None]] = field(default_factory=list)
+    then: list[Callable[[], None]] = field(default_factory=list)
+
+
+def advance(clients: AzureClients, plan: Plan, run_id: str, targets: list[Target],
+            allowance: Allowance, progress: Progress) -> list[dict]:
+    """One step of rebuilding `targets`; returns what is recovered (running) so far."""
     site = plan.secondary
     compute = clients.compute(site.subscription_id)
-    config = point.vm_configuration
-    pollers = {}
-    for record in point.disks:
-        name = naming.recovered_disk(point.vm, record.key, run_id)
-        existing = _get(compute.disks, site.resource_group, name)
-        if existing is not None:
-            tags.require_owned(existing.id, existing.tags, plan.name, run_id=run_id)
-            if not _failed(existing):
-                pollers[record.key] = existing
-                continue
-        disk = Disk(
-            location=site.region,
-            sku=DiskSku(name=record.sku) if record.sku else None,
-            disk_size_gb=record.size_gb or None,
-            creation_data=points.disk_source(plan, point, record),
-            os_type=config.os_type if record.role is DiskRole.OS else None,
-            hyper_v_generation=config.hyper_v_generation if record.role is DiskRole.OS else None,
-            zones=[config.zone] if config.zone else None,
-            tags=tags.for_run(plan.name, run_id, point.vm, {tags.RECOVERY_POINT: point.rp_id}),
-        )
-        pollers[record.key] = compute.disks.begin_create_or_update(site.resource_group, name, disk)
-    return {
-        key: (result if isinstance(result, Disk) else result.result()).id
-        for key, result in pollers.items()
-    }
-
-
-def create_nics(
-    clients: AzureClients, plan: Plan, run_id: str, point: RecoveryPoint, subnet_id: str
-) -> list[str]:
-    """One NIC per NIC of the VM, in the secondary subnet, with a dynamic private IP (the
-    primary's address space need not exist in the secondary VNet)."""
-    site = plan.secondary
     network = clients.network(site.subscription_id)
-    ids = []
-    for nic in point.vm_configuration.nics or []:
-        name = naming.recovered_nic(nic.name, run_id)
-        existing = _get(network.network_interfaces, site.resource_group, name)
-        if existing is not None:
-            tags.require_owned(existing.id, existing.tags, plan.name, run_id=run_id)
-        if existing is None or _failed(existing):
-            existing = network.network_interfaces.begin_create_or_update(
-                site.resource_group,
-                name,
-                NetworkInterface(
-                    location=site.region,
-                    ip_configurations=[
-                        NetworkInterfaceIPConfiguration(
-                            name="ipconfig1",
-                            subnet=Subnet(id=subnet_id),
-                            private_ip_allocation_method="Dynamic",
-                            primary=True,
-                        )
-                    ],
-                    tags=tags.for_run(plan.name, run_id, point.vm),
-                ),
-            ).result()
-        ids.append(existing.id)
-    return ids
+    now = SecondaryGroup.read(clients, plan)
+    requests = _Requests()
+    created: list[tuple[Target, Any]] = []
+    for target in targets:
+        name = naming.recovered_vm(target.vm, run_id)
+        machine = now.vms.get(name.lower())
+        if machine is not None:
+            tags.require_owned(machine.id, machine.tags, plan.name, run_id=run_id)
+            state = observe.provisioning(machine)
+            if state == "succeeded":
+                created.append((target, machine))
+                continue
+            if state != "failed":
+                continue  # creating or updating: Azure is on it
+            if _retry(progress, f"vm:{name}", target.vm, "the VM's creation failed"):
+                requests.first.append(_put_vm(compute, plan, run_id, target, name))
+            continue
+        ready = True
+        for record in target.point.disks:
+            disk_name = naming.recovered_disk(target.vm, record.key, run_id)
+            disk = now.disks.get(disk_name.lower())
+            ready &= _check_or_request(disk, plan, run_id, progress, f"disk:{disk_name}",
+                                       target.vm, requests.then,
+                                       _put_disk(compute, plan, run_id, target, record, disk_name))
+        for nic in target.point.vm_configuration.nics or []:
+            nic_name = naming.recovered_nic(nic.name, run_id)
+            found = now.nics.get(nic_name.lower())
+            ready &= _check_or_request(found, plan, run_id, progress, f"nic:{nic_name}",
+                                       target.vm, requests.then,
+                                       _put_nic(network, plan, run_id, target, nic_name))
+        if ready and not any(f.startswith(f"{target.vm}:") for f in progress.failed):
+            requests.first.append(_put_vm(compute, plan, run_id, target, name))
+    # Azure starts a VM it creates; one whose creation was retried may be left stopped.
+    recovered = _running(clients, plan, created, allowance, progress)
+    chosen = [request for request in requests.first + requests.then if allowance.take()]
+    parallel(lambda request: request(), chosen)
+    return recovered
 
 
-def create_vm(
-    clients: AzureClients,
-    plan: Plan,
-    run_id: str,
-    point: RecoveryPoint,
-    disk_ids: dict[str, str],
-    nic_ids: list[str],
-    size: str,
-) -> dict:
-    """The VM from attached disks and NICs; Azure starts it on creation."""
+def _check_or_request(resource, plan: Plan, run_id: str, progress: Progress, key: str, vm: str,
+                      queue: list, request: Callable[[], None]) -> bool:
+    """True when the disk/NIC is there and usable; else queue its creation (or a retry)."""
+    if resource is None:
+        queue.append(request)
+        return False
+    tags.require_owned(resource.id, resource.tags, plan.name, run_id=run_id)
+    state = observe.provisioning(resource)
+    if state == "succeeded":
+        return True
+    if state == "failed" and _retry(progress, key, vm, f"{key.split(':')[0]} creation failed"):
+        queue.append(request)
+    return False
+
+
+def _retry(progress: Progress, key: str, vm: str, why: str) -> bool:
+    """Count a retry of `key` in the memo; False (and the VM fails) when retries are spent."""
+    count = int(progress.memo.get(key, 0))
+    if count >= RETRIES:
+        progress.fail(vm, f"{why} {count + 1} times ({key.split(':', 1)[1]})")
+        return False
+    progress.memo[key] = count + 1
+    return True
+
+
+def _running(clients: AzureClients, plan: Plan, created: list[tuple[Target, Any]],
+             allowance: Allowance, progress: Progress) -> list[dict]:
+    """Created VMs that run. Azure starts a VM it creates, so a created VM counts as running;
+    only one whose creation had to be asked again is looked at (it may be left stopped)."""
+    retried = [(t, m) for t, m in created if f"vm:{m.name}" in progress.memo]
+    states = observe.power_states(clients, [m.id for _, m in retried]) if retried else {}
+    recovered = []
     site = plan.secondary
     compute = clients.compute(site.subscription_id)
-    name = naming.recovered_vm(point.vm, run_id)
-    existing = _get(compute.virtual_machines, site.resource_group, name)
-    if existing is not None:
-        tags.require_owned(existing.id, existing.tags, plan.name, run_id=run_id)
-        if not _failed(existing):  # a VM whose creation failed is created again below
-            return {"id": existing.id, "name": name, "size": existing.hardware_profile.vm_size}
+    for target, machine in created:
+        state = states.get(machine.id.lower(), observe.RUNNING)
+        if state == observe.RUNNING:
+            recovered.append({"vm": target.vm, "name": machine.name, "id": machine.id,
+                              "size": machine.hardware_profile.vm_size})
+        elif state not in observe.TRANSITIONAL and allowance.take():
+            begin(compute.virtual_machines.begin_start, site.resource_group, machine.name)
+    return recovered
+
+
+def _put_disk(compute, plan: Plan, run_id: str, target: Target, record, name: str):
+    def request() -> None:
+        begin(compute.disks.begin_create_or_update, plan.secondary.resource_group, name,
+              disk_body(plan, run_id, target.point, record))
+    return request
+
+
+def _put_nic(network, plan: Plan, run_id: str, target: Target, name: str):
+    def request() -> None:
+        begin(network.network_interfaces.begin_create_or_update, plan.secondary.resource_group,
+              name, nic_body(plan, run_id, target.point, plan.secondary.subnet_id))
+    return request
+
+
+def _put_vm(compute, plan: Plan, run_id: str, target: Target, name: str):
+    def request() -> None:
+        begin(compute.virtual_machines.begin_create_or_update, plan.secondary.resource_group,
+              name, vm_body(plan, run_id, target.point, target.size))
+    return request
+
+
+def disk_id(plan: Plan, name: str) -> str:
+    site = plan.secondary
+    return (f"/subscriptions/{site.subscription_id}/resourceGroups/{site.resource_group}"
+            f"/providers/Microsoft.Compute/disks/{name}")
+
+
+def nic_id(plan: Plan, name: str) -> str:
+    site = plan.secondary
+    return (f"/subscriptions/{site.subscription_id}/resourceGroups/{site.resource_group}"
+            f"/providers/Microsoft.Network/networkInterfaces/{name}")
+
+
+def disk_body(plan: Plan, run_id: str, point: RecoveryPoint, record) -> Disk:
+    """A managed disk from the point's secondary copy of one disk."""
+    config = point.vm_configuration
+    return Disk(
+        location=plan.secondary.region,
+        sku=DiskSku(name=record.sku) if record.sku else None,
+        disk_size_gb=record.size_gb or None,
+        creation_data=points.disk_source(plan, point, record),
+        os_type=config.os_type if record.role is DiskRole.OS else None,
+        hyper_v_generation=config.hyper_v_generation if record.role is DiskRole.OS else None,
+        zones=[config.zone] if config.zone else None,
+        tags=tags.for_run(plan.name, run_id, point.vm, {tags.RECOVERY_POINT: point.rp_id}),
+    )
+
+
+def nic_body(plan: Plan, run_id: str, point: RecoveryPoint, subnet_id: str) -> NetworkInterface:
+    """A NIC in the secondary subnet with a dynamic private IP (the primary's address space need
+    not exist in the secondary VNet)."""
+    return NetworkInterface(
+        location=plan.secondary.region,
+        ip_configurations=[NetworkInterfaceIPConfiguration(
+            name="ipconfig1", subnet=Subnet(id=subnet_id),
+            private_ip_allocation_method="Dynamic", primary=True)],
+        tags=tags.for_run(plan.name, run_id, point.vm),
+    )
+
+
+def vm_body(plan: Plan, run_id: str, point: RecoveryPoint, size: str) -> VirtualMachine:
+    """The VM from its attached disks and NICs (names derived, so no lookup); Azure starts it on
+    creation. Create from existing disks: `createOption: Attach` (AZURE_FACTS)."""
     config = point.vm_configuration
     os_record = next(d for d in point.disks if d.role is DiskRole.OS)
-    vm = VirtualMachine(
-        location=site.region,
+
+    def managed(record) -> ManagedDiskParameters:
+        return ManagedDiskParameters(
+            id=disk_id(plan, naming.recovered_disk(point.vm, record.key, run_id)))
+
+    nic_ids = [nic_id(plan, naming.recovered_nic(nic.name, run_id)) for nic in config.nics or []]
+    return VirtualMachine(
+        location=plan.secondary.region,
         hardware_profile=HardwareProfile(vm_size=size),
         storage_profile=StorageProfile(
-            os_disk=OSDisk(
-                create_option="Attach",
-                os_type=config.os_type,
-                caching=os_record.caching,
-                managed_disk=ManagedDiskParameters(id=disk_ids[os_record.key]),
-            ),
-            data_disks=[
-                DataDisk(
-                    lun=d.lun,
-                    create_option="Attach",
-                    caching=d.caching,
-                    managed_disk=ManagedDiskParameters(id=disk_ids[d.key]),
-                )
-                for d in point.disks
-                if d.role is DiskRole.DATA
-            ],
+            os_disk=OSDisk(create_option="Attach", os_type=config.os_type,
+                           caching=os_record.caching, managed_disk=managed(os_record)),
+            data_disks=[DataDisk(lun=d.lun, create_option="Attach", caching=d.caching,
+                                 managed_disk=managed(d))
+                        for d in point.disks if d.role is DiskRole.DATA],
         ),
-        network_profile=NetworkProfile(
-            network_interfaces=[
-                NetworkInterfaceReference(id=nic_id, primary=index == 0)
-                for index, nic_id in enumerate(nic_ids)
-            ]
-        ),
+        network_profile=NetworkProfile(network_interfaces=[
+            NetworkInterfaceReference(id=nic, primary=index == 0)
+            for index, nic in enumerate(nic_ids)]),
         zones=[config.zone] if config.zone else None,
         tags=tags.for_run(plan.name, run_id, point.vm, config.tags),
     )
-    created = compute.virtual_machines.begin_create_or_update(
-        site.resource_group, name, vm
-    ).result()
-    return {"id": created.id, "name": name, "size": size}
 
 
-def delete_run_resources(clients: AzureClients, plan: Plan, run_id: str, vm: str) -> list[str]:
-    """Delete what this run created for `vm` (VM first: its disks and NICs are attached).
-    Only resources tagged with this plan and run; names come from the same derivation."""
+# --- undo: delete what the run created ----------------------------------------------------------
+
+
+def made_by(resource_tags: dict | None, plan: str, run_id: str, vms: set[str]) -> bool:
+    resource_tags = resource_tags or {}
+    return (resource_tags.get(tags.PLAN) == plan and resource_tags.get(tags.RUN) == run_id
+            and resource_tags.get(tags.SOURCE_VM) in vms)
+
+
+def advance_delete(clients: AzureClients, plan: Plan, run_id: str, vms: set[str],
+                   allowance: Allowance, progress: Progress) -> list[str]:
+    """One step of deleting every VM, disk and NIC tagged with this plan and run for `vms`: VMs
+    first (their disks and NICs are attached until a VM is gone). Done when none is left.
+    Only resources carrying the run's tags are found, and each is checked again before its
+    delete. Returns the ids asked to be deleted in this step."""
     site = plan.secondary
     compute = clients.compute(site.subscription_id)
     network = clients.network(site.subscription_id)
-    deleted = []
-    vm_name = naming.recovered_vm(vm, run_id)
-    machine = _get(compute.virtual_machines, site.resource_group, vm_name)
-    disk_ids: list[str] = []
-    nic_ids: list[str] = []
-    if machine is not None:
-        tags.require_owned(machine.id, machine.tags, plan.name, run_id=run_id)
-        storage = machine.storage_profile
-        disk_ids = [storage.os_disk.managed_disk.id] + [
-            d.managed_disk.id for d in storage.data_disks or []
-        ]
-        nic_ids = [n.id for n in machine.network_profile.network_interfaces or []]
-        compute.virtual_machines.begin_delete(site.resource_group, vm_name).result()
-        deleted.append(machine.id)
-    # Disks and NICs made before the VM existed (or after a VM create failed) are found by tag.
-    for disk in compute.disks.list_by_resource_group(site.resource_group):
-        if _made_by(disk.tags, plan.name, run_id, vm) and disk.id not in disk_ids:
-            disk_ids.append(disk.id)
-    for nic in network.network_interfaces.list(site.resource_group):
-        if _made_by(nic.tags, plan.name, run_id, vm) and nic.id not in nic_ids:
-            nic_ids.append(nic.id)
-    for disk_id in disk_ids:
-        deleted += _delete_owned(compute.disks, disk_id, plan.name, run_id)
-    for nic_id in nic_ids:
-        deleted += _delete_owned(network.network_interfaces, nic_id, plan.name, run_id)
-    return deleted
-
-
-def _delete_owned(operations, resource_id: str, plan: str, run_id: str) -> list[str]:
-    """Delete a disk or NIC if it still exists, after checking this run's tags are on it."""
-    rid = arm_ids.parse(resource_id)
-    resource = _get(operations, rid.resource_group, rid.name)
-    if resource is None:
-        return []
-    tags.require_owned(resource.id, resource.tags, plan, run_id=run_id)
-    operations.begin_delete(rid.resource_group, rid.name).result()
-    return [resource.id]
-
-
-def _made_by(resource_tags: dict | None, plan: str, run_id: str, vm: str) -> bool:
-    resource_tags = resource_tags or {}
-    return (
-        resource_tags.get(tags.PLAN) == plan
-        and resource_tags.get(tags.RUN) == run_id
-        and resource_tags.get(tags.SOURCE_VM) == vm
-    )
-
-
-def _failed(resource) -> bool:
-    """A resource whose last PUT failed: ARM keeps it, and a new PUT tries again."""
-    return (text(getattr(resource, "provisioning_state", None)) or "").lower() == "failed"
-
-
-def _get(operations, resource_group: str, name: str):
-    try:
-        return operations.get(resource_group, name)
-    except ResourceNotFoundError:
-        return None
+    now = SecondaryGroup.read(clients, plan)
+    left = 0
+    requests: list[tuple[Any, Any]] = []
+    ours = {vm.id.lower() for vm in now.vms.values()
+            if made_by(vm.tags, plan.name, run_id, vms)}
+    for kind, found in (("vm", now.vms), ("disk", now.disks), ("nic", now.nics)):
+        for resource in found.values():
+            if not made_by(resource.tags, plan.name, run_id, vms):
+                continue
+            left += 1
+            tags.require_owned(resource.id, resource.tags, plan.name, run_id=run_id)
+            if observe.provisioning(resource) in ("deleting", "creating", "updating"):
+                continue  # Azure is busy with it: look again
+            holder = getattr(resource, "managed_by", None) if kind == "disk" else (
+                getattr(getattr(resource, "virtual_machine", None), "id", None)
+                if kind == "nic" else None)
+            if holder and holder.lower() not in ours:
+                # Attached to a VM this run did not create: vmdr will not touch that VM.
+                progress.fail(resource.tags.get(tags.SOURCE_VM, resource.name),
+                              f"{kind} {resource.name} is attached to {holder}, which this run "
+                              "did not create; detach it (or delete that VM) and undo again")
+                continue
+            if holder:
+                continue  # its VM is still being deleted
+            operations = {"vm": compute.virtual_machines, "disk": compute.disks,
+                          "nic": network.network_interfaces}[kind]
+            requests.append((operations, resource))
+    chosen = [r for r in requests if allowance.take()]
+    parallel(lambda pair: begin(pair[0].begin_delete, site.resource_group, pair[1].name),
+             chosen)
+    progress.total = max(progress.total, left)
+    progress.done = left == 0
+    return [arm_ids.parse(resource.id).name for _, resource in chosen]

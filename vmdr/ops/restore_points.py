@@ -6,7 +6,7 @@ Azure (learn.microsoft.com, "Virtual machine restore points"): one collection pe
 is a collection in the target region whose `source.id` is the source collection, and a restore
 point in it with `sourceRestorePoint.id`; its disk restore points report
 `replicationStatus.completionPercent` under `$expand=instanceView`. Cross-region copy of restore
-points is a **preview** Azure feature.
+points is a **preview** Azure feature. Each creation is asked for without waiting, then read.
 """
 
 from __future__ import annotations
@@ -23,13 +23,19 @@ from azure.mgmt.compute.models import (
 
 from vmdr import arm_ids, errors, naming, tags
 from vmdr.azure import AzureClients, text
+from vmdr.engine import observe
+from vmdr.engine.arm import Allowance, begin
 from vmdr.plan import Plan
 from vmdr.recovery_point import CopyState, RecoveryPoint
 
 
-def take(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> datetime:
-    """Create the VM's restore point (reused if a retried activity made it already) and record
-    each disk's disk restore point. Returns the point's time."""
+def request_point(clients: AzureClients, plan: Plan, point: RecoveryPoint,
+                  allowance: Allowance) -> None:
+    """Ask for the VM's restore point (the collection is created first; that is not a
+    long-running operation)."""
+    pending = [d for d in point.disks if d.state is CopyState.PENDING]
+    if not pending or not allowance.take(2):
+        return
     site = plan.primary
     compute = clients.compute(site.subscription_id)
     collection = _ensure_collection(
@@ -38,13 +44,35 @@ def take(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> datetime:
     )
     point.primary_collection_id = collection.id
     name = naming.restore_point(point.rp_id)
-    restore_point = _get_point(compute, site.resource_group, collection.name, name)
+    if _get_point(compute, site.resource_group, collection.name, name) is None:
+        begin(compute.restore_points.begin_create, site.resource_group, collection.name, name,
+              RestorePoint(consistency_mode="CrashConsistent"))
+    for disk in pending:
+        disk.state = CopyState.CAPTURING
+
+
+def check_point(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> datetime | None:
+    """When the restore point exists, each disk's disk restore point; the point's time once
+    every disk is captured."""
+    if not any(d.state is CopyState.CAPTURING for d in point.disks):
+        return _captured_time(point)
+    site = plan.primary
+    compute = clients.compute(site.subscription_id)
+    collection = arm_ids.parse(point.primary_collection_id).name
+    restore_point = _get_point(compute, site.resource_group, collection,
+                               naming.restore_point(point.rp_id))
     if restore_point is None:
-        compute.restore_points.begin_create(
-            site.resource_group, collection.name, name,
-            RestorePoint(consistency_mode="CrashConsistent"),
-        ).result()
-        restore_point = _get_point(compute, site.resource_group, collection.name, name)
+        for disk in point.disks:
+            if disk.state is CopyState.CAPTURING:
+                disk.state = CopyState.PENDING  # the request never took: ask again
+        return None
+    state = observe.provisioning(restore_point)
+    if state == "failed":
+        for disk in point.disks:
+            disk.state, disk.error = CopyState.FAILED, "the restore point failed"
+        return _captured_time(point)
+    if state != "succeeded":
+        return None
     by_disk = _disk_restore_points(restore_point)
     for disk in point.disks:
         disk.primary_snapshot_id = by_disk.get(disk.source_disk_id.lower())
@@ -53,17 +81,26 @@ def take(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> datetime:
             disk.error = "the restore point has no disk restore point for this disk"
         else:
             disk.state = CopyState.CAPTURED
-    return restore_point.time_created or point.created
+            disk.captured_at = restore_point.time_created
+    return _captured_time(point)
 
 
-def start_copy(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> list[str]:
-    """Copy the restore point into the secondary region's collection. Returns the disk keys
-    refused for now (all of them, when Azure says not now)."""
+def _captured_time(point: RecoveryPoint) -> datetime | None:
+    if any(d.state in (CopyState.PENDING, CopyState.CAPTURING) for d in point.disks):
+        return None
+    times = [d.captured_at for d in point.disks if d.captured_at]
+    return min(times) if times else point.created
+
+
+def request_copy(clients: AzureClients, plan: Plan, point: RecoveryPoint,
+                 allowance: Allowance, slots: list[int]) -> int:
+    """Ask for the restore point's copy into the secondary region's collection. Returns how
+    many disks Azure refused for now (all of them, when it says not now)."""
     site = plan.secondary
     compute = clients.compute(site.subscription_id)
-    copying = [d for d in point.disks if d.state in (CopyState.CAPTURED, CopyState.COPYING)]
-    if not copying:
-        return []
+    copying = [d for d in point.disks if d.state is CopyState.CAPTURED]
+    if not copying or slots[0] < len(copying) or not allowance.take(2):
+        return 0
     try:
         collection = _ensure_collection(
             compute, site.resource_group, naming.secondary_restore_point_collection(point.vm),
@@ -73,32 +110,41 @@ def start_copy(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> list[
         name = naming.restore_point(point.rp_id)
         if _get_point(compute, site.resource_group, collection.name, name) is None:
             source = f"{point.primary_collection_id}/restorePoints/{name}"
-            compute.restore_points.begin_create(
-                site.resource_group, collection.name, name,
-                RestorePoint(source_restore_point=ApiEntityReference(id=source)),
-            ).result()
+            begin(compute.restore_points.begin_create, site.resource_group, collection.name,
+                  name, RestorePoint(source_restore_point=ApiEntityReference(id=source)))
     except HttpResponseError as exc:
         if errors.copy_refused_for_now(exc):
-            return [d.key for d in copying]
+            return len(copying)
         raise
     for disk in copying:
         disk.state = CopyState.COPYING
-    return []
+    slots[0] -= len(copying)
+    return 0
 
 
-def check_copy(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> float:
+def check_copy(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> list[float]:
     """Update each disk from its copied disk restore point's replication status (an
-    InstanceViewStatus `ReplicationState/{replicating|succeeded|failed}`); the least percent."""
+    InstanceViewStatus `ReplicationState/{replicating|succeeded|failed}`); the percent of each
+    disk still copying."""
+    if not any(d.state is CopyState.COPYING for d in point.disks):
+        return []
     site = plan.secondary
     compute = clients.compute(site.subscription_id)
     collection = arm_ids.parse(point.secondary_collection_id).name
     restore_point = _get_point(compute, site.resource_group, collection,
                                naming.restore_point(point.rp_id), expand=True)
-    copies = _disk_restore_points(restore_point) if restore_point else {}
+    if restore_point is None or observe.provisioning(restore_point) != "succeeded":
+        if restore_point is not None and observe.provisioning(restore_point) == "failed":
+            for disk in point.disks:
+                if disk.state is CopyState.COPYING:
+                    disk.state, disk.error = CopyState.FAILED, "the restore point copy failed"
+            return []
+        return [0.0 for d in point.disks if d.state is CopyState.COPYING]
+    copies = _disk_restore_points(restore_point)
     views = {}
-    if restore_point is not None and restore_point.instance_view is not None:
+    if restore_point.instance_view is not None:
         views = {v.id.lower(): v for v in restore_point.instance_view.disk_restore_points or []}
-    least = 100.0
+    running = []
     for disk in point.disks:
         if disk.state is not CopyState.COPYING:
             continue
@@ -118,13 +164,15 @@ def check_copy(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> float
             disk.state = CopyState.COPIED
             disk.secondary_copy_id = copy_id
             continue
-        least = min(least, percent)
-    return least
+        running.append(percent)
+    return running
 
 
-def delete(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> list[str]:
-    """Delete the point's restore points in both regions (collections are vmdr-tagged)."""
-    deleted = []
+def request_delete(clients: AzureClients, plan: Plan, point: RecoveryPoint,
+                   allowance: Allowance) -> int:
+    """Ask for the deletion of the point's restore points in both regions (collections are
+    vmdr-tagged). Returns how many still exist."""
+    left = 0
     for collection_id in (point.secondary_collection_id, point.primary_collection_id):
         if not collection_id:
             continue
@@ -136,10 +184,13 @@ def delete(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> list[str]
             continue
         tags.require_owned(collection_id, collection.tags, plan.name)
         name = naming.restore_point(point.rp_id)
-        if _get_point(compute, rid.resource_group, rid.name, name) is not None:
-            compute.restore_points.begin_delete(rid.resource_group, rid.name, name).result()
-            deleted.append(f"{collection_id}/restorePoints/{name}")
-    return deleted
+        found = _get_point(compute, rid.resource_group, rid.name, name)
+        if found is None:
+            continue
+        left += 1
+        if observe.provisioning(found) != "deleting" and allowance.take():
+            begin(compute.restore_points.begin_delete, rid.resource_group, rid.name, name)
+    return left
 
 
 def _ensure_collection(compute, resource_group, name, location, source_id, plan, vm):

@@ -1,146 +1,168 @@
 """`consistency: snapshot-set`: incremental snapshots of all disks of a VM started together, and
-their cross-region copy by CopyStart (`copy_method: snapshot-copy`).
+their cross-region copy by CopyStart (`copy_method: snapshot-copy`) — each asked for without
+waiting, then checked from one list of the resource group's snapshots.
 
 Azure (learn.microsoft.com, "Copy an incremental snapshot to a new region"): only incremental
 snapshots can be copied; one copy per disk at a time; at most 100 copies in flight per
 subscription and target region; the copy is a snapshot with `createOption: CopyStart` whose
-`completionPercent` rises to 100, `copyCompletionError` set when it fails.
+`completionPercent` rises to 100, `copyCompletionError` set when it fails. A CopyStart snapshot
+may answer without `completionPercent` at first: it is not usable until the percent says 100.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError
 from azure.mgmt.compute.models import CreationData, Snapshot
 
 from vmdr import arm_ids, errors, naming, tags
 from vmdr.azure import AzureClients, text
+from vmdr.engine import observe
+from vmdr.engine.arm import Allowance, begin
 from vmdr.plan import Plan
 from vmdr.recovery_point import CopyState, DiskRecord, RecoveryPoint
 
 
-def take(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> datetime:
-    """Snapshot every disk not yet captured, all LROs in flight together; the point's time is the
-    earliest snapshot's. Snapshots that exist (a retried activity) are reused."""
+def request_snapshots(clients: AzureClients, plan: Plan, point: RecoveryPoint,
+                      allowance: Allowance) -> None:
+    """Ask for a snapshot of every disk not yet asked for (all of a VM's disks, or none: a
+    snapshot set is taken together)."""
+    pending = [d for d in point.disks if d.state is CopyState.PENDING]
+    if not pending or not allowance.take(len(pending)):
+        return
     site = plan.primary
     compute = clients.compute(site.subscription_id)
-    pollers = {}
-    for disk in point.disks:
-        name = naming.primary_snapshot(point.vm, disk.key, point.rp_id)
-        existing = _get(compute, site.resource_group, name)
-        if existing is not None:
-            pollers[disk.key] = existing
-            continue
+    for disk in pending:
         snapshot = Snapshot(
             location=site.region,
-            creation_data=CreationData(
-                create_option="Copy", source_resource_id=disk.source_disk_id
-            ),
+            creation_data=CreationData(create_option="Copy",
+                                       source_resource_id=disk.source_disk_id),
             incremental=True,
             tags=tags.for_recovery_point(plan.name, point.vm, point.rp_id, disk.key),
         )
-        pollers[disk.key] = compute.snapshots.begin_create_or_update(
-            site.resource_group, name, snapshot
-        )
-    times = []
+        begin(compute.snapshots.begin_create_or_update, site.resource_group,
+              naming.primary_snapshot(point.vm, disk.key, point.rp_id), snapshot)
+        disk.state = CopyState.CAPTURING
+
+
+def check_snapshots(point: RecoveryPoint, primary: dict[str, Any]) -> datetime | None:
+    """Update capturing disks from the primary group's snapshots; when every disk is captured,
+    the point's time (the earliest snapshot's)."""
     for disk in point.disks:
-        result = pollers[disk.key]
-        snapshot = result if isinstance(result, Snapshot) else result.result()
-        disk.primary_snapshot_id = snapshot.id
-        disk.state = CopyState.CAPTURED
-        if snapshot.time_created:
-            times.append(snapshot.time_created)
+        if disk.state is not CopyState.CAPTURING:
+            continue
+        snapshot = primary.get(naming.primary_snapshot(point.vm, disk.key, point.rp_id).lower())
+        if snapshot is None:
+            disk.state = CopyState.PENDING  # the request never took: ask again
+            continue
+        state = observe.provisioning(snapshot)
+        if state == "failed":
+            _fail(disk, "the snapshot failed")
+        elif state == "succeeded" and _usable(snapshot):
+            disk.state = CopyState.CAPTURED
+            disk.primary_snapshot_id = snapshot.id
+            disk.captured_at = snapshot.time_created
+    if any(d.state in (CopyState.PENDING, CopyState.CAPTURING) for d in point.disks):
+        return None
+    times = [d.captured_at for d in point.disks if d.captured_at]
     return min(times) if times else point.created
 
 
-def start_copies(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> list[str]:
-    """CopyStart each captured disk into the secondary resource group. Returns the keys of disks
-    Azure refused for now (copy limits); the caller waits and asks again."""
+def _usable(snapshot) -> bool:
+    """A snapshot of a Premium SSD v2 or Ultra disk fills in the background: it can be used only
+    once its own completionPercent is 100 (learn.microsoft.com, "Incremental snapshots")."""
+    percent = getattr(snapshot, "completion_percent", None)
+    return percent is None or float(percent) >= 100.0
+
+
+def request_copies(clients: AzureClients, plan: Plan, point: RecoveryPoint,
+                   allowance: Allowance, slots: list[int]) -> int:
+    """CopyStart each captured disk into the secondary group, while copy slots (`slots[0]`) and
+    writes last. Returns how many Azure refused for now (copy limits); they are asked again."""
     site = plan.secondary
     compute = clients.compute(site.subscription_id)
-    refused = []
+    refused = 0
     for disk in point.disks:
-        if disk.state not in (CopyState.CAPTURED, CopyState.COPYING):
+        if disk.state is not CopyState.CAPTURED:
             continue
-        name = naming.secondary_snapshot(point.vm, disk.key, point.rp_id)
-        existing = _get(compute, site.resource_group, name)
-        if existing is None:
-            copy = Snapshot(
-                location=site.region,
-                creation_data=CreationData(
-                    create_option="CopyStart", source_resource_id=disk.primary_snapshot_id
-                ),
-                incremental=True,
-                tags=tags.for_recovery_point(plan.name, point.vm, point.rp_id, disk.key),
-            )
-            try:
-                existing = compute.snapshots.begin_create_or_update(
-                    site.resource_group, name, copy
-                ).result()
-            except HttpResponseError as exc:
-                if errors.copy_refused_for_now(exc):
-                    refused.append(disk.key)
-                    continue
-                raise
-        disk.secondary_copy_id = existing.id
+        if slots[0] <= 0 or not allowance.take():
+            break
+        copy = Snapshot(
+            location=site.region,
+            creation_data=CreationData(create_option="CopyStart",
+                                       source_resource_id=disk.primary_snapshot_id),
+            incremental=True,
+            tags=tags.for_recovery_point(plan.name, point.vm, point.rp_id, disk.key),
+        )
+        try:
+            begin(compute.snapshots.begin_create_or_update, site.resource_group,
+                  naming.secondary_snapshot(point.vm, disk.key, point.rp_id), copy)
+        except HttpResponseError as exc:
+            if errors.copy_refused_for_now(exc):
+                refused += 1
+                continue
+            raise
         disk.state = CopyState.COPYING
+        slots[0] -= 1
     return refused
 
 
-def check_copies(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> float:
-    """Update each copying disk from its copy's completionPercent; returns the least percent."""
-    site = plan.secondary
-    compute = clients.compute(site.subscription_id)
-    least = 100.0
+def check_copies(point: RecoveryPoint, secondary: dict[str, Any]) -> list[float]:
+    """Update copying disks from the secondary group's snapshots; the percent of each copy still
+    running."""
+    running = []
     for disk in point.disks:
         if disk.state is not CopyState.COPYING:
             continue
-        snapshot = _get(compute, site.resource_group, arm_ids.parse(disk.secondary_copy_id).name)
+        snapshot = secondary.get(
+            naming.secondary_snapshot(point.vm, disk.key, point.rp_id).lower())
         if snapshot is None:
-            _fail(disk, "the copy snapshot disappeared before it completed")
+            disk.state = CopyState.CAPTURED  # the copy's PUT never took: ask again
             continue
+        disk.secondary_copy_id = snapshot.id
         failure = getattr(snapshot, "copy_completion_error", None)
         if failure is not None:
             _fail(disk, f"{text(failure.error_code)}: {failure.error_message}")
             continue
-        percent = float(snapshot.completion_percent if snapshot.completion_percent is not None
-                        else 100.0)
-        if percent >= 100.0:
+        if observe.provisioning(snapshot) == "failed":
+            _fail(disk, "the copy snapshot failed")
+            continue
+        percent = snapshot.completion_percent
+        if percent is not None and float(percent) >= 100.0 and \
+                observe.provisioning(snapshot) == "succeeded":
             disk.state = CopyState.COPIED
-        least = min(least, percent)
-    return least
+        else:
+            running.append(float(percent or 0.0))
+    return running
 
 
-def delete(clients: AzureClients, plan: Plan, point: RecoveryPoint) -> list[str]:
-    """Delete the point's snapshots in both regions (only vmdr's, for this point)."""
-    deleted = []
+def request_delete(clients: AzureClients, plan: Plan, point: RecoveryPoint,
+                   allowance: Allowance, found: dict[str, dict[str, Any]]) -> int:
+    """Ask for the deletion of the point's snapshots in both regions (only vmdr's, for this
+    point); `found` are the snapshot lists of the two resource groups. Returns how many of its
+    snapshots still exist (0: gone)."""
+    left = 0
     for disk in point.disks:
-        for snapshot_id in (disk.secondary_copy_id, disk.primary_snapshot_id):
-            if snapshot_id and _delete_owned(clients, snapshot_id, plan.name, point.rp_id):
-                deleted.append(snapshot_id)
-    return deleted
-
-
-def _delete_owned(clients: AzureClients, snapshot_id: str, plan: str, rp_id: str) -> bool:
-    try:
-        rid = arm_ids.parse_typed(snapshot_id, arm_ids.SNAPSHOT)
-    except arm_ids.InvalidResourceId:
-        return False  # a staging blob URL (copy_method blob): not this module's
-    compute = clients.compute(rid.subscription_id)
-    snapshot = _get(compute, rid.resource_group, rid.name)
-    if snapshot is None:
-        return False
-    tags.require_owned(snapshot_id, snapshot.tags, plan, rp_id=rp_id)
-    compute.snapshots.begin_delete(rid.resource_group, rid.name).result()
-    return True
-
-
-def _get(compute, resource_group: str, name: str) -> Snapshot | None:
-    try:
-        return compute.snapshots.get(resource_group, name)
-    except ResourceNotFoundError:
-        return None
+        for site, name in ((plan.secondary, naming.secondary_snapshot(point.vm, disk.key,
+                                                                       point.rp_id)),
+                           (plan.primary, naming.primary_snapshot(point.vm, disk.key,
+                                                                  point.rp_id))):
+            snapshot = found.get(site.resource_group.lower(), {}).get(name.lower())
+            if snapshot is None:
+                continue
+            left += 1
+            tags.require_owned(snapshot.id, snapshot.tags, plan.name, rp_id=point.rp_id)
+            if observe.provisioning(snapshot) in ("deleting", "creating", "updating"):
+                continue
+            if (getattr(snapshot, "completion_percent", None) or 100) < 100:
+                continue  # Azure: do not delete a snapshot while it is being copied
+            if allowance.take():
+                rid = arm_ids.parse(snapshot.id)
+                begin(clients.compute(rid.subscription_id).snapshots.begin_delete,
+                      rid.resource_group, rid.name)
+    return left
 
 
 def _fail(disk: DiskRecord, reason: str) -> None:

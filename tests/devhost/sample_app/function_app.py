@@ -310,3 +310,13 @@ def peeker(context: df.DurableOrchestrationContext):
 def blocking_sleep(seconds: float) -> float:
     time.sleep(seconds)
     return seconds
+
+
+@sample.orchestration_trigger(context_name="context")
+def sleep_then_hello(context: df.DurableOrchestrationContext):
+    """A blocking activity, then a quick one: what functionTimeout does to the first."""
+    try:
+        slept = yield context.call_activity("blocking_sleep", context.get_input())
+    except Exception as exc:
+        return {"failed": str(exc).split("\n")[0].strip()}
+    return {"slept": slept, "then": (yield context.call_activity("hello", "after"))}

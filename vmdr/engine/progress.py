@@ -1,0 +1,44 @@
+"""What an advance activity reports: done, still working, or failed — with counts, not lists,
+so that orchestration histories stay small whatever the number of resources."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+# How many failures an advance names in its report (the rest are counted).
+MAX_NAMED = 20
+
+
+class Progress(BaseModel):
+    done: bool = False
+    total: int = 0
+    finished: int = 0
+    failed: list[str] = Field(default_factory=list)  # "what: why", at most MAX_NAMED
+    failed_count: int = 0
+    writes: int = 0  # ARM writes and deletes issued by this call
+    reads: int = 0
+    throttled: int = 0
+    remaining_writes: int | None = None
+    # Seconds until something is worth looking at again (None: the caller's poll schedule).
+    wait: float | None = None
+    # Small results the orchestrator needs afterwards (e.g. what was recovered).
+    detail: dict[str, Any] = Field(default_factory=dict)
+    # Exceptional per-item memory carried to the next call (retry counts of failed items).
+    memo: dict[str, Any] = Field(default_factory=dict)
+
+    def fail(self, what: str, why: str) -> None:
+        self.failed_count += 1
+        if len(self.failed) < MAX_NAMED:
+            self.failed.append(f"{what}: {why}")
+
+    def counted(self, tally) -> Progress:
+        """Take the ARM counts of `vmdr.engine.arm.tally()`."""
+        self.reads, self.throttled = tally.reads, tally.throttled
+        self.writes = tally.writes + tally.deletes
+        self.remaining_writes = tally.remaining.get("writes")
+        return self
+
+    def result(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")

@@ -1,0 +1,116 @@
+"""A saga run's state: its steps, the compensations recorded before each forward action, the
+children it waits on, and the custom status operators read (DESIGN §3a "one saga engine").
+
+Failover, failback and drills keep their state in a `Saga`. It is rebuilt identically on every
+replay (orchestrators change it only through these methods, from activity results and
+`context.current_utc_datetime`) and it is plain JSON (`state`), small whatever the plan's size:
+per-VM data lives in the run's records in the catalog, not here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+STATUS_KEYS = ("kind", "plan", "run_id", "mode", "phase", "steps", "awaiting", "children")
+
+
+class Saga:
+    def __init__(self, state: dict[str, Any]):
+        self.state = state
+
+    @classmethod
+    def new(cls, kind: str, request: dict[str, Any], run_id: str, started: datetime) -> Saga:
+        return cls({
+            "kind": kind,
+            "plan": request["plan"],
+            "run_id": run_id,
+            "mode": request.get("mode"),
+            "requested_by": request.get("requested_by") or "unknown",
+            "reason": request.get("reason") or "",
+            "alert": request.get("alert"),
+            "started": started.isoformat(),
+            "phase": "preflight",
+            "steps": [],
+            "awaiting": None,
+            "children": [],
+            "compensations": [],
+            "compensated": [],
+            "left": [],
+            "groups": [],  # what each recovered group did (counts)
+            "approval": None,
+            "dns": None,
+            "healthy_at": None,
+            "failure": None,
+            "blockers": [],
+            "runbook": "runbook.json",
+        })
+
+    def __getitem__(self, key: str) -> Any:
+        return self.state[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.state[key] = value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.state.get(key, default)
+
+    @property
+    def plan(self) -> str:
+        return self.state["plan"]
+
+    @property
+    def run_id(self) -> str:
+        return self.state["run_id"]
+
+    # --- steps ------------------------------------------------------------------------------
+
+    def begin(self, name: str, now: datetime) -> None:
+        """A step starts (it becomes the run's phase)."""
+        self.state["phase"] = name
+        self.state["steps"].append({"name": name, "state": "running", "started": now.isoformat(),
+                                    "ended": None, "detail": None})
+
+    def end(self, now: datetime, state: str = "succeeded", detail: Any = None) -> None:
+        """The current step ends."""
+        self.state["steps"][-1].update(state=state, ended=now.isoformat(), detail=detail)
+
+    def await_(self, what: dict[str, Any] | None) -> None:
+        self.state["awaiting"] = what
+
+    # --- compensations (Temporal's saga pattern: recorded before the action) ------------------
+
+    def compensate_later(self, step: str, activity: str, payload: dict, description: str,
+                         kind: str = "advance") -> None:
+        """Record how to undo an action — before the action runs. `kind` "advance": an advance
+        activity the rollback calls until it reports done; "call": one quick activity call."""
+        self.state["compensations"].append({"step": step, "activity": activity, "input": payload,
+                                            "description": description, "kind": kind})
+
+    def pending_compensations(self) -> list[dict[str, Any]]:
+        """Compensations in the order they must run: the reverse of their recording."""
+        return list(reversed(self.state["compensations"]))
+
+    def compensated(self, compensation: dict[str, Any], now: datetime) -> None:
+        self.state["compensated"].append({"description": compensation["description"],
+                                          "at": now.isoformat()})
+
+    def left_undone(self, compensation: dict[str, Any], error: str) -> None:
+        """A compensation that could not be done: kept, with how to run it again."""
+        self.state["left"].append({"description": compensation["description"], "error": error,
+                                   "step": compensation["step"],
+                                   "activity": compensation["activity"],
+                                   "input": compensation["input"]})
+
+    # --- children: sub-orchestrations an abort must reach -------------------------------------
+
+    def watching(self, instance_ids: list[str]) -> None:
+        self.state["children"] = list(instance_ids)
+
+    def custom_status(self) -> dict[str, Any]:
+        """`{kind, plan, run_id, mode, phase, steps: [{name, state, started, ended}], awaiting,
+        children}`."""
+        status = {key: self.state.get(key) for key in STATUS_KEYS}
+        status["steps"] = [{k: step[k] for k in ("name", "state", "started", "ended")}
+                           for step in self.state["steps"]]
+        return status

@@ -1,9 +1,11 @@
-# The two commands of DESIGN §6. Everything is installed into the repository: .venv and node_modules.
+# The two commands of DESIGN §6, and the deployment package. Everything is installed into the
+# repository: .venv, .venv-tools (checkov, apart from the app's pins), .wheelhouse, node_modules.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+TOOLS := .venv-tools
 
-.PHONY: test lint install demo clean
+.PHONY: test lint install tools wheelhouse package demo clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -17,10 +19,31 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# checkov has many dependencies of its own: its own venv, pinned in requirements-tools.txt.
+tools: $(TOOLS)/.installed
+
+$(TOOLS)/.installed: requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
+	touch $@
+
+# Wheels of requirements.txt, so the package test's fresh venv installs without the index.
+wheelhouse: .wheelhouse/.built
+
+.wheelhouse/.built: requirements.txt $(VENV)/.installed
+	rm -rf .wheelhouse
+	$(BIN)/python -m pip wheel --quiet -r requirements.txt -w .wheelhouse
+	touch $@
+
+# What the Function App receives: dist/vmdr/ and dist/vmdr.zip, by .funcignore.
+package: install
+	$(BIN)/python -m localplatform.package --out dist/vmdr
+
 lint: install
 	$(BIN)/ruff check .
 
-test: install lint
+test: install tools wheelhouse lint
 	$(BIN)/python -m pytest
 
 # The main job end to end on the local platform: protect, alert, approve, fail over, verify.
@@ -28,4 +51,4 @@ demo: install
 	$(BIN)/python -m localplatform.demo
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .wheelhouse dist node_modules .pytest_cache .ruff_cache

@@ -35,9 +35,11 @@ def _parser() -> argparse.ArgumentParser:
                        "without it armsim starts its own Azurite")
     serve.add_argument("--state-dir", help="the CA and leaf certificates, the final state "
                        "dump (state.json) and, when armsim starts its own, Azurite's data")
-    serve.add_argument("--principal", action="append", default=[], metavar="NAME=ROLE",
-                       help="declare a principal: ROLE is * or a role JSON file (repeatable; "
-                       "overrides the estate's)")
+    serve.add_argument("--principal", action="append", default=[],
+                       metavar="NAME=ROLE[@SCOPE]",
+                       help="declare a principal: ROLE is * or a role JSON file, assigned at "
+                       "SCOPE (default /); repeat a NAME to add assignments (the first "
+                       "replaces the estate's principal of that name)")
     serve.add_argument("--bytes-per-gib", type=int, default=DEFAULT_BYTES_PER_GIB,
                        help="page-blob bytes per simulated GiB (default 1 MiB)")
     return parser
@@ -86,9 +88,15 @@ def serve(args: argparse.Namespace) -> int:
             sim.registry.principals.add("owner", "*")
             if args.estate:
                 estate_module.seed(sim.services, estate_module.load(args.estate))
+            declared: set[str] = set()
             for spec in args.principal:
-                name, _, role = spec.partition("=")
-                sim.registry.principals.add(name, role or "*")
+                name, _, assignment = spec.partition("=")
+                role, _, scope = assignment.partition("@")
+                if name in declared:
+                    sim.registry.principals.assign(name, role or "*", scope or "/")
+                else:
+                    sim.registry.principals.add(name, role or "*", scopes=[scope or "/"])
+                    declared.add(name)
         server = ServerThread(sim, state_dir, args.port).start()
         with sim.registry.lock:
             info = {"endpoint": server.endpoint,

@@ -175,13 +175,20 @@ class AdminClient:
 
     # --------------------------------------------------------------------------- principals
     def add_principal(self, name: str, *, role: Any = "*", role_file: str | None = None,
-                      token: str | None = None) -> dict[str, Any]:
-        """Declare (or replace) a principal; returns it with its bearer token."""
+                      token: str | None = None, scopes: list[str] | None = None,
+                      assignments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Declare (or replace) a principal; returns it with its bearer token. `role` (or
+        `role_file`) at `scopes` (default `/`), or `assignments`: a list of
+        `{"role" | "role_file", "scope" | "scopes"}`."""
         body: dict[str, Any] = {"name": name, "role": role}
         if role_file:
             body["role_file"] = role_file
         if token:
             body["token"] = token
+        if scopes:
+            body["scopes"] = scopes
+        if assignments is not None:
+            body["assignments"] = assignments
         return self._call("POST", "/principals", json_body=body).json()
 
     def principals(self) -> dict[str, Any]:

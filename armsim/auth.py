@@ -1,4 +1,5 @@
-"""Identity and permissions: bearer tokens → principals → Azure custom roles → RBAC actions.
+"""Identity and permissions: bearer tokens → principals → role assignments (a custom role at a
+scope) → RBAC actions.
 
 Roles use Azure's custom-role JSON (`{"Name", "Actions", "NotActions", "DataActions",
 "NotDataActions", "AssignableScopes"}`, as `az role definition create` takes it); the ARM
@@ -123,17 +124,51 @@ def resolve_path(text: str, base_dir: Path | None = None) -> Path:
     return (REPO_ROOT / path).resolve()
 
 
+def _covers(assigned: str, scope: str) -> bool:
+    """An assignment at `assigned` applies to that scope and everything under it (Azure RBAC
+    inheritance: management group → subscription → resource group → resource)."""
+    if assigned == "/":
+        return True
+    assigned, scope = assigned.lower().rstrip("/"), scope.lower().rstrip("/")
+    return scope == assigned or scope.startswith(assigned + "/")
+
+
+@dataclass
+class Assignment:
+    """A role assigned at a scope, as `Microsoft.Authorization/roleAssignments` pairs them."""
+
+    role: Role
+    scope: str = "/"
+
+    def covers(self, scope: str) -> bool:
+        return _covers(self.scope, scope)
+
+    def describe(self) -> dict[str, Any]:
+        return {"scope": self.scope, "role": self.role.describe()}
+
+
 @dataclass
 class Principal:
     name: str
     object_id: str
     token: str
-    role: Role
-    scopes: list[str] = field(default_factory=lambda: ["/"])
+    assignments: list[Assignment] = field(default_factory=list)
+
+    def allows(self, action: str, scope: str) -> bool:
+        return any(a.covers(scope) and a.role.allows(action) for a in self.assignments)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "object_id": self.object_id, "token": self.token,
-                "scopes": self.scopes, "role": self.role.describe()}
+                "assignments": [a.describe() for a in self.assignments]}
+
+
+def assignments_from_spec(spec: dict[str, Any], base_dir: Path | None = None) -> list[Assignment]:
+    """`{"role" | "role_file", "scope" | "scopes"}` → one assignment per scope (default `/`)."""
+    role = Role.from_spec(spec.get("role_file") or spec.get("role", "*"), base_dir)
+    scopes = spec.get("scopes") or ([spec["scope"]] if spec.get("scope") else ["/"])
+    if isinstance(scopes, str):
+        scopes = [scopes]
+    return [Assignment(role, str(scope)) for scope in scopes]
 
 
 class Principals:
@@ -144,16 +179,29 @@ class Principals:
         self.by_token: dict[str, Principal] = {}
 
     def add(self, name: str, role: Any = "*", *, token: str | None = None,
-            scopes: list[str] | None = None, base_dir: Path | None = None) -> Principal:
+            scopes: list[str] | None = None, assignments: list[dict[str, Any]] | None = None,
+            base_dir: Path | None = None) -> Principal:
+        """Declare (or replace) a principal: one `role` at `scopes` (default `/`), or a list of
+        role `assignments`, each `{"role" | "role_file", "scope" | "scopes"}`."""
+        specs = assignments if assignments is not None else [{"role": role, "scopes": scopes}]
+        granted = [a for spec in specs for a in assignments_from_spec(spec, base_dir)]
         existing = self.by_name.get(name)
         token = token or (existing.token if existing else f"armsim-{name}-{secrets.token_hex(12)}")
         if existing:
             self.by_token.pop(existing.token, None)
         principal = Principal(
             name=name, object_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"armsim:{name}")),
-            token=token, role=Role.from_spec(role, base_dir), scopes=scopes or ["/"])
+            token=token, assignments=granted)
         self.by_name[name] = principal
         self.by_token[token] = principal
+        return principal
+
+    def assign(self, name: str, role: Any, scope: str = "/",
+               base_dir: Path | None = None) -> Principal:
+        """Add one role assignment to an existing principal (its token is kept)."""
+        principal = self.by_name[name]
+        principal.assignments.extend(
+            assignments_from_spec({"role": role, "scope": scope}, base_dir))
         return principal
 
     def tokens(self) -> dict[str, str]:
@@ -176,9 +224,9 @@ class Principals:
 
     @staticmethod
     def authorize(principal: Principal, action: str, scope: str) -> None:
-        in_scope = any(scope.lower().startswith(s.lower().rstrip("/") + "/") or s == "/"
-                       or scope.lower() == s.lower() for s in principal.scopes)
-        if in_scope and principal.role.allows(action):
+        """Allowed when one of the principal's assignments covers `scope` with a role that
+        allows `action` (assignments add up; there are no deny assignments)."""
+        if principal.allows(action, scope):
             return
         # Azure's message, word for word (ARM AuthorizationFailed).
         raise AuthorizationFailed(

@@ -72,6 +72,7 @@ def seed(services: Services, estate: dict[str, Any]) -> dict[str, int]:
         spec = spec or {}
         role = spec.get("role_file") or spec.get("role", "*")
         registry.principals.add(name, role, token=spec.get("token"), scopes=spec.get("scopes"),
+                                assignments=spec.get("assignments"),
                                 base_dir=base_dir)
     for name, spec in (estate.get("apps") or {}).items():
         registry.apps[name.lower()] = [str(r) for r in (spec or {}).get("roles", [])]

@@ -47,12 +47,20 @@ def operation_status(call: Call, svc: Services) -> Reply:
 
 
 def operation_actions(call: Call, svc: Services) -> list[tuple[str, str]]:
+    """A status read needs `{provider}/locations/{kind}/read` at the resource group of the
+    operation's resource: the URL sits under the subscription, yet a role assigned at a resource
+    group polls the operations it started there, while one assigned on the resource alone does not
+    (azure-docs issue 111535 on "Status of asynchronous operations")."""
     provider = "Microsoft.Compute" if "compute" in call.match["provider"].lower() \
         else "Microsoft.Network"
     kind = call.match.get("kind", "operations")
     name = {"diskoperations": "diskOperations", "operationresults": "operationResults"}.get(
         kind.lower(), "operations")
-    return [(f"{provider}/locations/{name}/read", call.path)]
+    operation = svc.registry.operations.get(call.match["opid"])
+    scope = call.path
+    if operation is not None and "/resourcegroups/" in operation.resource_id.lower():
+        scope = "/".join(operation.resource_id.split("/")[:5])
+    return [(f"{provider}/locations/{name}/read", scope)]
 
 
 def register(router: Router) -> None:

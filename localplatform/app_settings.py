@@ -1,6 +1,6 @@
 """The vmdr app's settings on the local platform, shared by the tests and the demo: Azurite for
-storage, armsim for ARM (its CA and the vmdr principal's token, which carries the role of
-infra/vmdr-role.json)."""
+storage, armsim for ARM (its CA and the vmdr principal's token, which carries the roles of
+infra/roles/ at their scopes: see localplatform/identity.py)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict
@@ -59,6 +61,63 @@ SETTING_NAMES = {
     "polling_interval": "VMDR_POLLING_INTERVAL",
     "storage_retries": "VMDR_STORAGE_RETRIES",
 }
+
+
+@dataclass(frozen=True)
+class AppSetting:
+    """One app setting and what an Azure deployment does with it: `required` (infra/ sets it),
+    `optional` (a default that fits Azure), or `local-only` (never in Azure: a key, a static
+    token, a local CA or the virtual clock)."""
+
+    name: str
+    in_azure: Literal["required", "optional", "local-only"]
+    meaning: str
+
+
+# Every setting the app, its host.json and its bindings read. tests/infra checks that the Bicep
+# sets each `required` one and none that is `local-only`; tests/unit that this table is complete.
+APP_SETTINGS: tuple[AppSetting, ...] = (
+    AppSetting("AzureWebJobsStorage__accountName", "required",
+               "the app's storage account, reached with the managed identity: task hub, timers "
+               "and the catalog"),
+    AppSetting("AzureWebJobsStorage__credential", "required",
+               "'managedidentity': the host reaches its storage with a managed identity"),
+    AppSetting("AzureWebJobsStorage__clientId", "required",
+               "the client id of the user-assigned identity the host's storage connection uses"),
+    AppSetting("AZURE_CLIENT_ID", "required",
+               "the client id of the user-assigned identity that DefaultAzureCredential "
+               "(azure-identity) uses for ARM and the catalog; without it only a "
+               "system-assigned one is tried"),
+    AppSetting("TaskHubName", "required", "the Durable Functions task hub (host.json)"),
+    AppSetting("VMDR_PROTECT_TICK", "required", "NCRONTAB of the protect timer"),
+    AppSetting("VMDR_CATALOG_CONTAINER", "optional", "catalog container, default vmdr"),
+    AppSetting("AzureWebJobsStorage", "local-only",
+               "a storage connection string: it holds an account key, and the deployed storage "
+               "account refuses shared keys"),
+    AppSetting("AzureWebJobsStorage__blobServiceUri", "optional",
+               "the app's blob endpoint, instead of __accountName (a sovereign cloud)"),
+    AppSetting("VMDR_CATALOG_CONNECTION", "local-only",
+               "a connection string (an account key) for a catalog elsewhere"),
+    AppSetting("VMDR_CATALOG_ACCOUNT_URL", "optional", "a catalog elsewhere, by blob endpoint"),
+    AppSetting("VMDR_ARM_ENDPOINT", "optional", "ARM endpoint, default the public cloud"),
+    AppSetting("VMDR_CA_BUNDLE", "local-only", "armsim's local CA"),
+    AppSetting("VMDR_LOCAL_TOKEN", "local-only", "a static token for armsim"),
+    AppSetting("VMDR_BLOB_ENDPOINT_TEMPLATE", "optional",
+               "storage account name → blob endpoint, default the public cloud's"),
+    AppSetting("VMDR_LOCAL_STORAGE_KEY", "local-only", "Azurite's account key"),
+    AppSetting("VMDR_POLLING_INTERVAL", "optional", "seconds between LRO polls, default 30"),
+    AppSetting("VMDR_STORAGE_RETRIES", "optional", "retries of a storage call, default 3"),
+    AppSetting("VMDR_EXTRA_REGIONS", "optional", "region names to accept beyond vmdr's list"),
+    AppSetting("VMDR_SIM_CLOCK", "local-only", "the local platform's virtual clock"),
+)
+
+
+def required_in_azure() -> list[str]:
+    return [s.name for s in APP_SETTINGS if s.in_azure == "required"]
+
+
+def local_only() -> list[str]:
+    return [s.name for s in APP_SETTINGS if s.in_azure == "local-only"]
 
 
 def is_loopback(url: str) -> bool:

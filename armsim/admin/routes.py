@@ -275,7 +275,8 @@ def register(app: web.Application, sim: Simulator) -> None:
         with lock():
             principal = registry.principals.add(
                 body["name"], body.get("role_file") or body.get("role", "*"),
-                token=body.get("token"), scopes=body.get("scopes"))
+                token=body.get("token"), scopes=body.get("scopes"),
+                assignments=body.get("assignments"))
             return web.json_response(principal.describe(), status=201)
 
     add = app.router.add_route

@@ -91,6 +91,15 @@ def list_vms(call: Call, svc: Services) -> Reply:
     return paged(call, [v.to_rest(svc.registry, expand) for v in vms])
 
 
+def subscription_scoped(action: str):
+    """Location-level reads are authorized at the subscription: a role assigned at a resource
+    group gets 403 "... 'Microsoft.Compute/locations/vmSizes/read' over scope '/subscriptions/S'"
+    (as reported in confidential-containers/cloud-api-adaptor PR 1453)."""
+    def actions(call: Call, svc: Services) -> list[tuple[str, str]]:
+        return [(action, f"/subscriptions/{call.match['sub']}")]
+    return actions
+
+
 def vm_put_actions(call: Call, svc: Services) -> list[tuple[str, str]]:
     """Creating a VM also needs join on each NIC (Microsoft.Network/networkInterfaces/join)."""
     needed = [(A + "virtualMachines/write", scope_of(call))]
@@ -321,7 +330,7 @@ def register(router: Router) -> None:
     r("GET", RG + CP + "/virtualmachines", list_vms, A + "virtualMachines/read")
     r("GET", SUB + CP + "/virtualmachines", list_vms, A + "virtualMachines/read")
     r("GET", SUB + CP + "/locations/(?P<loc>[^/]+)/vmsizes", location_vm_sizes,
-      A + "locations/vmSizes/read")
+      subscription_scoped(A + "locations/vmSizes/read"))
 
     r("GET", DISK, get_disk, A + "disks/read")
     r("PUT", DISK, put_disk, A + "disks/write")

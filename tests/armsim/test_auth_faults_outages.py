@@ -98,19 +98,84 @@ def test_vm_create_needs_nic_join(arm, tmp_path):
 def test_principal_whose_role_file_is_missing_falls_back_to_owner_like(arm):
     created = arm.admin.add_principal("future", role_file="/nonexistent/role.json")
     future = arm.admin.principals()["future"]
-    assert future["role"]["fallback"] is True
+    assert future["assignments"][0]["role"]["fallback"] is True
     client = compute_client(arm.info, token=created["token"])
     client.virtual_machines.begin_power_off("rg-shop-weu", "shop-app-1").result()
 
 
-def test_vmdr_principal_has_the_least_privilege_role_of_infra(arm):
-    vmdr = arm.admin.principals()["vmdr"]
-    assert vmdr["role"]["fallback"] is False and vmdr["role"]["path"].endswith("vmdr-role.json")
-    client = arm.compute_as(principal="vmdr", retry_total=0)
+RG_WEU = f"/subscriptions/{SUB}/resourceGroups/rg-shop-weu"
+RG_NEU = f"/subscriptions/{SUB}/resourceGroups/rg-shop-neu"
+
+
+def test_an_assignment_applies_at_its_scope_and_below_only(arm):
+    created = arm.admin.add_principal("weu-reader", role={"Name": "r", "Actions": ["*/read"]},
+                                      scopes=[RG_WEU.upper()])  # scopes compare ignoring case
+    reader = arm.compute_as(token=created["token"], retry_total=0)
+    assert reader.virtual_machines.get("rg-shop-weu", "shop-app-1").name == "shop-app-1"
+    assert [d.name for d in reader.disks.list_by_resource_group("rg-shop-weu")]
+    with pytest.raises(HttpResponseError) as caught:
+        reader.virtual_machines.get("rg-shop-neu", "shop-db-standby")
+    assert caught.value.status_code == 403
+    assert f"over scope '{RG_NEU}/providers/Microsoft.Compute/virtualMachines/shop-db-standby'" \
+        in caught.value.error.message
+    # A sibling whose name merely starts with the same text is not under the scope.
+    created = arm.admin.add_principal("prefix", role={"Name": "r", "Actions": ["*/read"]},
+                                      scopes=[RG_WEU[:-1]])
+    with pytest.raises(HttpResponseError):
+        arm.compute_as(token=created["token"], retry_total=0).virtual_machines.get(
+            "rg-shop-weu", "shop-app-1")
+
+
+def test_assignments_add_up_role_by_scope(arm):
+    power = {"Name": "power", "Actions": ["Microsoft.Compute/virtualMachines/read",
+                                          "Microsoft.Compute/virtualMachines/deallocate/action",
+                                          "Microsoft.Compute/locations/operations/read"]}
+    reader = {"Name": "reader", "Actions": ["Microsoft.Compute/virtualMachines/read"]}
+    created = arm.admin.add_principal("split", assignments=[
+        {"role": power, "scope": RG_WEU}, {"role": reader, "scopes": [RG_NEU]}])
+    assert [a["scope"] for a in arm.admin.principals()["split"]["assignments"]] == [RG_WEU,
+                                                                                   RG_NEU]
+    client = arm.compute_as(token=created["token"], retry_total=0)
     client.virtual_machines.begin_deallocate("rg-shop-weu", "shop-app-1").result()
-    with pytest.raises(HttpResponseError) as caught:  # vmdr never powers off or restarts
-        client.virtual_machines.begin_restart("rg-shop-weu", "shop-app-1")
-    assert caught.value.status_code == 403 and caught.value.error.code == "AuthorizationFailed"
+    assert client.virtual_machines.get("rg-shop-neu", "shop-db-standby").name
+    with pytest.raises(HttpResponseError) as caught:
+        client.virtual_machines.begin_deallocate("rg-shop-neu", "shop-db-standby")
+    assert caught.value.status_code == 403
+    denied = arm.admin.operation_log(principal="split", status=403)
+    assert [(e["action"], e["region"]) for e in denied] == [
+        ("Microsoft.Compute/virtualMachines/deallocate/action", "northeurope")]
+
+
+def test_operations_are_polled_with_a_role_at_the_resource_group_not_on_the_resource(arm):
+    role = {"Name": "vm power", "Actions": ["Microsoft.Compute/virtualMachines/*",
+                                            "Microsoft.Compute/locations/operations/read"]}
+    on_vm = arm.admin.add_principal("on-vm", role=role, scopes=[VM_PATH])
+    poller = arm.compute_as(token=on_vm["token"], retry_total=0).virtual_machines \
+        .begin_deallocate("rg-shop-weu", "shop-app-1")
+    with pytest.raises(HttpResponseError) as caught:
+        poller.result()
+    assert caught.value.status_code == 403
+    assert f"over scope '{RG_WEU}'" in caught.value.message
+    on_rg = arm.admin.add_principal("on-rg", role=role, scopes=[RG_WEU])
+    arm.compute_as(token=on_rg["token"], retry_total=0).virtual_machines.begin_start(
+        "rg-shop-weu", "shop-app-1").result()
+    polls = arm.admin.operation_log(principal="on-rg",
+                                    action="Microsoft.Compute/locations/operations/read")
+    assert polls and all(e["status"] == 200 for e in polls)
+
+
+def test_location_reads_are_authorized_at_the_subscription(arm):
+    role = {"Name": "sizes", "Actions": ["Microsoft.Compute/locations/vmSizes/read"]}
+    on_rg = arm.admin.add_principal("sizes-rg", role=role, scopes=[RG_NEU])
+    with pytest.raises(HttpResponseError) as caught:
+        list(arm.compute_as(token=on_rg["token"], retry_total=0).virtual_machine_sizes.list(
+            "northeurope"))
+    assert caught.value.status_code == 403
+    assert "'Microsoft.Compute/locations/vmSizes/read' over scope " \
+        f"'/subscriptions/{SUB}' or" in caught.value.error.message
+    on_sub = arm.admin.add_principal("sizes-sub", role=role, scopes=[f"/subscriptions/{SUB}"])
+    sizes = arm.compute_as(token=on_sub["token"]).virtual_machine_sizes.list("northeurope")
+    assert any(size.name == "Standard_E4s_v5" for size in sizes)
 
 
 def test_call_fault_hits_the_next_n_matching_calls(arm):

@@ -11,7 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from armsim_support import DEMO_ESTATE
+import pytest
+from armsim_support import DEMO_ESTATE, SUB
+from azure.core.exceptions import HttpResponseError
 
 from armsim import estate as estate_module
 from armsim.testing import ArmSimInfo, compute_client, running_armsim
@@ -59,7 +61,10 @@ def test_serve_cli_writes_ready_file_and_stops_on_sigterm(azurite, tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "armsim", "serve", "--estate", str(DEMO_ESTATE),
          "--ready-file", str(ready), "--azurite", json.dumps(azurite.describe()),
-         "--time-scale", "600", "--state-dir", str(tmp_path / "state")],
+         "--time-scale", "600", "--state-dir", str(tmp_path / "state"),
+         "--principal", f"ops=*@/subscriptions/{SUB}/resourceGroups/rg-shop-neu",
+         "--principal", f"ops=infra/roles/primary.json@/subscriptions/{SUB}/resourceGroups/"
+         "rg-shop-weu"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 30
@@ -75,7 +80,14 @@ def test_serve_cli_writes_ready_file_and_stops_on_sigterm(azurite, tmp_path):
         assert info.virtual_clock().scale == 600
         names = sorted(vm.name for vm in compute_client(info).virtual_machines.list_all())
         assert names == ["shop-app-1", "shop-app-2", "shop-db-1", "shop-db-standby"]
-        assert set(info.tokens) == {"owner", "vmdr"}
+        assert set(info.tokens) == {"owner", "vmdr", "ops"}
+        # ops: anything in rg-shop-neu, the primary role in rg-shop-weu
+        ops = compute_client(info, principal="ops", retry_total=0)
+        ops.virtual_machines.begin_restart("rg-shop-neu", "shop-db-standby").result()
+        ops.virtual_machines.begin_deallocate("rg-shop-weu", "shop-app-1").result()
+        with pytest.raises(HttpResponseError) as caught:
+            ops.virtual_machines.begin_restart("rg-shop-weu", "shop-app-1")
+        assert caught.value.status_code == 403
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -184,10 +184,15 @@ def test_the_timer_starts_a_due_cycle_on_its_schedule(vmdr):
 
 def test_a_50_vm_estate_completes_a_cycle_with_small_histories(vmdr):
     from armsim.estate import generate
+    from localplatform.identity import vmdr_assignments
 
     vmdr.admin.seed(generate(50, data_disks=1), reset=True)
     subnet = (f"/subscriptions/{SUB}/resourceGroups/rg-net-northeurope/providers/"
               "Microsoft.Network/virtualNetworks/vnet-northeurope/subnets/app")
+    # The app keeps its token; its roles now sit at the bulk estate's groups.
+    vmdr.admin.add_principal("vmdr", assignments=vmdr_assignments(
+        SUB, primary_resource_groups=["rg-bulk-000"],
+        secondary_resource_group="rg-bulk-northeurope", subnets=[subnet]))
     plan = {
         "name": "bulk",
         "primary": {"subscription_id": SUB, "region": "westeurope",

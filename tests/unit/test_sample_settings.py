@@ -28,3 +28,16 @@ def test_sample_lists_every_setting():
     assert {"VMDR_ARM_ENDPOINT", "VMDR_LOCAL_TOKEN", "TaskHubName", "VMDR_PROTECT_TICK"} <= read
     missing = read - set(sample)
     assert not missing, f"local.settings.sample.json lacks {sorted(missing)}"
+
+
+def test_vmdr_settings_declares_every_setting_the_app_reads():
+    from vmdr.settings import APP_SETTINGS, local_only, required_in_azure
+
+    declared = {s.name for s in APP_SETTINGS}
+    missing = settings_read_by_the_app() - declared
+    assert not missing, f"vmdr.settings.APP_SETTINGS lacks {sorted(missing)}"
+    assert len(declared) == len(APP_SETTINGS)
+    assert {"AzureWebJobsStorage__accountName", "VMDR_PROTECT_TICK", "TaskHubName",
+            "AZURE_CLIENT_ID"} <= set(required_in_azure())
+    assert {"VMDR_LOCAL_TOKEN", "VMDR_LOCAL_STORAGE_KEY", "AzureWebJobsStorage"} <= \
+        set(local_only())

@@ -1,0 +1,187 @@
+"""infra/ without Azure: every Bicep file parses (pycep-parser), the roles it creates come from
+infra/roles/*.json and are assigned where their names say, and the Function App gets every app
+setting vmdr.settings requires in Azure and none that is local-only."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pycep import BicepParser
+
+from vmdr.settings import APP_SETTINGS, local_only, required_in_azure
+
+INFRA = Path(__file__).resolve().parents[2] / "infra"
+BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
+ROLE_FILES = sorted((INFRA / "roles").glob("*.json"))
+# Settings the Functions host reads itself (telemetry), not vmdr.
+HOST_SETTINGS = {"APPLICATIONINSIGHTS_CONNECTION_STRING",
+                 "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"}
+
+
+def parse(path: Path) -> dict[str, Any]:
+    return BicepParser().parse(file_path=path)
+
+
+def walk(node: Any):
+    yield node
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+def test_there_is_a_main_and_its_modules():
+    names = {p.relative_to(INFRA).as_posix() for p in BICEP_FILES}
+    assert {"main.bicep", "modules/function-app.bicep", "modules/storage.bicep",
+            "modules/alerts.bicep"} <= names
+
+
+@pytest.mark.parametrize("path", BICEP_FILES, ids=lambda p: p.relative_to(INFRA).as_posix())
+def test_every_bicep_file_parses(path):
+    document = parse(path)
+    assert document.get("resources") or document.get("modules"), f"{path} declares nothing"
+
+
+def test_every_module_main_uses_exists():
+    main = parse(INFRA / "main.bicep")
+    for name, module in main["modules"].items():
+        assert (INFRA / module["detail"]["path"]).is_file(), name
+
+
+def test_parameters_are_described_and_main_parameters_json_names_real_ones():
+    main = parse(INFRA / "main.bicep")
+    for name, parameter in main["parameters"].items():
+        kinds = {d["type"] for d in parameter["decorators"]}
+        assert "description" in kinds, f"parameter {name} has no @description"
+    given = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert set(given) <= set(main["parameters"])
+    required = {n for n, p in main["parameters"].items() if p.get("default") is None}
+    assert required <= set(given), f"azd cannot fill {sorted(required - set(given))}"
+
+
+# ----------------------------------------------------------------------------------- roles
+def _role_entries() -> list[dict[str, Any]]:
+    return parse(INFRA / "main.bicep")["variables"]["vmdrRoles"]["value"]
+
+
+def test_the_roles_bicep_creates_are_read_from_their_json_files():
+    entries = _role_entries()
+    loaded = [e["definition"]["function"] for e in entries]
+    assert all(f["type"] == "load_json_content" for f in loaded)
+    assert sorted(f["parameters"]["file_path"] for f in loaded) == sorted(
+        f"roles/{p.name}" for p in ROLE_FILES)
+    assert [e["key"] for e in entries] == [Path(f["parameters"]["file_path"]).stem
+                                           for f in loaded]
+    # The definitions take every permission list from the loaded JSON, none written inline.
+    definitions = parse(INFRA / "main.bicep")["resources"]["roleDefinitions"]["config"]
+    assert definitions["loop_type"]["detail"]["array_name"] == "vmdrRoles"
+    permissions = definitions["config"]["properties"]["permissions"][0]
+    for key, field in (("actions", "Actions"), ("notActions", "NotActions"),
+                       ("dataActions", "DataActions"), ("notDataActions", "NotDataActions")):
+        accessor = permissions[key]["operator"]["operands"]
+        assert accessor["operand_1"] == "role"
+        assert accessor["operand_2"]["operator"]["operands"] == {"operand_1": "definition",
+                                                                "operand_2": field}
+
+
+def test_no_bicep_file_spells_an_rbac_action():
+    action = re.compile(r"'Microsoft\.\w+/[\w/*]+/(read|write|delete|action)'", re.IGNORECASE)
+    for path in BICEP_FILES:
+        assert not action.search(path.read_text()), f"{path} has an action list of its own"
+
+
+def test_each_role_file_is_valid_custom_role_json():
+    for path in ROLE_FILES:
+        role = json.loads(path.read_text())
+        assert {"Name", "Description", "Actions", "NotActions", "DataActions",
+                "NotDataActions"} <= set(role), path
+        assert role["IsCustom"] is True and role["Actions"], path
+        assert not any("*" in a for a in role["Actions"]), f"{path}: no wildcards"
+        assert len(role["Actions"]) == len(set(role["Actions"])), path
+
+
+EXPECTED_ASSIGNMENTS = {
+    # module in main.bicep → (role key, module file it uses)
+    "primaryAssignments": ("primary", "modules/rbac/resource-group.bicep"),
+    "secondaryAssignment": ("secondary", "modules/rbac/resource-group.bicep"),
+    "subnetAssignments": ("secondary", "modules/rbac/subnet.bicep"),
+    "secondaryRegionAssignment": ("secondary-region", "modules/rbac/subscription.bicep"),
+    "trafficManagerAssignments": ("traffic-manager", "modules/rbac/traffic-manager-profile.bicep"),
+}
+
+
+def test_each_role_is_assigned_where_it_belongs():
+    main = parse(INFRA / "main.bicep")
+    keys = [e["key"] for e in _role_entries()]
+    assigned: dict[str, tuple[str, str]] = {}
+    for name, module in main["modules"].items():
+        config = module["config"]
+        body = config.get("config", config)
+        reference = body.get("params", {}).get("roleDefinitionId")
+        if reference is None:
+            continue
+        indexes = [n["operator"]["operands"]["operand_2"] for n in walk(reference)
+                   if isinstance(n, dict) and n.get("operator", {}).get("type") == "index_accessor"
+                   and n["operator"]["operands"]["operand_1"] == "roleDefinitions"]
+        assert len(indexes) == 1, name
+        assigned[name] = (keys[indexes[0]], module["detail"]["path"])
+    assert assigned == EXPECTED_ASSIGNMENTS
+    assert {role for role, _ in assigned.values()} == set(keys), "a role nobody assigns"
+
+
+# ---------------------------------------------------------------------------- app settings
+def _app_settings() -> dict[str, Any]:
+    site = parse(INFRA / "modules/function-app.bicep")["resources"]["functionApp"]
+    assert site["type"] == "Microsoft.Web/sites"
+    settings = site["config"]["properties"]["siteConfig"]["appSettings"]
+    names = [s["name"] for s in settings]
+    assert len(names) == len(set(names)), "a setting set twice"
+    return {s["name"]: s["value"] for s in settings}
+
+
+def test_the_function_app_gets_every_setting_vmdr_requires_in_azure():
+    settings = _app_settings()
+    missing = set(required_in_azure()) - set(settings)
+    assert not missing, f"infra/modules/function-app.bicep does not set {sorted(missing)}"
+
+
+def test_the_function_app_gets_no_local_only_or_unknown_setting():
+    settings = _app_settings()
+    assert not set(settings) & set(local_only()), "a key, static token or local CA in Azure"
+    unknown = set(settings) - {s.name for s in APP_SETTINGS} - HOST_SETTINGS
+    assert not unknown, f"settings vmdr.settings does not declare: {sorted(unknown)}"
+    # Flex Consumption refuses these as app settings (the runtime is in functionAppConfig).
+    assert not {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"} & set(settings)
+
+
+def test_storage_and_identity_settings_use_the_user_assigned_identity():
+    settings = _app_settings()
+    parameters = parse(INFRA / "modules/function-app.bicep")["parameters"]
+    assert settings["AzureWebJobsStorage__credential"] == "managedidentity"
+    assert settings["AzureWebJobsStorage__clientId"] == settings["AZURE_CLIENT_ID"] \
+        == "identityClientId"
+    for name in ("AzureWebJobsStorage__accountName", "TaskHubName", "VMDR_PROTECT_TICK",
+                 "VMDR_CATALOG_CONTAINER"):
+        assert settings[name] in parameters, f"{name} is not taken from a parameter"
+    storage = parse(INFRA / "modules/storage.bicep")["resources"]["storage"]["config"]
+    assert storage["properties"]["allowSharedKeyAccess"] is False
+    assert storage["properties"]["allowBlobPublicAccess"] is False
+
+
+def test_the_action_group_fetches_the_function_key_at_deployment():
+    alerts = parse(INFRA / "modules/alerts.bicep")["resources"]
+    receiver = alerts["actionGroup"]["config"]["properties"]["webhookReceivers"][0]
+    assert receiver["useCommonAlertSchema"] is True
+    text = (INFRA / "modules/alerts.bicep").read_text()
+    assert "/api/alerts?code=${listKeys('${functionApp.id}/host/default'" in text
+    rule = alerts["availability"]["config"]
+    assert rule["config"]["properties"]["targetResourceType"] == \
+        "Microsoft.Compute/virtualMachines"
+    assert not re.search(r"code=[0-9A-Za-z_\-]{20,}", "".join(
+        p.read_text() for p in INFRA.rglob("*") if p.is_file())), "a key written in a file"

@@ -16,6 +16,7 @@ from armsim import ids
 from armsim.compute.models import DISK_TYPE, VM_TYPE, Disk, VirtualMachine
 from armsim.errors import InvalidParameter
 from armsim.network.models import NIC_TYPE, NetworkInterface
+from armsim.registry import Region
 from armsim.services import Services
 from armsim.trafficmanager.models import PROFILE_TYPE
 
@@ -47,8 +48,6 @@ def seed(services: Services, estate: dict[str, Any]) -> dict[str, int]:
     sub = str(estate.get("subscription") or DEMO_SUBSCRIPTION)
     tenant = str(estate.get("tenant") or DEMO_TENANT)
     registry.add_subscription(sub, tenant)
-    from armsim.registry import Region
-
     for name, spec in (estate.get("regions") or {}).items():
         spec = spec or {}
         sizes = spec.get("sizes")

@@ -19,20 +19,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from armsim import ids
+from armsim.errors import InvalidParameter
 
 if TYPE_CHECKING:
     from armsim.auth import Principals
     from armsim.faults import Faults
-    from armsim.lro import LatencyProfile, Operation
+    from armsim.latency import LatencyProfile
+    from armsim.operation import Operation
     from armsim.oplog import OperationLog
     from armsim.storage import DiskStorage
     from armsim.throttling import Throttling
     from vmdr.clock import VirtualClock
-
-
-def iso(moment: datetime) -> str:
-    """ARM's timestamp format: ISO 8601 with a UTC offset and 7 fractional digits."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
 
 
 @dataclass(eq=False)
@@ -239,8 +236,6 @@ class Registry:
     def disk_account(self, region: str) -> str:
         found = self.regions.get(region.lower())
         if found is None:
-            from armsim.errors import InvalidParameter  # local: avoid an import cycle
-
             raise InvalidParameter(
                 f"The location '{region}' is not available for this subscription.",
                 target="location")

@@ -4,7 +4,7 @@ operation log, DNS answers, app health, principals. JSON in and out (bytes for /
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from aiohttp import web
@@ -14,9 +14,7 @@ from armsim import ids
 from armsim.apps import app_health
 from armsim.compute.models import Disk, DiskRestorePoint, Snapshot
 from armsim.errors import ArmError, InvalidParameter, NotFound
-
-if TYPE_CHECKING:
-    from armsim.server import Simulator
+from armsim.simulator import Simulator
 
 P = "/_armsim"
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from armsim import ids, lro
 from armsim.errors import InvalidParameter, ResourceGroupNotFound
+from armsim.latency import LatencyProfile
+from armsim.operation import Operation
 from armsim.registry import Registry, ResourceGroup
 
 
@@ -15,7 +17,7 @@ class ComputeBase:
         self.registry = registry
 
     @property
-    def latency(self) -> lro.LatencyProfile:
+    def latency(self) -> LatencyProfile:
         return self.registry.latency
 
     def require_group(self, sub: str, rg: str) -> ResourceGroup:
@@ -39,5 +41,5 @@ class ComputeBase:
     def compute_id(self, sub: str, rg: str, *pairs: str) -> str:
         return ids.build(sub, rg, "Microsoft.Compute", *pairs)
 
-    def start(self, **kwargs: Any) -> lro.Operation:
+    def start(self, **kwargs: Any) -> Operation:
         return lro.start(self.registry, **kwargs)

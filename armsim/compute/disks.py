@@ -27,7 +27,7 @@ from armsim.compute.models import (
     DiskRestorePoint,
     Snapshot,
 )
-from armsim.lro import Operation
+from armsim.operation import Operation
 from armsim.storage import BlobRef
 
 GIB = 1024 ** 3

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from armsim.registry import Registry, Resource, iso
+from armsim.registry import Registry, Resource
+from armsim.timestamps import iso
 
 if TYPE_CHECKING:
-    from armsim.lro import Operation
+    from armsim.operation import Operation
     from armsim.storage import BlobRef
 
 VM_TYPE = "Microsoft.Compute/virtualMachines"

@@ -32,7 +32,7 @@ from armsim.compute.models import (
     RestorePointCollection,
     VirtualMachine,
 )
-from armsim.lro import Operation
+from armsim.operation import Operation
 
 
 class RestorePointRules(ComputeBase):

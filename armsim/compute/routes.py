@@ -7,7 +7,7 @@ from typing import Any
 from armsim import lro
 from armsim.compute.models import Disk, DiskRestorePoint, Snapshot
 from armsim.http import Call, Reply
-from armsim.lro import Operation
+from armsim.operation import Operation
 from armsim.routing import RG, SUB, Router, paged, scope_of
 from armsim.services import Services
 

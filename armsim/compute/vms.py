@@ -17,9 +17,9 @@ from armsim.compute.errors import (
     not_found,
 )
 from armsim.compute.models import VM_TYPE, Disk, VirtualMachine
-from armsim.lro import Operation
 from armsim.network.errors import InvalidResourceReference, NicInUse
 from armsim.network.models import NetworkInterface
+from armsim.operation import Operation
 
 # power action -> (transitional state, final state, latency attribute, RBAC action)
 POWER_ACTIONS: dict[str, tuple[str, str, str]] = {

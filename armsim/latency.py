@@ -31,6 +31,10 @@ class LatencyProfile:
     revoke_access: float = 5.0
     copy_start_base: float = 30.0  # fixed part of a CopyStart / restore point copy
     copy_mbps: float = 100.0  # simulated MB/s of simulated bytes copied across regions
+    # Premium SSD v2 / Ultra: a snapshot's background copy from its disk, and a disk's from
+    # such a snapshot (base + bytes / MB/s, like copies)
+    background_copy_base: float = 120.0
+    background_copy_mbps: float = 100.0
     restore_point_create: float = 30.0
     restore_point_delete: float = 10.0
     nic_create: float = 5.0

@@ -505,7 +505,6 @@ class DiskRules(ComputeBase):
             if resource.access is None and resource.incremental:
                 self._count_grant_in_family(resource)
         storage = self.registry.storage
-        now = self.registry.now()
         if resource.access is None:
             export = storage.ref(self.registry.disk_account(resource.location),
                                  f"export-{self.new_id()}")
@@ -513,15 +512,12 @@ class DiskRules(ComputeBase):
             storage.copy(self.blob_of(resource), export, self.size_bytes(resource))
             resource.access = Access(storage.read_sas_url(export, self.size_bytes(resource),
                                                           seconds), export)
+        # Asking again while a grant is active returns the same SAS (learn.microsoft.com,
+        # "Create VM restore points": "If an active SAS already exists, the SAS duration will be
+        # extended and the pre-existing SAS URL will be returned"). The grant stays active until
+        # endGetAccess: armsim does not end it at its expiry (under a scaled clock a SAS would
+        # expire in a fraction of a real second), so an unrevoked grant keeps counting.
         grant = resource.access
-        # A grant on a resource that has one extends it (learn.microsoft.com, "Create VM
-        # restore points": "If an active SAS already exists, the SAS duration will be extended
-        # and the pre-existing SAS URL will be returned"); it ends by itself when it expires.
-        if grant.expiry is not None:
-            grant.expiry.cancelled = True
-        grant.expires = now + timedelta(seconds=seconds)
-        grant.expiry = self.registry.schedule(grant.expires,
-                                              lambda: self._end_grant(resource, grant))
         region = resource.location or ""
         return self.start(subscription=resource.subscription, region=region, action=action,
                           resource_id=resource.id, method="POST",
@@ -544,8 +540,6 @@ class DiskRules(ComputeBase):
 
     def _end_grant(self, resource: Disk | Snapshot | DiskRestorePoint, grant: Access) -> None:
         if resource.access is grant:
-            if grant.expiry is not None:
-                grant.expiry.cancelled = True
             self.registry.storage.delete(grant.export)
             resource.access = None
 

@@ -53,8 +53,6 @@ class Access:
 
     sas: str
     export: BlobRef
-    expires: datetime | None = None  # virtual; the grant ends by itself then
-    expiry: Any = None  # the registry's due entry that ends it
 
 
 @dataclass

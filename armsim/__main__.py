@@ -61,7 +61,7 @@ def _azurite_description(value: str) -> dict:
 def serve(args: argparse.Namespace) -> int:
     from armsim import estate as estate_module
     from armsim.runner import ServerThread
-    from armsim.server import build_simulator
+    from armsim.simulator import build_simulator
 
     logging.basicConfig(level=logging.INFO, format="armsim: %(message)s")
     stop = threading.Event()

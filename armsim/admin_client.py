@@ -109,9 +109,10 @@ class AdminClient:
         self._call("DELETE", "/faults")
 
     # --------------------------------------------------------------------------- outages
-    def start_outage(self, region: str, mode: str = "unavailable") -> None:
-        """mode "unavailable": 503 ServiceUnavailable; "timeout": requests hang."""
-        self._call("POST", f"/regions/{region}/outage", json_body={"mode": mode})
+    def start_outage(self, region: str, mode: str = "unavailable") -> dict[str, Any]:
+        """mode "unavailable": 503 ServiceUnavailable; "timeout": requests hang. Answers
+        {"region", "mode", "at"} (`at`: the virtual time it began)."""
+        return self._call("POST", f"/regions/{region}/outage", json_body={"mode": mode}).json()
 
     def end_outage(self, region: str, *, restart_vms: bool = False) -> dict[str, Any]:
         """End it; `restart_vms` brings back running what ran before (as Azure does)."""
@@ -134,6 +135,21 @@ class AdminClient:
     def latency(self) -> dict[str, Any]:
         return self._call("GET", "/latency").json()
 
+    # --------------------------------------------------------------------------- rules
+    def rules(self) -> dict[str, Any]:
+        """Azure's limits armsim enforces and each rule's answer (status, code, source)."""
+        return self._call("GET", "/rules").json()
+
+    def set_rules(self, **values: Any) -> dict[str, Any]:
+        """E.g. set_rules(copy_start_reads_without_percent=2, snapshots_per_disk=3)."""
+        return self._call("PUT", "/rules", json_body=values).json()
+
+    def set_refusal(self, rule: str, status: int | None = None,
+                    code: str | None = None) -> dict[str, Any]:
+        """Answer `rule` (e.g. "copy_limit") with `status` and `code`; no status: the default."""
+        answer = None if status is None else {"status": status, "code": code}
+        return self.set_rules(refusals={rule: answer})
+
     # --------------------------------------------------------------------------- log
     def operation_log(self, *, principal: str = "", action: str = "", method: str = "",
                       region: str = "", status: int | None = None, path_contains: str = "",
@@ -155,9 +171,12 @@ class AdminClient:
                           f"{quote(profile)}").json()
 
     def set_endpoint_health(self, endpoint_id: str, *, status: str | None = None,
-                            app: str | None = None, region: str | None = None) -> None:
-        """Pin an endpoint's monitor status, or derive it from an app stand-in in a region."""
-        body: dict[str, Any] = {"endpoint_id": endpoint_id}
+                            app: str | None = None, region: str | None = None,
+                            settle: bool = False) -> None:
+        """An endpoint's health source: a pinned status (Online or Degraded is what probes find;
+        others, e.g. Stopped, show as set) or an app stand-in in a region. Probes notice it at
+        their interval; `settle` applies it at once, as if probed for long."""
+        body: dict[str, Any] = {"endpoint_id": endpoint_id, "settle": settle}
         if status:
             body["status"] = status
         if app:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from armsim.compute.models import ScaleSet, VirtualMachine
 from armsim.registry import Registry
 
 
 def app_health(registry: Registry, app: str, region: str) -> tuple[bool, dict[str, Any]]:
-    from armsim.compute.models import ScaleSet, VirtualMachine  # avoid an import cycle
-
     region = region.lower()
     roles = registry.apps.get(app.lower())
     if roles is None:

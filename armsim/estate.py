@@ -13,9 +13,11 @@ from typing import Any
 import yaml
 
 from armsim import ids
+from armsim.compute import sizes, skus
 from armsim.compute.models import DISK_TYPE, VM_TYPE, Disk, VirtualMachine
 from armsim.errors import InvalidParameter
 from armsim.network.models import NIC_TYPE, NetworkInterface
+from armsim.registry import Region
 from armsim.services import Services
 from armsim.trafficmanager.models import PROFILE_TYPE
 
@@ -47,14 +49,13 @@ def seed(services: Services, estate: dict[str, Any]) -> dict[str, int]:
     sub = str(estate.get("subscription") or DEMO_SUBSCRIPTION)
     tenant = str(estate.get("tenant") or DEMO_TENANT)
     registry.add_subscription(sub, tenant)
-    from armsim.registry import Region
-
     for name, spec in (estate.get("regions") or {}).items():
         spec = spec or {}
-        sizes = spec.get("sizes")
+        offered = spec.get("sizes")
         registry.regions[name.lower()] = Region(
             name.lower(), spec.get("disk_account") or spec.get("account") or "",
-            {s.lower() for s in sizes} if sizes else None)
+            {s.lower() for s in offered} if offered else None,
+            tuple(str(z) for z in spec.get("zones") or ()))
         registry.storage._service(registry.regions[name.lower()].disk_account)  # validate
     for name, location in (estate.get("resource_groups") or {}).items():
         location = location.get("region") if isinstance(location, dict) else location
@@ -98,17 +99,35 @@ def _region(services: Services, sub: str, rg: str, spec: dict[str, Any]) -> str:
     return str(spec.get("region") or group.location).lower()
 
 
+def _zone(services: Services, spec: dict[str, Any], region: str, what: str) -> list[str] | None:
+    """An estate resource's zone, which its region must have (as Azure would refuse it)."""
+    if not spec.get("zone"):
+        return None
+    zone = str(spec["zone"])
+    offered = services.registry.regions[region].zones if region in services.registry.regions \
+        else ()
+    if zone not in offered:
+        raise InvalidParameter(f"estate: {what} is in zone '{zone}', but region '{region}' has "
+                               f"{'zones ' + ', '.join(offered) if offered else 'no zones'} "
+                               "(declare them: regions.<region>.zones)")
+    return [zone]
+
+
 def _disk(services: Services, sub: str, spec: dict[str, Any], name: str,
           os_type: str | None) -> Disk:
     registry = services.registry
     rg = spec["resource_group"]
+    location = _region(services, sub, rg, spec)
+    sku = skus.disk_sku(spec.get("sku"), target=f"estate: disk {name}: sku")
+    zones = None if skus.zone_redundant(sku) else _zone(services, spec, location, f"disk {name}")
     disk = Disk(id=ids.build(sub, rg, "Microsoft.Compute", "disks", name), name=name,
-                type=DISK_TYPE, location=_region(services, sub, rg, spec), subscription=sub,
+                type=DISK_TYPE, location=location, subscription=sub,
                 resource_group=rg, tags=dict(spec.get("tags") or {}),
                 time_created=registry.now(), size_gb=int(spec.get("size_gb", 32)),
-                sku=spec.get("sku", "Premium_LRS"), os_type=os_type,
-                unique_id=str(uuid.uuid4()), creation_data={"createOption": "Empty"},
-                zones=[str(spec["zone"])] if spec.get("zone") else None)
+                sku=sku, os_type=os_type, unique_id=str(uuid.uuid4()),
+                creation_data={"createOption": "Empty"}, zones=zones,
+                max_shares=int(spec.get("max_shares", 1)),
+                ephemeral=bool(spec.get("ephemeral", False)))
     registry.add(disk)
     return disk
 
@@ -121,10 +140,22 @@ def _vm(services: Services, sub: str, spec: dict[str, Any]) -> VirtualMachine:
     common = {"resource_group": rg, "region": location, "zone": spec.get("zone")}
     os_spec = spec.get("os_disk") or {}
     os_type = os_spec.get("os_type", "Linux")
+    size = spec.get("size", "Standard_D2s_v5")
+    found = sizes.lookup(size)
+    if found is None:
+        raise InvalidParameter(f"estate: VM {name}: unknown size '{size}'")
+    zones = _zone(services, spec, location, f"VM {name}")
     os_disk = _disk(services, sub, {**common, **os_spec},
                     os_spec.get("name", f"{name}-osdisk"), os_type)
+    if skus.data_disk_only(os_disk.sku):
+        raise InvalidParameter(f"estate: VM {name}: a {os_disk.sku} disk cannot be an OS disk "
+                               "(Ultra and Premium SSD v2 disks are data disks only)")
     data = [(d, _disk(services, sub, {**common, **d}, d.get("name", f"{name}-data{d['lun']}"),
                       None)) for d in spec.get("data_disks") or []]
+    for disk in [os_disk, *[d for _, d in data]]:
+        if skus.needs_premium_io(disk.sku) and not found.premium_io:
+            raise InvalidParameter(f"estate: VM {name}: size {found.name} has no Premium storage "
+                                   f"for disk {disk.name} ({disk.sku})")
     nics = []
     for index, nic_spec in enumerate(spec.get("nics") or [{}]):
         nic_name = nic_spec.get("name", f"{name}-nic" if index == 0 else f"{name}-nic{index}")
@@ -149,18 +180,21 @@ def _vm(services: Services, sub: str, spec: dict[str, Any]) -> VirtualMachine:
     vm = VirtualMachine(
         id=vm_id, name=name, type=VM_TYPE, location=location, subscription=sub,
         resource_group=rg, tags=dict(spec.get("tags") or {}), time_created=registry.now(),
-        size=spec.get("size", "Standard_D2s_v5"),
+        size=found.name,
         os_disk={"osType": os_type, "name": os_disk.name, "createOption": "Attach",
-                 "caching": "ReadWrite", "diskSizeGB": os_disk.size_gb,
+                 "caching": "ReadOnly" if os_disk.ephemeral else "ReadWrite",
+                 "diskSizeGB": os_disk.size_gb,
                  "managedDisk": {"id": os_disk.id, "storageAccountType": os_disk.sku},
-                 "deleteOption": "Detach"},
+                 "deleteOption": "Delete" if os_disk.ephemeral else "Detach",
+                 **({"diffDiskSettings": {"option": "Local", "placement": "CacheDisk"}}
+                    if os_disk.ephemeral else {})},
         data_disks=[{"lun": int(d["lun"]), "name": disk.name, "createOption": "Attach",
                      "caching": d.get("caching", "None"), "diskSizeGB": disk.size_gb,
                      "managedDisk": {"id": disk.id, "storageAccountType": disk.sku},
                      "deleteOption": "Detach"} for d, disk in data],
         nics=[{"id": n.id, "properties": {"primary": i == 0}} for i, n in enumerate(nics)],
         power_state=spec.get("power_state", "running"), vm_id=str(uuid.uuid4()),
-        zones=[str(spec["zone"])] if spec.get("zone") else None)
+        zones=zones)
     for disk in [os_disk, *[d for _, d in data]]:
         disk.managed_by = vm_id
     registry.add(vm)
@@ -193,6 +227,9 @@ def _profile(services: Services, sub: str, spec: dict[str, Any]) -> None:
             key = ids.key(f"{profile.id}/{endpoint.get('type', 'externalEndpoints')}/"
                           f"{endpoint['name']}")
             services.registry.endpoint_health[key] = {k: str(v) for k, v in health.items()}
+    # The estate is the world as it is when armsim starts: its endpoints have been probed for
+    # long (Online or Degraded by their health now), not just added (CheckingEndpoint).
+    services.trafficmanager.settle(profile)
 
 
 def generate(n_vms: int, *, data_disks: int = 1, subscription: str = DEMO_SUBSCRIPTION,

@@ -1,4 +1,4 @@
-"""Long-running operations over simulated time, and the latency profile that times them.
+"""Long-running operations over simulated time: start, preempt, status URLs, first responses.
 
 How azure-core / azure-mgmt-core poll (azure/core/polling/base_polling.py,
 azure/mgmt/core/polling/arm_polling.py), which this module serves:
@@ -19,103 +19,17 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from armsim.http import Reply
-from armsim.registry import Registry, iso
+from armsim.latency import LatencyProfile
+from armsim.operation import Operation
+from armsim.registry import Registry
 
-
-@dataclass
-class LatencyProfile:
-    """Simulated durations (virtual seconds) of each operation; close to Azure by default."""
-
-    vm_create: float = 60.0
-    vm_update: float = 30.0
-    vm_resize: float = 60.0
-    vm_start: float = 45.0
-    vm_deallocate: float = 60.0
-    vm_power_off: float = 30.0
-    vm_restart: float = 45.0
-    vm_delete: float = 45.0
-    disk_empty: float = 5.0
-    disk_copy: float = 20.0  # disk from a snapshot
-    disk_restore: float = 20.0  # disk from a disk restore point
-    disk_import: float = 30.0
-    disk_delete: float = 5.0
-    snapshot_create: float = 10.0
-    snapshot_delete: float = 5.0
-    grant_access: float = 5.0
-    revoke_access: float = 5.0
-    copy_start_base: float = 30.0  # fixed part of a CopyStart / restore point copy
-    copy_mbps: float = 100.0  # simulated MB/s of simulated bytes copied across regions
-    restore_point_create: float = 30.0
-    restore_point_delete: float = 10.0
-    nic_create: float = 5.0
-    nic_delete: float = 5.0
-    scale_set_update: float = 10.0
-    scale_set_instance: float = 60.0
-    # Which LRO headers to send: "azure" (what each Azure operation sends), or force one style:
-    # "azure-async-operation" (Azure-AsyncOperation only) or "location" (Location only).
-    lro_headers: str = "azure"
-    # Cap of the retry-after-ms hint in real milliseconds (polls at least this often).
-    max_poll_hint_ms: int = 10_000
-    # Extra real latency added to every ARM request, in milliseconds.
-    request_latency_ms: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def update(self, values: dict[str, Any]) -> None:
-        known = self.to_dict()
-        for name, value in values.items():
-            if name not in known:
-                from armsim.errors import InvalidParameter
-
-                raise InvalidParameter(f"unknown latency setting {name!r}; known: {sorted(known)}")
-            setattr(self, name, type(known[name])(value))
-        if self.lro_headers not in ("azure", "azure-async-operation", "location"):
-            from armsim.errors import InvalidParameter
-
-            raise InvalidParameter("lro_headers must be azure, azure-async-operation or location")
-
-
-@dataclass(eq=False)
-class Operation:
-    """One asynchronous ARM operation, pollable through its status URLs."""
-
-    id: str
-    subscription: str
-    region: str
-    provider: str  # Microsoft.Compute | Microsoft.Network
-    collection: str  # "operations" | "DiskOperations"
-    action: str  # the RBAC action that started it
-    resource_id: str
-    method: str
-    started: datetime
-    due: datetime
-    headers: str  # "both" | "azure-async-operation" | "location"
-    status: str = "InProgress"
-    error: dict[str, Any] | None = None
-    # the body of the final Location response (POST results such as accessSAS); None = empty
-    output: Callable[[], dict[str, Any] | None] | None = None
-    ended: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def document(self) -> dict[str, Any]:
-        """The Azure-AsyncOperation status document."""
-        doc: dict[str, Any] = {"startTime": iso(self.started), "status": self.status,
-                               "name": self.id}
-        if self.ended is not None:
-            doc["endTime"] = iso(self.ended)
-        if self.status == "Succeeded" and self.output is not None:
-            output = self.output()
-            if output is not None:
-                doc["properties"] = {"output": output}
-        if self.error:
-            doc["error"] = self.error
-        return doc
+# Re-exported: callers (and the test suite's fixtures) import these from here.
+__all__ = ["LatencyProfile", "Operation", "accepted", "poll_hint", "preempt", "start",
+           "status_urls"]
 
 
 def start(registry: Registry, *, subscription: str, region: str, action: str, resource_id: str,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from armsim.errors import NotFound, error_class
 from armsim.http import Call, Reply
-from armsim.lro import Operation, poll_hint
+from armsim.lro import poll_hint
+from armsim.operation import Operation
 from armsim.routing import SUB, Router, location_region
 from armsim.services import Services
 

@@ -4,7 +4,9 @@ Resources are indexed by lower-cased id, by (resource group, type), by (subscrip
 region, so a request costs the same in a 1,000-VM estate as in a 10-VM one. Long-running work
 (operations, background copies) sits in a heap ordered by its due virtual time; `advance()` runs
 whatever is due, in due order, before each request is served — no background thread, so the
-outcome depends only on the virtual clock (deterministic).
+outcome depends only on the virtual clock (deterministic). Between two pieces of due work the
+state does not change, so "tickers" (Traffic Manager's probes) are told each stretch of time
+that passed with the state as it was, and need not be scheduled one probe at a time.
 """
 
 from __future__ import annotations
@@ -19,20 +21,18 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from armsim import ids
+from armsim.errors import InvalidParameter
+from armsim.rules import Rules
 
 if TYPE_CHECKING:
     from armsim.auth import Principals
     from armsim.faults import Faults
-    from armsim.lro import LatencyProfile, Operation
+    from armsim.latency import LatencyProfile
+    from armsim.operation import Operation
     from armsim.oplog import OperationLog
     from armsim.storage import DiskStorage
     from armsim.throttling import Throttling
     from vmdr.clock import VirtualClock
-
-
-def iso(moment: datetime) -> str:
-    """ARM's timestamp format: ISO 8601 with a UTC offset and 7 fractional digits."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
 
 
 @dataclass(eq=False)
@@ -83,6 +83,7 @@ class Region:
     name: str
     disk_account: str
     sizes: set[str] | None = None  # lower-cased size names offered; None = the whole catalogue
+    zones: tuple[str, ...] = ()  # availability zones; () = a region without zones
 
 
 @dataclass(order=True)
@@ -108,6 +109,9 @@ class Registry:
         self.throttling = throttling
         self.oplog = oplog
         self._seq = itertools.count()
+        # Called as ticker(start, end) for every stretch of virtual time that passed with the
+        # state unchanged (see advance); registered once by the services.
+        self.tickers: list[Callable[[datetime, datetime], None]] = []
         self._reset_state()
 
     # ----------------------------------------------------------------------------------- state
@@ -130,9 +134,12 @@ class Registry:
         self.endpoint_health: dict[str, dict[str, str]] = {}  # endpoint key -> source
         self.outages: dict[str, str] = {}  # region -> mode
         self.extra: dict[str, Any] = {}  # per-service bookkeeping (see models)
+        self.rules = Rules()  # Azure's limits and armsim's answers (armsim/rules.py)
+        self._ticked_to = self.clock.now()
 
     def reset(self) -> None:
-        """Empty state (resources, operations, faults, log); principals and latency are kept."""
+        """Empty state (resources, operations, faults, log) and the rules back to their defaults;
+        principals, latency and throttling settings are kept."""
         with self.lock:
             self._delete_blobs()
             self._reset_state()
@@ -215,14 +222,26 @@ class Registry:
         heapq.heappush(self._heap, entry)
         return entry
 
-    def advance(self) -> None:
-        """Complete every scheduled piece of work that is due, in due order."""
+    def advance(self) -> datetime:
+        """Complete every scheduled piece of work that is due, in due order; tell the tickers
+        about each stretch of time in between. Returns the virtual time advanced to."""
         with self.lock:
             now = self.clock.now()
             while self._heap and self._heap[0].due <= now:
                 entry = heapq.heappop(self._heap)
                 if not entry.cancelled:
+                    self._tick(entry.due)
                     entry.run()
+            self._tick(now)
+            return now
+
+    def _tick(self, until: datetime) -> None:
+        start = self._ticked_to
+        if until <= start:
+            return
+        self._ticked_to = until
+        for ticker in self.tickers:
+            ticker(start, until)
 
     def next_due(self) -> datetime | None:
         return self._heap[0].due if self._heap else None
@@ -239,8 +258,6 @@ class Registry:
     def disk_account(self, region: str) -> str:
         found = self.regions.get(region.lower())
         if found is None:
-            from armsim.errors import InvalidParameter  # local: avoid an import cycle
-
             raise InvalidParameter(
                 f"The location '{region}' is not available for this subscription.",
                 target="location")

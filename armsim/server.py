@@ -16,14 +16,11 @@ import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import trustme
 from aiohttp import web
 
-from armsim import compute, network, operations, trafficmanager  # noqa: F401
-from armsim.auth import Principals
-from armsim.compute import routes as compute_routes
+from armsim.admin import routes as admin_routes
 from armsim.errors import (
     ArmError,
     InternalServerError,
@@ -33,44 +30,15 @@ from armsim.errors import (
     TooManyRequests,
     error_class,
 )
-from armsim.faults import Faults
 from armsim.http import Call, Reply
-from armsim.lro import LatencyProfile
-from armsim.network import routes as network_routes
-from armsim.oplog import OperationLog
-from armsim.registry import Registry, iso
-from armsim.routing import Router
-from armsim.services import Services
-from armsim.storage import DEFAULT_BYTES_PER_GIB, DiskStorage
-from armsim.throttling import Throttling, kind_of, retry_after_seconds
-from armsim.trafficmanager import routes as tm_routes
-from vmdr.clock import VirtualClock
+from armsim.simulator import Simulator, build_simulator
+from armsim.throttling import kind_of, retry_after_seconds
+from armsim.timestamps import iso
 
+__all__ = ["ArmHandler", "Certificates", "Simulator", "build_simulator", "make_app",
+           "make_certificates"]
 LOG = logging.getLogger("armsim")
 ADMIN_PREFIX = "/_armsim"
-
-
-@dataclass
-class Simulator:
-    """Everything one running armsim holds."""
-
-    registry: Registry
-    services: Services
-    router: Router
-    base_url: str = ""
-    hang_seconds: float = 330.0  # "timeout" outages hold requests this long (past SDK timeouts)
-
-
-def build_simulator(clock: VirtualClock, azurite: dict[str, Any],
-                    bytes_per_gib: int = DEFAULT_BYTES_PER_GIB) -> Simulator:
-    registry = Registry(clock, DiskStorage(azurite, bytes_per_gib), Principals(),
-                        LatencyProfile(), Faults(), Throttling(), OperationLog())
-    router = Router()
-    compute_routes.register(router)
-    network_routes.register(router)
-    tm_routes.register(router)
-    operations.register(router)
-    return Simulator(registry, Services.over(registry), router)
 
 
 def _json_response(reply: Reply, extra_headers: dict[str, str]) -> web.Response:
@@ -194,8 +162,6 @@ def _seconds(value: float) -> str:
 
 
 def make_app(sim: Simulator) -> web.Application:
-    from armsim.admin import routes as admin_routes
-
     app = web.Application(client_max_size=256 * 1024 * 1024)
     admin_routes.register(app, sim)
     app.router.add_route("*", "/{tail:.*}", ArmHandler(sim).__call__)

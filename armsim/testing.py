@@ -23,7 +23,7 @@ from azure.core.credentials import AccessToken
 from armsim import estate as estate_module
 from armsim.admin_client import AdminClient
 from armsim.runner import ServerThread
-from armsim.server import Simulator, build_simulator
+from armsim.simulator import Simulator, build_simulator
 from armsim.storage import DEFAULT_BYTES_PER_GIB
 from vmdr.clock import VirtualClock
 

@@ -9,14 +9,13 @@ Buckets refill on the virtual clock (as Azure's refill per second of its time): 
 stricter than Azure at that scale; for tests of the 429 path itself). `Retry-After` is in virtual
 seconds, as ARM's is in its seconds: the SDK sleeps that long in real time, which under the shared
 clock (busy while an activity waits) is also that long in virtual time.
-Also enforced only when on: at most 7 snapshots of one disk per 5 virtual minutes.
+(The per-disk snapshot rate is one of Azure's rules, always enforced: armsim/rules.py.)
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,10 +47,7 @@ class Throttling:
     enabled: bool = False
     clock: str = "virtual"  # virtual | real
     limits: dict[str, tuple[float, float]] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
-    snapshots_per_disk: int = 7
-    snapshot_window_seconds: float = 300.0
     _buckets: dict[tuple[str, str, str], Bucket] = field(default_factory=dict)
-    _snapshots: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
 
     def configure(self, values: dict[str, Any]) -> None:
         for name, value in values.items():
@@ -65,20 +61,18 @@ class Throttling:
                 burst, rate = value["burst"], value["per_second"]
                 self.limits[name] = (float(burst), float(rate))
             elif name in ("snapshots_per_disk", "snapshot_window_seconds"):
-                setattr(self, name, type(getattr(self, name))(value))
+                raise InvalidParameter(f"{name} is a rule now (always enforced, as Azure "
+                                       "does): PUT /_armsim/rules")
             else:
                 raise InvalidParameter(f"unknown throttling setting {name!r}")
         self._buckets.clear()
 
     def describe(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "clock": self.clock,
-                "limits": {k: {"burst": b, "per_second": r} for k, (b, r) in self.limits.items()},
-                "snapshots_per_disk": self.snapshots_per_disk,
-                "snapshot_window_seconds": self.snapshot_window_seconds}
+                "limits": {k: {"burst": b, "per_second": r} for k, (b, r) in self.limits.items()}}
 
     def reset(self) -> None:
         self._buckets.clear()
-        self._snapshots.clear()
 
     def take(self, subscription: str, principal: str, kind: str,
              virtual_now: float) -> tuple[bool, int, float]:
@@ -96,18 +90,6 @@ class Throttling:
         if not self.enabled:
             return True, 0, 0.0
         return False, 0, (1 - bucket.tokens) / rate if rate > 0 else 60.0
-
-    def snapshot_allowed(self, disk_key: str, virtual_now: float) -> bool:
-        """Record a snapshot of a disk; False when the per-disk rate is exceeded (if enabled)."""
-        if not self.enabled:
-            return True
-        window = self._snapshots[disk_key]
-        while window and window[0] <= virtual_now - self.snapshot_window_seconds:
-            window.popleft()
-        if len(window) >= self.snapshots_per_disk:
-            return False
-        window.append(virtual_now)
-        return True
 
 
 def retry_after_seconds(wait: float) -> str:

@@ -1,10 +1,10 @@
 """Admin API under /_armsim: seed, reset, state, bytes, faults, outages, throttling, latency,
-operation log, DNS answers, app health, principals. JSON in and out (bytes for /data)."""
+rules, operation log, DNS answers, app health, principals. JSON in and out (bytes for /data)."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from aiohttp import web
@@ -14,9 +14,7 @@ from armsim import ids
 from armsim.apps import app_health
 from armsim.compute.models import Disk, DiskRestorePoint, Snapshot
 from armsim.errors import ArmError, InvalidParameter, NotFound
-
-if TYPE_CHECKING:
-    from armsim.server import Simulator
+from armsim.simulator import Simulator
 
 P = "/_armsim"
 
@@ -87,7 +85,7 @@ def register(app: web.Application, sim: Simulator) -> None:
                                   for k, t in registry.subscriptions.items()],
                 "resource_groups": [{"id": g.id, "location": g.location}
                                     for g in registry.resource_groups.values()],
-                "regions": {r.name: {"disk_account": r.disk_account}
+                "regions": {r.name: {"disk_account": r.disk_account, "zones": list(r.zones)}
                             for r in registry.regions.values()},
                 "counts": registry.count(),
                 "resources": resources,
@@ -167,10 +165,11 @@ def register(app: web.Application, sim: Simulator) -> None:
         if mode not in ("unavailable", "timeout"):
             raise InvalidParameter("mode must be unavailable or timeout")
         with lock():
-            registry.advance()
+            # `at`: from this virtual moment on, requests and probes meet the outage
+            at = registry.advance()
             registry.outages[region] = mode
             services.compute.outage_began(region)
-        return web.json_response({"region": region, "mode": mode})
+        return web.json_response({"region": region, "mode": mode, "at": at.isoformat()})
 
     @_guard
     async def outage_end(request: web.Request) -> web.Response:
@@ -179,11 +178,11 @@ def register(app: web.Application, sim: Simulator) -> None:
         body = await _body(request)
         restart = bool(body.get("restart_vms", restart))
         with lock():
-            registry.advance()
+            at = registry.advance()
             registry.outages.pop(region, None)
             restarted = services.compute.outage_ended(region, restart)
         return web.json_response({"region": region, "restart_vms": restart,
-                                  "restarted": restarted})
+                                  "restarted": restarted, "at": at.isoformat()})
 
     @_guard
     async def throttling_get(request: web.Request) -> web.Response:
@@ -209,6 +208,18 @@ def register(app: web.Application, sim: Simulator) -> None:
         with lock():
             registry.latency.update(values)
             return web.json_response(registry.latency.to_dict())
+
+    @_guard
+    async def rules_get(request: web.Request) -> web.Response:
+        with lock():
+            return web.json_response(registry.rules.describe())
+
+    @_guard
+    async def rules_put(request: web.Request) -> web.Response:
+        values = await _body(request)
+        with lock():
+            registry.rules.configure(values)
+            return web.json_response(registry.rules.describe())
 
     @_guard
     async def oplog_get(request: web.Request) -> web.Response:
@@ -240,16 +251,21 @@ def register(app: web.Application, sim: Simulator) -> None:
     async def endpoint_health_put(request: web.Request) -> web.Response:
         body = await _body(request)
         endpoint_id = body.pop("endpoint_id")
+        settle = bool(body.pop("settle", False))
         if not (body.get("status") or (body.get("app") and body.get("region"))):
             raise InvalidParameter("give status (Online, Degraded, ...) or app and region")
         with lock():
+            registry.advance()
             registry.endpoint_health[ids.key(endpoint_id)] = {k: str(v) for k, v in
                                                               body.items()}
-        return web.json_response({"endpoint_id": endpoint_id, **body})
+            if settle:
+                services.trafficmanager.settle_endpoint(endpoint_id)
+        return web.json_response({"endpoint_id": endpoint_id, "settle": settle, **body})
 
     @_guard
     async def endpoint_health_delete(request: web.Request) -> web.Response:
         with lock():
+            registry.advance()
             registry.endpoint_health.pop(ids.key(request.query["endpoint_id"]), None)
         return web.json_response({"deleted": True})
 
@@ -297,6 +313,8 @@ def register(app: web.Application, sim: Simulator) -> None:
     add("PUT", P + "/throttling", throttling_put)
     add("GET", P + "/latency", latency_get)
     add("PUT", P + "/latency", latency_put)
+    add("GET", P + "/rules", rules_get)
+    add("PUT", P + "/rules", rules_put)
     add("GET", P + "/oplog", oplog_get)
     add("DELETE", P + "/oplog", oplog_delete)
     add("GET", P + "/dns/{sub}/{rg}/{profile}", dns)

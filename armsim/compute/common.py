@@ -6,7 +6,10 @@ import uuid
 from typing import Any
 
 from armsim import ids, lro
+from armsim.compute.errors import AvailabilityZoneNotSupported, LocationNotSupportAvailabilityZones
 from armsim.errors import InvalidParameter, ResourceGroupNotFound
+from armsim.latency import LatencyProfile
+from armsim.operation import Operation
 from armsim.registry import Registry, ResourceGroup
 
 
@@ -15,7 +18,7 @@ class ComputeBase:
         self.registry = registry
 
     @property
-    def latency(self) -> lro.LatencyProfile:
+    def latency(self) -> LatencyProfile:
         return self.registry.latency
 
     def require_group(self, sub: str, rg: str) -> ResourceGroup:
@@ -39,5 +42,31 @@ class ComputeBase:
     def compute_id(self, sub: str, rg: str, *pairs: str) -> str:
         return ids.build(sub, rg, "Microsoft.Compute", *pairs)
 
-    def start(self, **kwargs: Any) -> lro.Operation:
+    def start(self, **kwargs: Any) -> Operation:
         return lro.start(self.registry, **kwargs)
+
+    def zones_of(self, body: dict[str, Any], location: str, resource: str) -> list[str] | None:
+        """A zonal resource's `zones` ([one zone]), checked against the zones its region has.
+
+        A region without zones refuses zonal resources; a zone number means something only in
+        its own region and subscription (learn.microsoft.com, "What are availability zones?":
+        logical zones are mapped to physical ones per subscription)."""
+        zones = body.get("zones")
+        if not zones:
+            return None
+        if not isinstance(zones, list) or len(zones) != 1:
+            raise InvalidParameter(f"'zones' must list exactly one zone, got {zones!r}.",
+                                   target="zones")
+        zone = str(zones[0])
+        region = self.registry.regions.get(location)
+        offered = region.zones if region is not None else ()
+        if not offered:
+            raise LocationNotSupportAvailabilityZones(
+                f"The resource '{resource}' does not support availability zones at location "
+                f"'{location}'.", target="zones")
+        if zone not in offered:
+            raise AvailabilityZoneNotSupported(
+                f"The zone(s) '{zone}' for resource '{resource}' is not supported. The "
+                f"supported zones for location '{location}' are '{','.join(offered)}'.",
+                target="zones")
+        return [zone]

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from armsim.registry import Registry, Resource, iso
+from armsim.registry import Registry, Resource
+from armsim.timestamps import iso
 
 if TYPE_CHECKING:
-    from armsim.lro import Operation
+    from armsim.operation import Operation
     from armsim.storage import BlobRef
 
 VM_TYPE = "Microsoft.Compute/virtualMachines"
@@ -60,6 +61,28 @@ class Access:
     export: BlobRef
 
 
+@dataclass
+class BackgroundCopy:
+    """Azure's background copy of a resource's bytes, shown as `completionPercent`: a CopyStart
+    copy, a snapshot of a Premium SSD v2 / Ultra disk, or a disk created from such a snapshot."""
+
+    started: datetime
+    due: datetime
+    done: bool = False
+    failed_at: float | None = None  # percent where it failed (copyCompletionError)
+
+    def percent(self, now: datetime) -> float:
+        if self.failed_at is not None:
+            return self.failed_at
+        if self.done:
+            return 100.0
+        span = (self.due - self.started).total_seconds()
+        if span <= 0:
+            return 100.0
+        done = (now - self.started).total_seconds() / span * 100
+        return round(min(99.9, max(0.0, done)), 1)
+
+
 @dataclass(eq=False)
 class Disk(Resource):
     size_gb: int = 0
@@ -73,6 +96,14 @@ class Disk(Resource):
     hyper_v_generation: str | None = "V2"
     bytes_since_snapshot: int = 0  # for incremental copy accounting
     blob: BlobRef | None = None
+    max_shares: int = 1  # > 1: a shared disk
+    ephemeral: bool = False  # an ephemeral OS disk (estate only: armsim has no images)
+    hydration: BackgroundCopy | None = None  # created from a Premium SSD v2 / Ultra snapshot
+
+    @property
+    def ready(self) -> bool:
+        """False while the disk still copies from a Premium SSD v2 / Ultra snapshot."""
+        return self.hydration is None or self.hydration.done
 
     def disk_state(self, registry: Registry) -> str:
         if self.access is not None:
@@ -100,6 +131,10 @@ class Disk(Resource):
         }
         if self.os_type:
             props["osType"] = self.os_type
+        if self.max_shares > 1:
+            props["maxShares"] = self.max_shares
+        if self.hydration is not None:
+            props["completionPercent"] = self.hydration.percent(registry.now())
         props = {k: v for k, v in props.items() if v is not None}
         extra: dict[str, Any] = {"sku": {"name": self.sku, "tier": self.sku.split("_")[0]}}
         if self.managed_by:
@@ -118,32 +153,26 @@ class Snapshot(Resource):
     unique_id: str = ""
     incremental: bool = False
     family_id: str = ""  # incrementalSnapshotFamilyId: the source disk's uniqueId
+    family_sku: str = ""  # the source disk's SKU (Premium SSD v2 / Ultra rules follow it)
     access: Access | None = None
     hyper_v_generation: str | None = "V2"
     delta_bytes: int = 0  # bytes written to the source disk since the previous snapshot
     total_bytes: int = 0
-    # CopyStart progress: virtual start/end of the copy and its failure, if any
-    copy_started: datetime | None = None
-    copy_due: datetime | None = None
-    copy_failed_at: float | None = None
+    # CopyStart progress, or the background copy of a Premium SSD v2 / Ultra disk's snapshot
+    copy: BackgroundCopy | None = None
     copy_error: dict[str, str] | None = None
-    copy_done: bool = True
+    copy_start: bool = False  # created by CopyStart (a cross-region copy)
+    reads_without_percent: int = 0  # GETs left that omit completionPercent (rules)
     blob: BlobRef | None = None
 
-    def completion_percent(self, now: datetime) -> float | None:
-        if self.copy_started is None or self.copy_due is None:
-            return None
-        if self.copy_done and self.copy_error is None:
-            return 100.0
-        if self.copy_failed_at is not None:
-            return self.copy_failed_at
-        span = (self.copy_due - self.copy_started).total_seconds()
-        if span <= 0:
-            return 100.0
-        done = (now - self.copy_started).total_seconds() / span * 100
-        return round(min(99.9, max(0.0, done)), 1)
+    @property
+    def copy_done(self) -> bool:
+        return self.copy is None or self.copy.done
 
-    def to_rest(self, registry: Registry) -> dict[str, Any]:
+    def completion_percent(self, now: datetime) -> float | None:
+        return self.copy.percent(now) if self.copy is not None else None
+
+    def to_rest(self, registry: Registry, *, show_percent: bool = True) -> dict[str, Any]:
         now = registry.now()
         props: dict[str, Any] = {
             "hyperVGeneration": self.hyper_v_generation,
@@ -164,7 +193,7 @@ class Snapshot(Resource):
         if self.os_type:
             props["osType"] = self.os_type
         percent = self.completion_percent(now)
-        if percent is not None:
+        if percent is not None and show_percent:
             props["completionPercent"] = percent
         if self.copy_error:
             props["copyCompletionError"] = self.copy_error

@@ -5,20 +5,39 @@ preview feature): a copy collection has `source.id` = a collection in another re
 point PUT there with `sourceRestorePoint.id` copies that point, and
 `$expand=instanceView` shows `diskRestorePoints[].replicationStatus`
 ({status: {code: ReplicationState/...}, completionPercent}).
+
+Azure's rules enforced here (learn.microsoft.com, "Overview of VM restore points", "Support
+matrix for VM restore points", "Troubleshoot restore point failures"; answers in armsim/rules.py):
+- restore points of one VM at least 1 hour apart (crash-consistent) or 3 hours apart
+  (application-consistent): "Taking restore points at a frequency lower than supported would
+  result in failure";
+- no concurrent creation for one VM;
+- shared disks and ephemeral OS disks must be excluded (excludeDisks); Ultra and Premium SSD v2
+  disks too when crash-consistent; crash consistency needs a VM size with Premium storage;
+- at most 3 restore point copies per hour into one target collection (HTTP 429).
+When `consistencyMode` is omitted Azure takes an application-consistent one ("Default when
+consistencyMode is omitted").
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import deque
+from datetime import datetime, timedelta
 from typing import Any
 
 from armsim import ids
+from armsim.compute import sizes, skus
 from armsim.compute.common import ComputeBase
 from armsim.compute.errors import (
     BadRequest,
     Conflict,
     InvalidParameter,
     NotFound,
+    RestorePointDiskNotSupported,
+    RestorePointInProgress,
+    RestorePointTooSoon,
+    RestorePointVmSizeNotSupported,
+    TooManyRestorePointCopies,
     changing,
     not_found,
 )
@@ -32,7 +51,7 @@ from armsim.compute.models import (
     RestorePointCollection,
     VirtualMachine,
 )
-from armsim.lro import Operation
+from armsim.operation import Operation
 
 
 class RestorePointRules(ComputeBase):
@@ -173,15 +192,23 @@ class RestorePointRules(ComputeBase):
             raise NotFound(f"The source VM {rpc.source_id} of the collection no longer exists.")
         excluded = {ids.key(d.get("id", "")) for d in props.get("excludeDisks") or []}
         rp.exclude_disks = [{"id": d["id"]} for d in props.get("excludeDisks") or []]
-        mode = props.get("consistencyMode") or "CrashConsistent"
-        if mode.lower() == "applicationconsistent" and vm.power_state != "running":
+        mode = props.get("consistencyMode") or "ApplicationConsistent"
+        if mode.lower() not in ("crashconsistent", "applicationconsistent",
+                                "filesystemconsistent"):
+            raise InvalidParameter(f"consistencyMode '{mode}' must be CrashConsistent, "
+                                   "ApplicationConsistent or FileSystemConsistent.",
+                                   target="consistencyMode")
+        if mode.lower() in ("applicationconsistent", "filesystemconsistent") and \
+                vm.power_state != "running":
             mode = "CrashConsistent"  # app consistency needs the guest running
         rp.consistency_mode = mode
+        disks = [(entry, self.registry.get(entry["managedDisk"]["id"]))
+                 for entry in [vm.os_disk, *vm.data_disks]]
+        included = [(entry, disk) for entry, disk in disks
+                    if isinstance(disk, Disk) and disk.key not in excluded]
+        self._may_capture(vm, mode, [disk for _, disk in included])
         metadata_disks: list[dict[str, Any]] = []
-        for entry in [vm.os_disk, *vm.data_disks]:
-            disk = self.registry.get(entry["managedDisk"]["id"])
-            if not isinstance(disk, Disk) or disk.key in excluded:
-                continue
+        for entry, disk in included:
             drp = DiskRestorePoint(
                 id=f"{rp.id}/diskRestorePoints/{disk.name}_{self.new_id()}", name="",
                 type=DRP_TYPE, location=rpc.location, subscription=rpc.subscription,
@@ -207,6 +234,66 @@ class RestorePointRules(ComputeBase):
                                "dataDisks": [m for m in metadata_disks if "lun" in m]},
             "hyperVGeneration": "V2",
         }
+        history = self.registry.extra.setdefault("restore_point_times", {}) \
+            .setdefault(vm.key, {})
+        history[_interval_kind(mode)] = self.registry.now()
+        self.registry.extra.setdefault("restore_point_creating", {})[vm.key] = rp
+
+    def _may_capture(self, vm: VirtualMachine, mode: str, disks: list[Disk]) -> None:
+        """Refuse what Azure refuses before any disk is captured."""
+        rules, now = self.registry.rules, self.registry.now()
+        creating = self.registry.extra.get("restore_point_creating", {}).get(vm.key)
+        if creating is not None and creating.provisioning_state == "Creating" and \
+                creating.key in self.registry.resources:
+            raise RestorePointInProgress(
+                rules, "RestorePoint creation failed since a concurrent 'Create RestorePoint' "
+                f"operation was triggered on the VM. ({creating.id} is still being created.)")
+        kind = _interval_kind(mode)
+        last = self.registry.extra.get("restore_point_times", {}).get(vm.key, {}).get(kind)
+        spacing = rules.crash_consistent_interval_seconds if kind == "CrashConsistent" else \
+            rules.app_consistent_interval_seconds
+        if last is not None and (now - last).total_seconds() < spacing:
+            allowed = last + timedelta(seconds=spacing)
+            raise RestorePointTooSoon(
+                rules, f"Restore point creation for VM {vm.name} failed: the previous {kind} "
+                f"restore point was created at {last.isoformat()}, and {kind} restore points "
+                f"can be taken at most every {spacing / 3600:g} hour(s). Retry after "
+                f"{allowed.isoformat()}.")
+        crash = kind == "CrashConsistent"
+        size = sizes.lookup(vm.size)
+        if crash and size is not None and not size.premium_io:
+            raise RestorePointVmSizeNotSupported(
+                rules, f"Crash-consistent restore points are not supported for VM size "
+                f"{size.name}: crash consistency needs a VM size that supports Premium storage.")
+        for disk in disks:
+            reason = None
+            if disk.max_shares > 1:
+                reason = "Creation of Restore Point of a Virtual Machine with Shared disks is " \
+                         "not supported."
+            elif disk.ephemeral:
+                reason = "Creation of Restore Point of a Virtual Machine with an Ephemeral OS " \
+                         "disk is not supported."
+            elif crash and skus.copies_in_background(disk.sku):
+                reason = f"Crash-consistent restore points do not support {disk.sku} disks."
+            if reason:
+                raise RestorePointDiskNotSupported(
+                    rules, f"{reason} You may exclude this disk from the restore point via "
+                    f"excludeDisks property. (disk {disk.id})", target="excludeDisks")
+
+    def _count_copy(self, rpc: RestorePointCollection) -> None:
+        """At most `restore_point_copies_per_hour` copies into one target collection."""
+        rules, now = self.registry.rules, self.registry.now()
+        times: deque[datetime] = self.registry.extra.setdefault("restore_point_copies", {}) \
+            .setdefault(rpc.key, deque())
+        while times and times[0] <= now - timedelta(hours=1):
+            times.popleft()
+        if len(times) >= rules.restore_point_copies_per_hour:
+            wait = (times[0] + timedelta(hours=1) - now).total_seconds()
+            raise TooManyRestorePointCopies(
+                rules, f"At most {rules.restore_point_copies_per_hour} restore points can be "
+                f"copied into collection {rpc.name} per hour; retry later.",
+                retry_after=self.registry.clock.real_seconds(wait))
+        times.append(now)
 
     def _copy_restore_point(self, rpc: RestorePointCollection, rp: RestorePoint,
                             source_rp_id: str) -> None:
@@ -217,6 +304,7 @@ class RestorePointRules(ComputeBase):
                            f"collection {rpc.source_id}.", target="sourceRestorePoint.id")
         if source.provisioning_state != "Succeeded":
             raise Conflict(f"Restore point {source_rp_id} is {source.provisioning_state}.")
+        self._count_copy(rpc)
         rp.source_restore_point = source.id
         rp.consistency_mode = source.consistency_mode
         rp.source_metadata = dict(source.source_metadata, location=rpc.location)
@@ -302,3 +390,9 @@ class RestorePointRules(ComputeBase):
             self.registry.remove(drp)
             if drp.blob is not None:
                 self.registry.storage.delete(drp.blob)
+
+
+def _interval_kind(mode: str) -> str:
+    """Restore point spacing counts per consistency: crash, or application (file system
+    consistency is Linux's application consistency)."""
+    return "CrashConsistent" if mode.lower() == "crashconsistent" else "ApplicationConsistent"

@@ -15,7 +15,7 @@ from armsim import lro
 from armsim.compute.common import ComputeBase
 from armsim.compute.errors import InvalidParameter, OperationNotAllowed, not_found
 from armsim.compute.models import VMSS_TYPE, ScaleSet, ScaleSetInstance
-from armsim.lro import Operation
+from armsim.operation import Operation
 
 
 class ScaleSetRules(ComputeBase):

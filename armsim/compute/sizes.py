@@ -2,7 +2,14 @@
 
 Resize rule (learn.microsoft.com, "Resize a virtual machine"): a running VM can move only to the
 sizes its current hardware cluster offers, which `vmSizes` lists; other sizes need the VM
-deallocated first. armsim models a hardware cluster as one size family (B, Dsv5, Esv5).
+deallocated first. armsim models a hardware cluster as one size family (B, Dsv5, Esv5); the
+Dv5 sizes share the Dsv5 hardware.
+
+`premium_io`: whether the size supports Premium storage (the "s" in Azure's size names;
+learn.microsoft.com, "Sizes for virtual machines": Dv5 has no Premium storage, Dsv5 has). Premium
+disks attach only to such sizes, and crash-consistent restore points need one ("Support matrix
+for VM restore points": "Crash consistency is supported for VM SKUs that support Premium
+storage").
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ class VmSize:
     memory_mb: int
     max_data_disks: int
     resource_disk_mb: int = 0
+    premium_io: bool = True
 
     def to_rest(self) -> dict:
         return {"name": self.name, "numberOfCores": self.cores, "osDiskSizeInMB": 1047552,
@@ -30,6 +38,9 @@ CATALOGUE: dict[str, VmSize] = {s.name.lower(): s for s in [
     VmSize("Standard_B2s", "B", 2, 4096, 4, 8192),
     VmSize("Standard_B2ms", "B", 2, 8192, 4, 16384),
     VmSize("Standard_B4ms", "B", 4, 16384, 8, 32768),
+    VmSize("Standard_D2_v5", "Dsv5", 2, 8192, 4, premium_io=False),
+    VmSize("Standard_D4_v5", "Dsv5", 4, 16384, 8, premium_io=False),
+    VmSize("Standard_D8_v5", "Dsv5", 8, 32768, 16, premium_io=False),
     VmSize("Standard_D2s_v5", "Dsv5", 2, 8192, 4),
     VmSize("Standard_D4s_v5", "Dsv5", 4, 16384, 8),
     VmSize("Standard_D8s_v5", "Dsv5", 8, 32768, 16),

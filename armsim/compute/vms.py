@@ -1,4 +1,11 @@
-"""Virtual machines: create from attached managed disks, power actions, resize, delete."""
+"""Virtual machines: create from attached managed disks, power actions, resize, delete.
+
+Disks a VM may use: in its region; in its zone (a zonal VM takes zonal disks of its zone or
+zone-redundant ones: "Disk ... cannot be attached to the VM because it is not in zone '1'.",
+400 BadRequest); premium disks only on sizes with Premium storage; Premium SSD v2 / Ultra
+disks as data disks only; a disk still copying from a Premium SSD v2 / Ultra snapshot not yet
+(armsim/compute/skus.py).
+"""
 
 from __future__ import annotations
 
@@ -6,20 +13,23 @@ from collections.abc import Callable
 from typing import Any
 
 from armsim import ids, lro
-from armsim.compute import sizes
+from armsim.compute import sizes, skus
 from armsim.compute.common import ComputeBase
 from armsim.compute.errors import (
+    BadRequest,
+    DiskNotReady,
     InvalidParameter,
     NotFound,
     OperationNotAllowed,
+    PremiumStorageNotSupported,
     SkuNotAvailable,
     changing,
     not_found,
 )
 from armsim.compute.models import VM_TYPE, Disk, VirtualMachine
-from armsim.lro import Operation
 from armsim.network.errors import InvalidResourceReference, NicInUse
 from armsim.network.models import NetworkInterface
+from armsim.operation import Operation
 
 # power action -> (transitional state, final state, latency attribute, RBAC action)
 POWER_ACTIONS: dict[str, tuple[str, str, str]] = {
@@ -90,13 +100,20 @@ class VmRules(ComputeBase):
             raise InvalidParameter("Required parameter 'hardwareProfile.vmSize' is missing.",
                                    target="hardwareProfile.vmSize")
         size = self._offered(location, size).name
+        zones = self.zones_of(body, location, f"{VM_TYPE}/{name}")
         storage = props.pop("storageProfile", None) or {}
         os_disk_in = storage.get("osDisk") or {}
         if (os_disk_in.get("createOption") or "").lower() != "attach":
             raise InvalidParameter("armsim creates VMs from existing managed disks only: "
                                    "osDisk.createOption must be 'Attach' with managedDisk.id.",
                                    target="osDisk.createOption")
-        os_disk = self._attachable(vm_id, location, os_disk_in, "osDisk")
+        os_disk = self._attachable(vm_id, location, os_disk_in, "osDisk", zones, size)
+        if skus.data_disk_only(os_disk.sku):
+            # learn.microsoft.com, "Azure managed disk types": Ultra and Premium SSD v2 disks
+            # can only be data disks.
+            raise InvalidParameter(f"Disk {os_disk.name} ({os_disk.sku}) cannot be an OS disk: "
+                                   "Ultra and Premium SSD v2 disks are data disks only.",
+                                   target="osDisk.managedDisk.id")
         os_type = os_disk_in.get("osType") or os_disk.os_type
         if not os_type:
             raise InvalidParameter("Required parameter 'osDisk.osType' is missing (null).",
@@ -116,7 +133,7 @@ class VmRules(ComputeBase):
                                        "(createOption 'Attach').",
                                        target=f"dataDisks[{index}].createOption")
             data.append((entry, self._attachable(vm_id, location, entry,
-                                                  f"dataDisks[{index}]")))
+                                                  f"dataDisks[{index}]", zones, size)))
         disk_ids = [os_disk.key] + [d.key for _, d in data]
         if len(set(disk_ids)) != len(disk_ids):
             raise InvalidParameter("The same disk is referenced twice.", target="storageProfile")
@@ -136,7 +153,7 @@ class VmRules(ComputeBase):
             data_disks=[self._disk_entry(e, d, lun=int(e["lun"])) for e, d in data],
             nics=[{"id": nic.id, "properties": {"primary": i == 0}}
                   for i, nic in enumerate(nics)],
-            power_state="starting", vm_id=self.new_id(), zones=body.get("zones"),
+            power_state="starting", vm_id=self.new_id(), zones=zones,
             extra_properties=props)
         for disk in [os_disk, *[d for _, d in data]]:
             disk.managed_by = vm.id
@@ -159,7 +176,8 @@ class VmRules(ComputeBase):
             on_success=created, on_failure=failed, headers="azure-async-operation")
         return 201, vm, vm.operation
 
-    def _attachable(self, vm_id: str, location: str, entry: dict[str, Any], where: str) -> Disk:
+    def _attachable(self, vm_id: str, location: str, entry: dict[str, Any], where: str,
+                    zones: list[str] | None, size: str) -> Disk:
         disk_id = (entry.get("managedDisk") or {}).get("id") or ""
         disk = self.registry.get(disk_id) if disk_id else None
         if not isinstance(disk, Disk):
@@ -179,7 +197,41 @@ class VmRules(ComputeBase):
                                       target=f"{where}.managedDisk.id")
         if disk.provisioning_state not in ("Succeeded", "Updating"):
             raise OperationNotAllowed(f"Disk {disk.name} is {disk.provisioning_state}.")
+        self._fits_zone(disk, zones, where)
+        self._fits_size(disk, size)
+        if not disk.ready:
+            assert disk.hydration is not None
+            raise DiskNotReady(
+                self.registry.rules, f"Disk {disk.name} was created from a Premium SSD v2 / "
+                "Ultra snapshot and is still copying in the background (completionPercent "
+                f"{disk.hydration.percent(self.registry.now())}); it can be attached once "
+                "completionPercent reaches 100.", target=f"{where}.managedDisk.id")
         return disk
+
+    @staticmethod
+    def _fits_zone(disk: Disk, zones: list[str] | None, where: str) -> None:
+        if skus.zone_redundant(disk.sku):
+            return  # ZRS disks attach to VMs in any zone (and to regional VMs)
+        vm_zone = zones[0] if zones else None
+        disk_zone = disk.zones[0] if disk.zones else None
+        if vm_zone is not None and disk_zone != vm_zone:
+            # Azure's answer (400 BadRequest), quoted in public issues.
+            raise BadRequest(f"Disk {disk.id} cannot be attached to the VM because it is not "
+                             f"in zone '{vm_zone}'.", target=f"{where}.managedDisk.id")
+        if vm_zone is None and disk_zone is not None:
+            # (unverified wording) a zonal disk needs a VM in its zone.
+            raise BadRequest(f"Disk {disk.id} is in zone '{disk_zone}' and cannot be attached "
+                             "to a VM without a zone; create the VM in that zone.",
+                             target=f"{where}.managedDisk.id")
+
+    def _fits_size(self, disk: Disk, size: str) -> None:
+        found = sizes.lookup(size)
+        if found is not None and not found.premium_io and skus.needs_premium_io(disk.sku):
+            raise PremiumStorageNotSupported(
+                self.registry.rules, "Requested operation cannot be performed because storage "
+                f"account type '{disk.sku}' is not supported for VM size '{found.name}'. "
+                f"(disk {disk.name}; choose a size with Premium storage, e.g. an 's' size)",
+                target="hardwareProfile.vmSize")
 
     def _free_nic(self, vm_id: str, location: str, nic_id: str) -> NetworkInterface:
         nic = self.registry.get(nic_id) if nic_id else None
@@ -231,7 +283,8 @@ class VmRules(ComputeBase):
         for index, entry in enumerate(wanted):
             if entry.get("toBeDetached"):
                 continue
-            disk = self._attachable(vm.id, vm.location, entry, f"dataDisks[{index}]")
+            disk = self._attachable(vm.id, vm.location, entry, f"dataDisks[{index}]", vm.zones,
+                                    vm.size)
             wanted_keys.add(disk.key)
             disk.managed_by = vm.id
             keep.append(self._disk_entry(entry, disk, lun=int(entry.get("lun", index))))
@@ -262,6 +315,10 @@ class VmRules(ComputeBase):
                     f"{target.name} is not available in the current hardware cluster. The "
                     f"available sizes in this cluster are: {offered}. Read more on VM resizing "
                     "strategy at https://aka.ms/azure-resizevm.", target="vmSize")
+            for disk_id in vm.disk_ids():
+                disk = self.registry.get(disk_id)
+                if isinstance(disk, Disk):
+                    self._fits_size(disk, target.name)
             vm.size = target.name
             duration = self.latency.vm_resize if vm.power_state in ALLOCATED else duration
         if tags is not None:

@@ -9,6 +9,7 @@ from typing import Any
 from armsim import ids, lro
 from armsim.errors import InvalidParameter, ResourceGroupNotFound, ResourceNotFound
 from armsim.network.errors import InvalidResourceReference, NicInUse, PrivateIPAddressInUse
+from armsim.operation import Operation
 from armsim.registry import Registry, Resource
 
 NIC_TYPE = "Microsoft.Network/networkInterfaces"
@@ -66,7 +67,7 @@ class NetworkBackend:
         return nic
 
     def put_nic(self, sub: str, rg: str, name: str,
-                body: dict[str, Any]) -> tuple[int, NetworkInterface, lro.Operation]:
+                body: dict[str, Any]) -> tuple[int, NetworkInterface, Operation]:
         group = self.registry.resource_group(sub, rg)
         if group is None:
             raise ResourceGroupNotFound(f"Resource group '{rg}' could not be found.")
@@ -168,7 +169,7 @@ class NetworkBackend:
             if ids.key(table.get(props["privateIPAddress"], "")) == nic.key:
                 table.pop(props["privateIPAddress"], None)
 
-    def delete_nic(self, sub: str, rg: str, name: str) -> lro.Operation | None:
+    def delete_nic(self, sub: str, rg: str, name: str) -> Operation | None:
         nic_id = ids.build(sub, rg, "Microsoft.Network", "networkInterfaces", name)
         nic = self.registry.get(nic_id)
         if not isinstance(nic, NetworkInterface):

@@ -225,19 +225,6 @@ def test_token_bucket_throttling_and_remaining_headers(arm):
     assert arm.compute.virtual_machines.get("rg-shop-weu", "shop-app-1").name == "shop-app-1"
 
 
-def test_snapshot_rate_per_disk_only_when_throttling_is_on(arm):
-    client = arm.compute_as(retry_total=0)
-    source = disk_id("rg-shop-weu", "shop-app-2-data0")
-    body = cm.Snapshot(location="westeurope", incremental=True, creation_data=cm.CreationData(
-        create_option="Copy", source_resource_id=source))
-    arm.admin.set_throttling(True, snapshot_window_seconds=3600 * 24)
-    for index in range(7):
-        client.snapshots.begin_create_or_update("rg-shop-weu", f"rate-{index}", body)
-    with pytest.raises(HttpResponseError) as caught:
-        client.snapshots.begin_create_or_update("rg-shop-weu", "rate-7", body)
-    assert caught.value.status_code == 429
-
-
 def test_region_outage_unavailable(arm):
     client = arm.compute_as(retry_total=0)
     arm.admin.set_latency(vm_deallocate=3600)

@@ -142,7 +142,7 @@ def test_restore_point_cross_region_copy_and_restore(arm):
     assert rpc.source.id == vm_id
     rp = arm.compute.restore_points.begin_create(
         "rg-shop-weu", "rpc-db1", "rp1", cm.RestorePoint()).result()
-    assert rp.consistency_mode == "CrashConsistent"
+    assert rp.consistency_mode == "ApplicationConsistent"  # Azure's default (VM running)
     assert len(rp.source_metadata.storage_profile.data_disks) == 2
     arm.admin.write_disk(data1, 0, b"Z" * len(PAYLOAD))  # after the restore point
     rpcs.create_or_update("rg-shop-neu", "rpc-db1-neu", cm.RestorePointCollection(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from armsim_support import SUB
+from armsim_support import SUB, wait_for_dns
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.compute import models as cm
 from azure.mgmt.trafficmanager import models as tmm
@@ -70,7 +70,8 @@ def test_profile_and_endpoint_monitor_status(arm):
     assert profile.dns_config.fqdn == "tm-shop.trafficmanager.net"
     status = {e.name: e.endpoint_monitor_status for e in profile.endpoints}
     assert status == {"shop-weu": "Online", "shop-neu": "Degraded"}
-    assert profile.monitor_config.profile_monitor_status == "Online"
+    # "The status of at least one endpoint is Degraded" -> the profile is Degraded
+    assert profile.monitor_config.profile_monitor_status == "Degraded"
     endpoint = arm.tm.endpoints.get("rg-shop-global", "tm-shop", "ExternalEndpoints", "shop-weu")
     assert endpoint.target == "shop-weu.example.net" and endpoint.priority == 1
     names = [p.name for p in arm.tm.profiles.list_by_subscription()]
@@ -80,10 +81,11 @@ def test_profile_and_endpoint_monitor_status(arm):
 def test_dns_answer_follows_health_and_endpoint_status(arm):
     dns = arm.admin.dns(SUB, "rg-shop-global", "tm-shop")
     assert [a["endpoint"] for a in dns["answers"]] == ["shop-weu"] and dns["ttl"] == 30
-    # primary down, secondary not up yet: every enabled endpoint is degraded → all returned
+    # primary down, secondary not up yet: once the probes find the primary degraded, every
+    # enabled endpoint is degraded → all returned
     arm.admin.start_outage("westeurope")
-    dns = arm.admin.dns(SUB, "rg-shop-global", "tm-shop")
-    assert dns["all_degraded"] and len(dns["answers"]) == 2
+    dns = wait_for_dns(arm, lambda d: d["all_degraded"])
+    assert len(dns["answers"]) == 2
     # fencing: disable the primary endpoint (PATCH endpointStatus), bring the secondary up
     arm.tm.endpoints.update("rg-shop-global", "tm-shop", "ExternalEndpoints", "shop-weu",
                             tmm.Endpoint(endpoint_status="Disabled"))
@@ -130,12 +132,12 @@ def test_endpoint_crud_and_unique_priorities(arm):
                                    tmm.Endpoint(target="shop-dr.example.net", priority=3,
                                                 endpoint_status="Enabled"))
     assert created.type == "Microsoft.Network/trafficManagerProfiles/externalEndpoints"
-    assert created.endpoint_monitor_status == "Online"  # no health source: Online
+    assert created.endpoint_monitor_status == "CheckingEndpoint"  # not probed yet
     with pytest.raises(HttpResponseError) as caught:
         eps.update("rg-shop-global", "tm-shop", "ExternalEndpoints", "shop-dr",
                    tmm.Endpoint(priority=1))
     assert caught.value.status_code == 400 and caught.value.error.code == "BadRequest"
-    arm.admin.set_endpoint_health(created.id, status="Degraded")
+    arm.admin.set_endpoint_health(created.id, status="Degraded", settle=True)
     assert eps.get("rg-shop-global", "tm-shop", "ExternalEndpoints",
                    "shop-dr").endpoint_monitor_status == "Degraded"
     eps.delete("rg-shop-global", "tm-shop", "ExternalEndpoints", "shop-dr")

@@ -1,0 +1,62 @@
+"""The latency profile: how long each simulated operation takes (virtual seconds)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from armsim.errors import InvalidParameter
+
+
+@dataclass
+class LatencyProfile:
+    """Simulated durations (virtual seconds) of each operation; close to Azure by default."""
+
+    vm_create: float = 60.0
+    vm_update: float = 30.0
+    vm_resize: float = 60.0
+    vm_start: float = 45.0
+    vm_deallocate: float = 60.0
+    vm_power_off: float = 30.0
+    vm_restart: float = 45.0
+    vm_delete: float = 45.0
+    disk_empty: float = 5.0
+    disk_copy: float = 20.0  # disk from a snapshot
+    disk_restore: float = 20.0  # disk from a disk restore point
+    disk_import: float = 30.0
+    disk_delete: float = 5.0
+    snapshot_create: float = 10.0
+    snapshot_delete: float = 5.0
+    grant_access: float = 5.0
+    revoke_access: float = 5.0
+    copy_start_base: float = 30.0  # fixed part of a CopyStart / restore point copy
+    copy_mbps: float = 100.0  # simulated MB/s of simulated bytes copied across regions
+    # Premium SSD v2 / Ultra: a snapshot's background copy from its disk, and a disk's from
+    # such a snapshot (base + bytes / MB/s, like copies)
+    background_copy_base: float = 120.0
+    background_copy_mbps: float = 100.0
+    restore_point_create: float = 30.0
+    restore_point_delete: float = 10.0
+    nic_create: float = 5.0
+    nic_delete: float = 5.0
+    scale_set_update: float = 10.0
+    scale_set_instance: float = 60.0
+    # Which LRO headers to send: "azure" (what each Azure operation sends), or force one style:
+    # "azure-async-operation" (Azure-AsyncOperation only) or "location" (Location only).
+    lro_headers: str = "azure"
+    # Cap of the retry-after-ms hint in real milliseconds (polls at least this often).
+    max_poll_hint_ms: int = 10_000
+    # Extra real latency added to every ARM request, in milliseconds.
+    request_latency_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def update(self, values: dict[str, Any]) -> None:
+        known = self.to_dict()
+        for name, value in values.items():
+            if name not in known:
+                raise InvalidParameter(f"unknown latency setting {name!r}; known: {sorted(known)}")
+            setattr(self, name, type(known[name])(value))
+        if self.lro_headers not in ("azure", "azure-async-operation", "location"):
+            raise InvalidParameter("lro_headers must be azure, azure-async-operation or location")

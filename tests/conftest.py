@@ -20,6 +20,7 @@ from armsim.testing import (
     trafficmanager_client,
 )
 from localplatform import azurite as azurite_launcher
+from vmdr.clock import VirtualClock
 
 
 @pytest.fixture(scope="session")
@@ -41,11 +42,14 @@ TEST_SCALE = 3600.0
 
 @pytest.fixture(scope="session")
 def armsim_server(azurite) -> Iterator[ArmSim]:
-    sim = start_armsim(azurite.describe(), estate=DEMO_ESTATE, time_scale=TEST_SCALE)
+    # Shared, so a test can move it on (an hour between two restore points, at once).
+    clock = VirtualClock.start(scale=TEST_SCALE, shared=True)
+    sim = start_armsim(azurite.describe(), estate=DEMO_ESTATE, clock=clock)
     try:
         yield sim
     finally:
         sim.stop()
+        clock.discard()
 
 
 @dataclass

@@ -33,6 +33,7 @@ from vmdr.engine.progress import Progress
 from vmdr.ops import capture, points
 from vmdr.ops.power import VmRef
 from vmdr.plan import Consistency, Plan
+from vmdr.plan.model import MIN_INTERVAL
 from vmdr.recovery_point import CopyState, RecoveryPoint, new_rp_id
 from vmdr.retention import points_to_delete
 
@@ -105,6 +106,10 @@ def _new_record(catalog: Catalog, request: StartCycle) -> dict[str, Any]:
             lanes += [[vm.name] for vm in group.vms
                       if vm.protected_by_copies and not vm.wants_clean_copy]
     newest = catalog.newest_complete_points(plan.name)
+    latest: dict[str, str] = {}  # newest point of each VM, complete or not (restore point spacing)
+    for summary in catalog.list_points(plan.name):
+        if not summary.retired:
+            latest[summary.vm] = summary.created.isoformat()  # oldest first: the last wins
     vms = {}
     for index, lane in enumerate(lanes):
         for position, vm in enumerate(lane):
@@ -115,6 +120,7 @@ def _new_record(catalog: Catalog, request: StartCycle) -> dict[str, Any]:
                 "was_running": None, "outcome": None, "error": None, "copying": 0,
                 "previous": newest[vm].created.isoformat() if vm in newest else None,
                 "previous_rp": newest[vm].rp_id if vm in newest else None,
+                "last_restore_point": latest.get(vm),
                 "created": None, "completed": None, "stage_at": request.now.isoformat(),
             }
     return {
@@ -153,12 +159,29 @@ class _Look:
         self.plan = cycle_plan(catalog, record)
         self.allowance = allowance
         self.snapshots = points.Snapshots(clients, self.plan)
-        in_flight = sum(vm.get("copying", 0) for vm in record["vms"].values())
-        self.slots = [max(0, COPY_SLOTS - in_flight)]
+        self._slots: list[int] | None = None
+        self.busy: set[tuple[str, str]] = set()
         self._power: dict[str, str | None] | None = None
         self.percents: list[float] = []
         self.refused = 0
         self.started: set[str] = set()  # VMs that left "new" in this look (seen before that)
+
+    @property
+    def slots(self) -> list[int]:
+        """Copy slots left: Azure's limit minus the copies running — counted from the secondary
+        group's snapshots (every cycle's and plan's CopyStart copies there) and this record."""
+        if self._slots is None:
+            in_flight = sum(vm.get("copying", 0) for vm in self.record["vms"].values())
+            if self.consistency == Consistency.SNAPSHOT_SET.value and \
+                    self.plan.protection.copy_method.value == "snapshot-copy":
+                listed, self.busy = points.copies_in_flight(self.plan, self.snapshots)
+                in_flight = max(in_flight, listed)
+            self._slots = [max(0, COPY_SLOTS - in_flight)]
+        return self._slots
+
+    @property
+    def consistency(self) -> str:
+        return self.record.get("consistency") or self.plan.protection.consistency.value
 
     def vm_ref(self, name: str) -> VmRef:
         site = self.plan.primary
@@ -248,6 +271,10 @@ def _start_new(look: _Look) -> None:
                          error=f"VM {vm} not found in {look.plan.primary.resource_group}")
             continue
         configuration, disks = configs[vm]
+        refusal = _restore_point_refusal(look, entry, disks)
+        if refusal:
+            entry.update(stage="done", outcome=refusal[0], error=refusal[1])
+            continue
         needed = len(disks) + (1 if entry["clean"] else 0)
         if look.allowance.left < needed:
             break
@@ -258,6 +285,29 @@ def _start_new(look: _Look) -> None:
             if errors.is_transient(exc):
                 raise
             _failed(look, vm, entry, errors.describe(exc))
+
+
+# Restore points cannot include these disks (learn.microsoft.com, "Overview of VM restore
+# points": Ultra, Premium SSD v2, shared and ephemeral OS disks are not supported).
+NO_RESTORE_POINT_SKUS = ("premiumv2_lrs", "ultrassd_lrs")
+
+
+def _restore_point_refusal(look: _Look, entry: dict, disks) -> tuple[str, str] | None:
+    """Why a restore point of this VM cannot be taken now: too soon after the last one (Azure:
+    crash-consistent points at least an hour apart), or a disk restore points exclude."""
+    if look.consistency != Consistency.RESTORE_POINT.value:
+        return None
+    excluded = [d.name for d in disks if (d.sku or "").lower() in NO_RESTORE_POINT_SKUS]
+    if excluded:
+        return ("failed", f"restore points cannot include {', '.join(excluded)} (Premium SSD v2 "
+                          "or Ultra disk); protect this VM with consistency snapshot-set")
+    last = entry.get("last_restore_point")
+    if last:
+        allowed = datetime.fromisoformat(last) + MIN_INTERVAL[Consistency.RESTORE_POINT.value]
+        if look.now < allowed:
+            return ("skipped", f"the last restore point of this VM was taken at {last}; Azure "
+                               f"takes the next crash-consistent one from {allowed.isoformat()}")
+    return None
 
 
 def _start_one(look: _Look, vm: str, entry: dict, configuration, disks) -> None:
@@ -371,7 +421,8 @@ def _copy(look: _Look, vm: str, entry: dict, point: RecoveryPoint) -> None:
         return
     look.percents += points.check_copy(look.clients, look.plan, point, look.snapshots,
                                        look.allowance)
-    refused = points.request_copy(look.clients, look.plan, point, look.allowance, look.slots)
+    refused = points.request_copy(look.clients, look.plan, point, look.allowance, look.slots,
+                                  look.busy)
     look.refused += refused
     entry["copying"] = sum(d.state in (CopyState.COPYING, CopyState.GRANTING)
                            for d in point.disks)
@@ -408,6 +459,7 @@ def _failed(look: _Look, vm: str, entry: dict, reason: str) -> None:
     entry.update(outcome=entry.get("outcome") or "failed", copying=0)
     try:
         point, etag = look.catalog.read_point(look.plan.name, vm, entry["rp_id"])
+        points.release(look.clients, point, Allowance(len(point.disks)))  # no grant left open
         if not point.complete:
             point.failure = reason
             look.catalog.replace_point(point, etag)

@@ -165,7 +165,14 @@ def delete_snapshot(call: Call, svc: Services) -> Reply:
 
 
 def list_snapshots(call: Call, svc: Services) -> Reply:
-    return _list_type(call, svc, "Microsoft.Compute/snapshots")
+    # A list shows each snapshot as a GET would: a new CopyStart copy without completionPercent
+    # for its first reads (ComputeRule copy_start_reads_without_percent), in a list too.
+    rg = call.match.get("rg")
+    found = (svc.registry.in_resource_group(call.subscription, rg, "Microsoft.Compute/snapshots")
+             if rg else svc.registry.in_subscription(call.subscription,
+                                                     "Microsoft.Compute/snapshots"))
+    return paged(call, [svc.compute.read_snapshot(s.subscription, s.resource_group, s.name)
+                        for s in found])
 
 
 def _list_type(call: Call, svc: Services, resource_type: str) -> Reply:

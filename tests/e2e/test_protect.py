@@ -70,6 +70,7 @@ def test_each_point_holds_its_moments_bytes_on_every_disk(vmdr, consistency, cop
         written = {key: f"{key}:{cycle}:{consistency}/{copy_method}".encode() for key in DB_DISKS}
         for key, data in written.items():
             vmdr.admin.write_disk(disk_id(DB_DISKS[key]), 0, data)
+        vmdr.platform.clock.advance(3601)  # restore points at least an hour apart
         output = protect(vmdr)
         [db] = [vm for vm in output["vms"] if vm["vm"] == "shop-db-1"]
         assert db["outcome"] == "protected", db

@@ -62,13 +62,20 @@ def check_capture(clients: AzureClients, plan: Plan, point: RecoveryPoint,
 
 
 def request_copy(clients: AzureClients, plan: Plan, point: RecoveryPoint,
-                 allowance: Allowance, slots: list[int]) -> int:
-    """Start the copy of captured disks within `slots[0]` copy slots; how many were refused."""
+                 allowance: Allowance, slots: list[int],
+                 busy: set[tuple[str, str]] | None = None) -> int:
+    """Start the copy of captured disks within `slots[0]` copy slots, none of a disk in `busy`;
+    how many Azure refused for now."""
     if point.copy_method == CopyMethod.BLOB:
         return blob_export.request_grants(clients, plan, point, allowance, slots)
     if point.consistency == Consistency.RESTORE_POINT:
         return restore_points.request_copy(clients, plan, point, allowance, slots)
-    return snapshot_sets.request_copies(clients, plan, point, allowance, slots)
+    return snapshot_sets.request_copies(clients, plan, point, allowance, slots, busy)
+
+
+def copies_in_flight(plan: Plan, snapshots: Snapshots) -> tuple[int, set[tuple[str, str]]]:
+    """CopyStart copies running in the plan's secondary group, and the disks they copy."""
+    return snapshot_sets.copies_in_flight(snapshots.of(plan.secondary))
 
 
 def check_copy(clients: AzureClients, plan: Plan, point: RecoveryPoint, snapshots: Snapshots,

@@ -127,7 +127,11 @@ def _check_or_request(resource, plan: Plan, run_id: str, progress: Progress, key
         return False
     tags.require_owned(resource.id, resource.tags, plan.name, run_id=run_id)
     state = observe.provisioning(resource)
-    if state == "succeeded":
+    # A disk made from a Premium SSD v2 or Ultra snapshot fills in the background and cannot be
+    # attached before its completionPercent is 100 (learn.microsoft.com, "Incremental
+    # snapshots").
+    percent = getattr(resource, "completion_percent", None)
+    if state == "succeeded" and (percent is None or float(percent) >= 100.0):
         return True
     if state == "failed" and _retry(progress, key, vm, f"{key.split(':')[0]} creation failed"):
         queue.append(request)
@@ -196,6 +200,12 @@ def nic_id(plan: Plan, name: str) -> str:
             f"/providers/Microsoft.Network/networkInterfaces/{name}")
 
 
+def _zones(plan: Plan, primary_zone: str | None) -> list[str] | None:
+    """The plan's zone mapping (vmdr.plan SecondarySite.zones); never the primary's number."""
+    zone = plan.secondary.zone_for(primary_zone)
+    return [zone] if zone else None
+
+
 def disk_body(plan: Plan, run_id: str, point: RecoveryPoint, record) -> Disk:
     """A managed disk from the point's secondary copy of one disk."""
     config = point.vm_configuration
@@ -206,7 +216,7 @@ def disk_body(plan: Plan, run_id: str, point: RecoveryPoint, record) -> Disk:
         creation_data=points.disk_source(plan, point, record),
         os_type=config.os_type if record.role is DiskRole.OS else None,
         hyper_v_generation=config.hyper_v_generation if record.role is DiskRole.OS else None,
-        zones=[config.zone] if config.zone else None,
+        zones=_zones(plan, config.zone),
         tags=tags.for_run(plan.name, run_id, point.vm, {tags.RECOVERY_POINT: point.rp_id}),
     )
 
@@ -247,7 +257,7 @@ def vm_body(plan: Plan, run_id: str, point: RecoveryPoint, size: str) -> Virtual
         network_profile=NetworkProfile(network_interfaces=[
             NetworkInterfaceReference(id=nic, primary=index == 0)
             for index, nic in enumerate(nic_ids)]),
-        zones=[config.zone] if config.zone else None,
+        zones=_zones(plan, config.zone),
         tags=tags.for_run(plan.name, run_id, point.vm, config.tags),
     )
 

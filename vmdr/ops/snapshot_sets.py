@@ -42,8 +42,15 @@ def request_snapshots(clients: AzureClients, plan: Plan, point: RecoveryPoint,
             incremental=True,
             tags=tags.for_recovery_point(plan.name, point.vm, point.rp_id, disk.key),
         )
-        begin(compute.snapshots.begin_create_or_update, site.resource_group,
-              naming.primary_snapshot(point.vm, disk.key, point.rp_id), snapshot)
+        try:
+            begin(compute.snapshots.begin_create_or_update, site.resource_group,
+                  naming.primary_snapshot(point.vm, disk.key, point.rp_id), snapshot)
+        except HttpResponseError as exc:
+            # At most 7 snapshots of a disk per 5 minutes, 3 pending of a Premium SSD v2 or
+            # Ultra disk: not now; this disk is asked again at the next look.
+            if errors.copy_refused_for_now(exc):
+                continue
+            raise
         disk.state = CopyState.CAPTURING
 
 
@@ -77,16 +84,42 @@ def _usable(snapshot) -> bool:
     return percent is None or float(percent) >= 100.0
 
 
+def copies_in_flight(secondary: dict[str, Any]) -> tuple[int, set[tuple[str, str]]]:
+    """vmdr's CopyStart copies still running in the secondary group (any cycle, any plan), and
+    the disks they copy (source VM, disk key): Azure allows 100 at once per subscription and
+    target region, and one per disk — vmdr counts them rather than waiting to be refused."""
+    running, families = 0, set()
+    for snapshot in secondary.values():
+        labels = snapshot.tags or {}
+        if tags.PLAN not in labels or tags.SOURCE_DISK not in labels:
+            continue
+        if text(getattr(snapshot.creation_data, "create_option", None)) != "CopyStart":
+            continue
+        if getattr(snapshot, "copy_completion_error", None) is not None or \
+                observe.provisioning(snapshot) == "failed":
+            continue
+        percent = snapshot.completion_percent
+        if percent is None or float(percent) < 100.0:
+            running += 1
+            families.add((labels.get(tags.SOURCE_VM, ""), labels[tags.SOURCE_DISK]))
+    return running, families
+
+
 def request_copies(clients: AzureClients, plan: Plan, point: RecoveryPoint,
-                   allowance: Allowance, slots: list[int]) -> int:
+                   allowance: Allowance, slots: list[int],
+                   busy: set[tuple[str, str]] | None = None) -> int:
     """CopyStart each captured disk into the secondary group, while copy slots (`slots[0]`) and
-    writes last. Returns how many Azure refused for now (copy limits); they are asked again."""
+    writes last, and no earlier copy of the same disk runs (`busy`). Returns how many Azure
+    refused for now anyway; they are asked again."""
     site = plan.secondary
     compute = clients.compute(site.subscription_id)
     refused = 0
+    busy = busy if busy is not None else set()
     for disk in point.disks:
         if disk.state is not CopyState.CAPTURED:
             continue
+        if (point.vm, disk.key) in busy:
+            continue  # one copy per disk at a time, in creation order
         if slots[0] <= 0 or not allowance.take():
             break
         copy = Snapshot(
@@ -105,6 +138,7 @@ def request_copies(clients: AzureClients, plan: Plan, point: RecoveryPoint,
                 continue
             raise
         disk.state = CopyState.COPYING
+        busy.add((point.vm, disk.key))
         slots[0] -= 1
     return refused
 

@@ -15,6 +15,7 @@ from typing import Annotated, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
@@ -115,10 +116,36 @@ class PrimarySite(Site):
     pass
 
 
+ZONE = re.compile(r"^[1-9]$")
+
+
+def _zones(value):
+    """`none` (regional resources, the default) or a map of primary zone to secondary zone."""
+    if value is None or value == "none":
+        return "none"
+    if not isinstance(value, dict) or not value:
+        raise ValueError("use 'none' (regional resources) or a map such as {'1': '2', '2': '3'}")
+    bad = [f"{k}: {v}" for k, v in value.items() if not (ZONE.match(str(k))
+                                                           and ZONE.match(str(v)))]
+    if bad:
+        raise ValueError(f"zones are numbers such as '1', '2', '3' (got {', '.join(bad)})")
+    return {str(k): str(v) for k, v in value.items()}
+
+
 class SecondarySite(Site):
     subnet_id: SubnetId
     drill_subnet_id: SubnetId | None = None
     storage_account_id: StorageAccountId | None = None
+    # Zone numbers are per subscription and region: zone 1 of the primary has nothing to do with
+    # zone 1 of the secondary, and a region without zones refuses zonal resources
+    # (learn.microsoft.com, "Availability zones"). Default: regional resources in the secondary.
+    zones: Annotated[str | dict[str, str], BeforeValidator(_zones)] = "none"
+
+    def zone_for(self, primary_zone: str | None) -> str | None:
+        """The secondary zone of a resource that was in `primary_zone` (None: regional)."""
+        if not primary_zone or self.zones == "none":
+            return None
+        return self.zones.get(str(primary_zone))
 
     @model_validator(mode="after")
     def _drill_subnet_is_isolated(self) -> Self:

@@ -76,11 +76,26 @@ class Catalog:
     # --- plans ----------------------------------------------------------------------------
 
     def put_plan(self, name: str, text: str) -> bool:
-        """Store a plan's YAML; True when it did not exist before."""
+        """Store a plan's YAML; True when this call created it.
+
+        A create is conditional (If-None-Match: *), so of two concurrent first PUTs exactly one
+        creates; the other replaces what it found, conditional on that version's ETag."""
         blob = self.container.get_blob_client(f"{PLANS}{name}.yaml")
-        existed = blob.exists()
-        blob.upload_blob(text.encode("utf-8"), overwrite=True, content_settings=_YAML)
-        return not existed
+        data = text.encode("utf-8")
+        for _ in range(10):
+            try:
+                blob.upload_blob(data, overwrite=False, content_settings=_YAML)
+                return True
+            except ResourceExistsError:
+                pass
+            try:
+                etag = blob.get_blob_properties().etag
+                blob.upload_blob(data, overwrite=True, content_settings=_YAML, etag=etag,
+                                 match_condition=MatchConditions.IfNotModified)
+                return False
+            except (ResourceNotFoundError, ResourceModifiedError):
+                continue  # deleted or replaced in between: try again from the start
+        raise CatalogConflict(f"plan {name}: too many concurrent writers")
 
     def get_plan_text(self, name: str) -> str | None:
         try:

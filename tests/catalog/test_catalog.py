@@ -151,3 +151,21 @@ def test_run_reports(container):
     assert catalog.get_run_report("shop", "run-1") == {"outcome": "succeeded"}
     assert catalog.get_run_markdown("shop", "run-1") == "# Failover\n"
     assert catalog.get_run_report("shop", "run-2") is None
+
+
+def test_concurrent_first_puts_of_a_plan_create_it_exactly_once(container):
+    import threading
+
+    catalog = Catalog(container)
+    writers = 8
+    start = threading.Barrier(writers)
+
+    def put(index: int) -> bool:
+        start.wait()
+        return catalog.put_plan("race", f"name: race\n# writer {index}\n")
+
+    with ThreadPoolExecutor(writers) as pool:
+        created = list(pool.map(put, range(writers)))
+    assert created.count(True) == 1, created
+    assert catalog.get_plan_text("race").startswith("name: race\n# writer ")
+    assert catalog.put_plan("race", "name: race\n") is False  # a later PUT replaces

@@ -82,6 +82,12 @@ def test_failover_api_refuses_bad_input_clearly(vmdr):
     assert no_mode.status == 400 and no_mode.json()["error"]["details"][0]["path"] == "mode"
     assert vmdr.client.call("GET", "plans/shop/failover").status == 404  # never ran
     assert vmdr.client.call("POST", "plans/shop/failover/approve").status == 409
+    for action in ("approve", "reject", "abort"):
+        missing = vmdr.client.call("POST", f"plans/nope/failover/{action}")
+        assert missing.status == 404, (action, missing.text)
+        assert missing.json()["error"]["code"] == "PlanNotFound"
+    by = vmdr.client.call("POST", "plans/shop/failover/abort", json_body={"by": "someone else"})
+    assert by.status == 400 and by.json()["error"]["details"][0]["path"] == "by"
     assert vmdr.client.call("POST", "plans/shop/failover/launch").status == 404
     not_json = vmdr.client.call("POST", "plans/shop/failover", body=b"mode: planned",
                                 headers={"Content-Type": "application/yaml"})
@@ -118,3 +124,50 @@ def test_a_planned_failover_waits_for_a_running_protect_cycle(vmdr):
     assert '"mode": "unplanned"' in refused.json()["error"]["message"]
     assert vmdr.client.status("failover-shop") is None
     vmdr.client.terminate("protect-shop")
+
+
+DEEP = b"[" * 5000 + b"]" * 5000
+DIGITS = b'{"comment": ' + b"9" * 5001 + b"}"
+JSON_ROUTES = ("plans/shop/failover", "plans/shop/failover/approve",
+               "plans/shop/failover/reject", "plans/shop/failover/abort", "alerts")
+
+
+def test_deep_nesting_and_huge_numbers_are_a_400_on_every_json_route(vmdr):
+    vmdr.put_plan(shop_plan(vmdr))
+    for route in JSON_ROUTES:
+        for body, code, limit in ((DEEP, "NestingTooDeep", "at most 64 levels"),
+                                  (DIGITS, "NumberTooLong", "at most 50 characters")):
+            answer = vmdr.client.call("POST", route, body=body,
+                                      headers={"Content-Type": "application/json"})
+            assert answer.status == 400, (route, code, answer.status, answer.text)
+            error = answer.json()["error"]
+            assert error["code"] == code and limit in error["message"], (route, error)
+    assert vmdr.client.status("failover-shop") is None  # nothing started
+
+
+def test_a_failover_body_cannot_say_who_started_it_nor_give_a_number_as_its_point(vmdr):
+    vmdr.put_plan(shop_plan(vmdr, required=False))
+    spoofed = vmdr.client.call("POST", "plans/shop/failover", json_body={
+        "mode": "unplanned", "requested_by": "azure-monitor:shop-weu-availability",
+        "alert": {"alert_id": "x", "fired": "2026-11-25T12:00:00Z"}})
+    assert spoofed.status == 400, spoofed.text
+    details = {d["path"]: d["message"] for d in spoofed.json()["error"]["details"]}
+    assert set(details) == {"requested_by", "alert"}
+    assert "comes from the route" in details["alert"]
+    for point in (12345, 0, 1.5, True, False, None, [1]):
+        refused = vmdr.client.call("POST", "plans/shop/failover",
+                                   json_body={"mode": "unplanned", "recovery_point": point})
+        assert refused.status == 400, (point, refused.text)
+        [detail] = refused.json()["error"]["details"]
+        assert detail["path"] == "recovery_point" and "'latest'" in detail["message"], detail
+    assert vmdr.client.status("failover-shop") is None
+
+    # Who started a run: the route (manual) and the caller the platform vouches for. Without App
+    # Service authentication the principal header is anyone's to send, so it is not believed.
+    started = vmdr.client.call("POST", "plans/shop/failover", json_body={"mode": "unplanned"},
+                               headers={"x-ms-client-principal-name": "azure-monitor:forged"})
+    assert started.status == 202, started.text
+    output = finish(vmdr)  # no protect cycle: blocked in preflight, nothing touched
+    assert output["outcome"] == "blocked"
+    report = vmdr.catalog.get_run_report("shop", output["run_id"])
+    assert report["requested_by"] == "manual:http" and report["alert"] is None

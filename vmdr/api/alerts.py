@@ -8,14 +8,13 @@ starts the orchestration and never waits for it.
 
 from __future__ import annotations
 
-import json
 import logging
 
 from azure.durable_functions import DurableOrchestrationClient
 
 from vmdr.alerts import Alert, InvalidAlert, matches, parse_alert
 from vmdr.api import failover as failover_api
-from vmdr.api.bodies import check_size, decode_text
+from vmdr.api.bodies import json_value
 from vmdr.api.responses import ApiError, ApiResponse, ok
 from vmdr.catalog import Catalog, PlanUnavailable
 from vmdr.failover.request import FailoverRequest, Mode
@@ -26,12 +25,7 @@ log = logging.getLogger("vmdr.alerts")
 async def receive_alert(
     client: DurableOrchestrationClient, catalog: Catalog, body: bytes
 ) -> ApiResponse:
-    check_size(body)
-    try:
-        data = json.loads(decode_text(body))
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, "InvalidJson", f"The alert is not JSON: {exc.msg} at line "
-                       f"{exc.lineno}, column {exc.colno}.") from exc
+    data = json_value(body, "The alert")
     try:
         alert = parse_alert(data)
     except InvalidAlert as exc:

@@ -9,6 +9,7 @@ estate.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,6 +85,18 @@ class Vmdr:
 
     def health_url(self, region: str) -> str:
         return f"{self.platform.armsim.info.admin}/apps/shop/health?region={region}"
+
+
+def started_input(status: dict) -> dict:
+    """The orchestration input from a status: devhost (as the host) reports the JSON text the
+    client posted, itself a JSON string of the input's JSON."""
+    value = status["input"]
+    for _ in range(3):
+        if not isinstance(value, str):
+            break
+        value = json.loads(value)
+    assert isinstance(value, dict), status["input"]
+    return value
 
 
 def demo_plan(**changes) -> dict:

@@ -54,3 +54,25 @@ def test_report_of_an_alert_counts_rto_from_the_alert():
                         "alert": {"fired": (T0 - timedelta(minutes=1)).isoformat()}}, "r", T0)
     run["dns"] = {"switched": (T0 + timedelta(minutes=9)).isoformat(), "ttl": 60}
     assert report.build(run, "succeeded", T0)["rto"]["seconds_to_dns_switch"] == 600
+
+
+def test_report_of_a_plan_without_dns_gives_the_rto_to_healthy_and_says_so():
+    run = saga.new_run({"plan": "shop", "mode": "unplanned"}, "run-1", T0)
+    for name, minutes in (("preflight", 1), ("recover:app", 8), ("health", 10)):
+        saga.start_step(run, name, T0)
+        saga.end_step(run, T0 + timedelta(minutes=minutes))
+    built = report.build(run, "succeeded", T0 + timedelta(minutes=11))
+    assert built["rto"]["basis"] == "health"
+    assert built["rto"]["seconds_to_healthy"] == 600
+    assert "seconds_to_dns_switch" not in built["rto"]
+    assert report.rto_seconds(built) == 600
+    text = report.markdown(built)
+    assert "**RTO**: 10m00s to healthy (health checks passed); the plan has no `dns` section" \
+        in text
+
+
+def test_report_of_a_run_that_never_got_healthy_has_no_rto():
+    run = saga.new_run({"plan": "shop", "mode": "unplanned"}, "run-1", T0)
+    saga.start_step(run, "health", T0)
+    saga.end_step(run, T0 + timedelta(minutes=10), "failed", "did not answer")
+    assert report.build(run, "rolled-back", T0 + timedelta(minutes=11))["rto"] is None

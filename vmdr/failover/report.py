@@ -11,19 +11,7 @@ from typing import Any
 def build(run: dict[str, Any], outcome: str, ended: datetime) -> dict[str, Any]:
     started = datetime.fromisoformat(run["started"])
     trigger = _trigger_time(run) or started
-    rto = None
-    if run.get("dns") and run["dns"].get("switched"):
-        switched = datetime.fromisoformat(run["dns"]["switched"])
-        ttl = run["dns"].get("ttl") or 0
-        rto = {
-            "trigger": trigger.isoformat(),
-            "dns_switched": switched.isoformat(),
-            "seconds_to_dns_switch": round((switched - trigger).total_seconds(), 1),
-            "ttl_seconds": ttl,
-            "seconds_to_ttl_expiry": round(
-                (switched + timedelta(seconds=ttl) - trigger).total_seconds(), 1
-            ),
-        }
+    rto = _rto(run, trigger)
     # RPO = failover start - point time; a planned run's final copy is taken after the primary
     # was shut down (and so after the start): nothing was lost, the RPO is zero.
     rpo = [
@@ -59,6 +47,46 @@ def build(run: dict[str, Any], outcome: str, ended: datetime) -> dict[str, Any]:
     }
 
 
+def _rto(run: dict[str, Any], trigger: datetime) -> dict[str, Any] | None:
+    """Trigger -> healthy (the health step passed) for every run that got there; with DNS also
+    -> the switch and -> the TTL's expiry, and the DNS switch is then the RTO (`basis`). A plan
+    without `dns` reports the RTO to healthy instead of none: its clients are pointed at the
+    secondary some other way, which vmdr cannot time."""
+    healthy = next((datetime.fromisoformat(step["ended"]) for step in run["steps"]
+                    if step["name"] == "health" and step["state"] == "succeeded"
+                    and step["ended"]), None)
+    dns = run.get("dns") or {}
+    if dns.get("switched"):
+        switched = datetime.fromisoformat(dns["switched"])
+        ttl = dns.get("ttl") or 0
+        rto: dict[str, Any] = {
+            "basis": "dns",
+            "trigger": trigger.isoformat(),
+            "dns_switched": switched.isoformat(),
+            "seconds_to_dns_switch": _seconds(switched - trigger),
+            "ttl_seconds": ttl,
+            "seconds_to_ttl_expiry": _seconds(switched + timedelta(seconds=ttl) - trigger),
+        }
+    elif healthy is not None and not run.get("dns"):
+        rto = {"basis": "health", "trigger": trigger.isoformat(),
+               "note": "the plan has no dns section: the RTO runs to the health step passing"}
+    else:
+        return None
+    if healthy is not None:
+        rto.update(healthy=healthy.isoformat(), seconds_to_healthy=_seconds(healthy - trigger))
+    return rto
+
+
+def rto_seconds(report: dict[str, Any]) -> float | None:
+    """The report's RTO in seconds on its basis (the DNS switch, else healthy)."""
+    rto = report.get("rto") or {}
+    return rto.get("seconds_to_dns_switch", rto.get("seconds_to_healthy"))
+
+
+def _seconds(delta: timedelta) -> float:
+    return round(delta.total_seconds(), 1)
+
+
 def _trigger_time(run: dict[str, Any]) -> datetime | None:
     fired = (run.get("alert") or {}).get("fired")
     if not fired:
@@ -78,12 +106,20 @@ def markdown(report: dict[str, Any]) -> str:
         + (f": {report['reason']}" if report["reason"] else ""),
         f"- started {report['started']}, ended {report['ended']}",
     ]
-    if report["rto"]:
-        rto = report["rto"]
+    rto = report["rto"]
+    if rto and rto.get("basis", "dns") == "dns":
         lines.append(
             f"- **RTO**: {_duration(rto['seconds_to_dns_switch'])} to the DNS switch, "
             f"{_duration(rto['seconds_to_ttl_expiry'])} until cached answers expire "
             f"(TTL {rto['ttl_seconds']} s)"
+            + (f"; healthy after {_duration(rto['seconds_to_healthy'])}"
+               if "seconds_to_healthy" in rto else "")
+        )
+    elif rto:
+        lines.append(
+            f"- **RTO**: {_duration(rto['seconds_to_healthy'])} to healthy (health checks "
+            "passed); the plan has no `dns` section, so no DNS switch is part of the run — "
+            "clients reach the secondary however the plan's owners point them there"
         )
     if report["failure"]:
         lines.append(f"- **failure**: {report['failure']}")

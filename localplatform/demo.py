@@ -107,9 +107,10 @@ class Demo:
     def store_plan(self) -> None:
         plan = yaml.safe_load(PLAN.read_text())
         # The plan's health check stands for the application in the secondary region: here the
-        # armsim stand-in of the shop app in northeurope.
-        plan["failover"]["health_checks"][0]["url"] = \
-            f"{self.arm.admin}/apps/shop/health?region=northeurope"
+        # armsim stand-in of the shop app in northeurope, on loopback — which a plan must allow
+        # explicitly (examples/plans/shop.yaml, a production plan, does not).
+        plan["failover"]["health_checks"][0].update(
+            url=f"{self.arm.admin}/apps/shop/health?region=northeurope", allow_loopback=True)
         response = self.api.call("PUT", "plans/shop", body=yaml.safe_dump(plan).encode(),
                                  headers={"Content-Type": "application/yaml"})
         self.check("plan stored (PUT /api/plans/shop)", response.status in (200, 201),

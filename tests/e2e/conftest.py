@@ -117,11 +117,14 @@ def vmdr(platform: Platform, tmp_path: Path) -> Iterator[Vmdr]:
                          settings=settings, clock=platform.clock)
     catalog = Catalog(ContainerClient.from_connection_string(
         platform.azurite.connection_string(), container))
+    app = Vmdr(host, catalog, sim.admin, platform, settings)
     try:
-        yield Vmdr(host, catalog, sim.admin, platform, settings)
+        yield app
     finally:
-        if host.alive():
-            host.stop()
+        # A test may have restarted the host (app.host is then a new process): stop each one.
+        for process in {host.pid: host, app.host.pid: app.host}.values():
+            if process.alive():
+                process.stop()
         sim.admin.set_latency(**LatencyProfile().to_dict())
         sim.admin.set_throttling(False)
         for region in ("westeurope", "northeurope"):

@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint install demo clean
+.PHONY: test lint install demo bench clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -26,6 +26,10 @@ test: install lint
 # The main job end to end on the local platform: protect, alert, approve, fail over, verify.
 demo: install
 	$(BIN)/python -m localplatform.demo
+
+# Wall times of armsim and devhost (the tests assert behaviour and counts, not speed).
+bench: install
+	$(BIN)/python -m benchmarks.run
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

@@ -97,7 +97,7 @@ def test_planned_failover_of_the_demo_estate(vmdr):
     web = vmdr.compute.virtual_machine_scale_sets.get("rg-shop-neu", "shop-web")
     assert web.sku.capacity == 3
     rpo = {row["vm"]: row["rpo_seconds"] for row in output["rpo"]}
-    assert set(rpo) == {"shop-app-1", "shop-app-2"} and max(rpo.values()) < 600
+    assert rpo == {"shop-app-1": 0.0, "shop-app-2": 0.0}  # the final copy: nothing lost
     assert output["rto"]["ttl_seconds"] == 30
     report = vmdr.catalog.get_run_report("shop", output["run_id"])
     assert report["outcome"] == "succeeded" and report["approval"]["decision"] == "approved"

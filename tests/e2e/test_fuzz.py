@@ -132,19 +132,19 @@ def plan_texts(draw) -> tuple[bytes, str]:
     if kind == "value":
         return yaml.safe_dump(draw(json_values)).encode(), "application/yaml"
     plan = copy.deepcopy(SHOP)
-    node, key = plan, None
+    node, parent, key = plan, None, None
     for _ in range(draw(st.integers(1, 4))):  # walk down to a random place
         children = list(node) if isinstance(node, dict) else list(range(len(node)))
         if not children:
             break
-        key = draw(st.sampled_from(children))
+        parent, key = node, draw(st.sampled_from(children))
         if not isinstance(node[key], dict | list) or draw(st.booleans()):
             break
         node = node[key]
-    if key is not None and draw(st.booleans()):
-        node[key] = draw(json_values)
-    elif key is not None:
-        del node[key]
+    if parent is not None and draw(st.booleans()):
+        parent[key] = draw(json_values)
+    elif parent is not None:
+        del parent[key]
     as_json = draw(st.booleans())
     text = json.dumps(plan) if as_json else yaml.safe_dump(plan)
     return text.encode(), "application/json" if as_json else "application/yaml"

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TOOLS := .venv-tools
 
-.PHONY: test lint install tools wheelhouse package demo clean
+.PHONY: test lint install tools wheelhouse package demo bench clean
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -49,6 +49,10 @@ test: install tools wheelhouse lint
 # The main job end to end on the local platform: protect, alert, approve, fail over, verify.
 demo: install
 	$(BIN)/python -m localplatform.demo
+
+# Wall times of armsim and devhost (the tests assert behaviour and counts, not speed).
+bench: install
+	$(BIN)/python -m benchmarks.run
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .wheelhouse dist node_modules .pytest_cache .ruff_cache

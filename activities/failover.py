@@ -97,7 +97,8 @@ def dns_answer(profile: str) -> dict:
 @bp.activity_trigger(input_name="check")
 @reraise_azure
 def probe_health(check: dict) -> dict:
-    return steps.probe(clients(), check["url"], check["expect_status"])
+    return steps.probe(clients(), check["url"], check["expect_status"],
+                       bool(check.get("allow_loopback")))
 
 
 @bp.function_name(fn.WRITE_RUN_REPORT)

@@ -2,9 +2,11 @@
 
 The Functions host authorises HTTP functions by level: `anonymous` needs nothing, `function`
 accepts a function key, a host function key or the master key, `admin` only the master key; the
-key comes in the `code` query parameter or the `x-functions-key` header, and a missing or wrong
-key is 401. Extension webhooks (the Durable HTTP API under /runtime/webhooks/durabletask) are
-`system` level: the extension's system key (`durabletask_extension`) or the master key.
+key comes in the `x-functions-key` header or the `code` query parameter — the header wins when
+both are sent (azure-functions-host, AuthenticationLevelHandler.GetAuthorizationKeyInfoAsync:
+"header takes precedence") — and a missing or wrong key is 401. Extension webhooks (the Durable
+HTTP API under /runtime/webhooks/durabletask) are `system` level: the extension's system key
+(`durabletask_extension`) or the master key.
 """
 
 from __future__ import annotations
@@ -57,7 +59,9 @@ class HostKeys:
         level = level.lower()
         if level == "anonymous":
             return True
-        presented = request.query.get("code") or request.headers.get("x-functions-key")
+        presented = request.headers.get("x-functions-key")
+        if presented is None:  # only when the header is absent; an empty header is no key
+            presented = request.query.get("code")
         if not presented:
             return False
         if level == "admin":

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -107,9 +109,10 @@ class Demo:
     def store_plan(self) -> None:
         plan = yaml.safe_load(PLAN.read_text())
         # The plan's health check stands for the application in the secondary region: here the
-        # armsim stand-in of the shop app in northeurope.
-        plan["failover"]["health_checks"][0]["url"] = \
-            f"{self.arm.admin}/apps/shop/health?region=northeurope"
+        # armsim stand-in of the shop app in northeurope, on loopback — which a plan must allow
+        # explicitly (examples/plans/shop.yaml, a production plan, does not).
+        plan["failover"]["health_checks"][0].update(
+            url=f"{self.arm.admin}/apps/shop/health?region=northeurope", allow_loopback=True)
         response = self.api.call("PUT", "plans/shop", body=yaml.safe_dump(plan).encode(),
                                  headers={"Content-Type": "application/yaml"})
         self.check("plan stored (PUT /api/plans/shop)", response.status in (200, 201),
@@ -136,11 +139,13 @@ class Demo:
                  "microsoft.compute/virtualmachines/shop-app-1"
         alert = common_alert("demo-0001", "shop-weu-availability", SUB, targets=(target,),
                              fired=self.clock.now().isoformat())
-        started = time.monotonic()
         response = self.api.call("POST", "alerts", json_body=alert)
-        self.check("alert accepted and failover started at once",
-                   response.status == 202 and time.monotonic() - started < 1.0,
-                   f"HTTP {response.status} in {time.monotonic() - started:.2f} s")
+        # "At once": the webhook answered with the run to follow, not with its outcome (Azure
+        # Monitor retries a slow webhook). Behaviour, not wall time, is what is checked.
+        started = response.json().get("plans", [{}])[0] if response.status == 202 else {}
+        self.check("alert accepted: a failover started, answered before the run ended",
+                   started.get("action") == "started" and "statusQueryGetUri" in started,
+                   f"HTTP {response.status}")
         retry = self.api.call("POST", "alerts", json_body=alert)
         self.check("Azure Monitor's retry of the alert starts nothing more",
                    retry.status == 200 and retry.json()["plans"][0]["action"] == "duplicate")
@@ -189,11 +194,20 @@ class Demo:
                    dns == ["shop-neu"], str(dns))
 
     def wait_for_ctrl_c(self) -> None:
-        ready = self.host.ready
-        print(f"\nStill running (Ctrl-C stops everything):\n"
+        ready, host = self.host.ready, self.host
+        python = Path(sys.executable).relative_to(ROOT) if Path(sys.executable).is_relative_to(
+            ROOT) else sys.executable
+        print(f"\nStill running (Ctrl-C or SIGTERM to pid {os.getpid()} stops everything and "
+              f"removes {self.work}):\n"
               f"  vmdr API   {ready.base_url}/api/plans?code={ready.function_key}\n"
               f"  armsim     {self.arm.endpoint} (admin {self.arm.admin}, CA {self.arm.ca_bundle})"
-              f"\n  Azurite    {self.azurite.base_url}", flush=True)
+              f"\n  Azurite    {self.azurite.base_url}\n"
+              f"  devhost    pid {host.pid}, state dir {host.state_dir}, log {host.log_path}\n"
+              f"    from {ROOT} (a host you restart yourself is yours to stop):\n"
+              f"    instances: {python} -m devhost instances --state-dir {host.state_dir}\n"
+              f"    restart:   kill {host.pid}; {python} -m devhost start --app "
+              f"{host.app} --port {host.port} --state-dir {host.state_dir} --settings "
+              f"{host.settings_file} --clock '{host.clock}'", flush=True)
         try:
             while True:
                 time.sleep(3600)
@@ -246,11 +260,19 @@ def _terminate(process: subprocess.Popen) -> None:
             process.kill()
 
 
+def _interrupt(signum, frame) -> None:
+    """SIGTERM as Ctrl-C: unwind through the `finally`s, which stop every process the demo
+    started and remove its temporary folder (the default action would leave both behind)."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localplatform.demo", description=__doc__)
     parser.add_argument("--keep-running", action="store_true",
-                        help="leave Azurite, armsim and devhost running afterwards (Ctrl-C stops)")
+                        help="leave Azurite, armsim and devhost running afterwards (Ctrl-C or "
+                             "SIGTERM stops them)")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="vmdr-demo-") as folder:
         demo = Demo(Path(folder))
@@ -268,7 +290,10 @@ def main(argv: list[str] | None = None) -> int:
                 demo.wait_for_ctrl_c()
         except Exception as exc:
             demo.check("the demo ran to the end", False, f"{type(exc).__name__}: {exc}")
+        except KeyboardInterrupt:
+            demo.check("the demo ran to the end", False, "interrupted")
         finally:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # stopping: do not interrupt that
             demo.stop()
     failed = [name for name, ok, _ in demo.checks if not ok]
     print(f"\n{len(demo.checks) - len(failed)}/{len(demo.checks)} checks passed in "

@@ -124,7 +124,7 @@ class Run:
             raise StepFailed("; ".join(failures))
         return results
 
-    def sleep(self, delay: timedelta):
+    def pause(self, delay: timedelta):
         self.check_abort()
         timer = self.context.create_timer(self.now + delay)
         winner = yield self.context.task_any([timer, self.waiting.abort])
@@ -323,9 +323,8 @@ def _health(run: Run, checks: list[dict]):
                 raise StepFailed(f"health check {check['url']} did not answer "
                                  f"{check['expect_status']} within {check['timeout_seconds']} s "
                                  f"(last: {seen})")
-            yield from run.sleep(min(timedelta(seconds=10),
+            yield from run.pause(min(timedelta(seconds=10),
                                      timedelta(seconds=check["timeout_seconds"])))
-    saga["healthy_at"] = run.now.isoformat()
     saga.end(run.now)
 
 
@@ -354,7 +353,7 @@ def _switch_dns(run: Run, dns: dict | None):
         if run.now >= deadline:
             raise StepFailed(f"Traffic Manager still answers {answer['endpoints']} after "
                              f"{DNS_DEADLINE}")
-        yield from run.sleep(timedelta(seconds=10))
+        yield from run.pause(timedelta(seconds=10))
     saga["dns"].update(switched=run.now.isoformat(), ttl=answer["ttl"])
     saga.end(run.now, detail={"ttl": answer["ttl"]})
 

@@ -20,7 +20,34 @@ from armsim.testing import (
     trafficmanager_client,
 )
 from localplatform import azurite as azurite_launcher
+from tests import leaks
 from vmdr.clock import VirtualClock
+
+# --- no process outlives the session (tests/leaks.py) ---------------------------------------
+
+SESSION = leaks.mark_session()
+_first_seen: dict[int, str] = {}
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield
+    for pid in leaks.session_processes(SESSION):
+        _first_seen.setdefault(pid, item.nodeid)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    left = leaks.wait_for_exit(SESSION)
+    if not left:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"{len(left)} process(es) started by the tests were left running (now stopped):"]
+    lines += [f"  pid {p.pid}: {p.command} (alive after {_first_seen.get(p.pid, '?')})"
+              for p in left.values()]
+    if reporter is not None:
+        reporter.write_line("\n".join(lines), red=True, bold=True)
+    leaks.stop(left)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,6 @@
 
 import azure.durable_functions as df
 
-from triggers import failover, plans, protect
+from triggers import failover, plans, protect, runs
 
-BLUEPRINTS: tuple[df.Blueprint, ...] = (plans.bp, protect.bp, failover.bp)
+BLUEPRINTS: tuple[df.Blueprint, ...] = (plans.bp, protect.bp, failover.bp, runs.bp)

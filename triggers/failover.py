@@ -5,7 +5,7 @@ from __future__ import annotations
 import azure.durable_functions as df
 import azure.functions as func
 
-from triggers.http import to_http
+from triggers.http import caller, to_http
 from vmdr.api import alerts as alerts_api
 from vmdr.api import failover as failover_api
 from vmdr.api.responses import guarded_async
@@ -14,9 +14,10 @@ from vmdr.catalog import default_catalog
 bp = df.Blueprint()
 
 
-def _caller(req: func.HttpRequest) -> str:
-    # App Service authentication sets this header; a function key alone names no one.
-    return req.headers.get("x-ms-client-principal-name") or "http (function key)"
+def _manual(req: func.HttpRequest) -> str:
+    """A run or an event started by an HTTP call, and by whom (the alert webhook is its own
+    route and names its alert rule)."""
+    return f"manual:{caller(req)}"
 
 
 @bp.route(route="plans/{plan}/failover", methods=["POST"])
@@ -25,7 +26,7 @@ async def start_failover(req: func.HttpRequest, client: df.DurableOrchestrationC
     plan = req.route_params.get("plan", "")
     return to_http(await guarded_async(lambda: failover_api.start_failover(
         client, default_catalog(), plan, req.get_body(), req.headers.get("Content-Type"),
-        _caller(req))))
+        _manual(req))))
 
 
 @bp.route(route="plans/{plan}/failover", methods=["GET"])
@@ -40,7 +41,8 @@ async def failover_status(req: func.HttpRequest, client: df.DurableOrchestration
 async def steer_failover(req: func.HttpRequest, client: df.DurableOrchestrationClient):
     plan, action = req.route_params.get("plan", ""), req.route_params.get("action", "")
     return to_http(await guarded_async(lambda: failover_api.steer(
-        client, plan, action, req.get_body(), req.headers.get("Content-Type"), _caller(req))))
+        client, default_catalog(), plan, action, req.get_body(), req.headers.get("Content-Type"),
+        _manual(req))))
 
 
 @bp.route(route="alerts", methods=["POST"])

@@ -8,7 +8,7 @@ import logging
 import azure.durable_functions as df
 import azure.functions as func
 
-from triggers.http import to_http
+from triggers.http import caller, to_http
 from vmdr import clock
 from vmdr.api import protect as protect_api
 from vmdr.api.responses import guarded, guarded_async
@@ -29,7 +29,7 @@ async def protect_tick(timer: func.TimerRequest, client: df.DurableOrchestration
 @bp.durable_client_input(client_name="client")
 async def start_protect(req: func.HttpRequest, client: df.DurableOrchestrationClient):
     plan = req.route_params.get("plan", "")
-    requested_by = req.headers.get("x-ms-client-principal-name") or "http"
+    requested_by = f"manual:{caller(req)}"
     return to_http(await guarded_async(
         lambda: protect_api.start_protect(client, default_catalog(), plan, requested_by)))
 

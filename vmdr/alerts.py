@@ -58,8 +58,13 @@ class Alert(BaseModel):
         return self.essentials.monitor_condition.lower() == "fired"
 
     def key(self) -> str:
-        """One key per alert instance: Azure Monitor's retries of it share the same alertId."""
-        return hashlib.sha256(self.essentials.alert_id.lower().encode()).hexdigest()[:32]
+        return alert_key(self.essentials.alert_id)
+
+
+def alert_key(alert_id: str) -> str:
+    """One key per alert instance: Azure Monitor's retries of it share the same alertId (an ARM
+    id, with `/`: hashed to name a blob)."""
+    return hashlib.sha256(alert_id.lower().encode()).hexdigest()[:32]
 
 
 class InvalidAlert(ValueError):

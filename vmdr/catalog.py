@@ -4,12 +4,13 @@
     recovery-points/{plan}/{vm}/{rp_id}.json
     runs/{plan}/{run_id}/report.json, report.md, and plan.yaml (the plan the run was pinned to)
     protection/{plan}/last-cycle.json and skipped-ticks.json
-    alerts/{plan}/{hash of the alert id}.json (an alert that already started a failover)
+    alerts/{plan}/{hash of the alert id}.json (an alert's claim: starting, started, ...)
 
 Manifest writes are conditional on the blob's ETag, so two writers never silently overwrite each
 other. Each manifest blob also carries its summary (time, complete) as blob metadata, which a
 listing returns: the newest complete point of every VM of a plan comes from one listing page per
-5,000 manifests, without reading any of them.
+5,000 manifests, without reading any of them. A run's report.json carries its summary (outcome,
+mode, times, RTO, worst RPO, the alert's key) the same way, for the runs listing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 from azure.core import MatchConditions
@@ -41,6 +43,18 @@ _META_RETIRED = "vmdr_retired"
 _JSON = ContentSettings(content_type="application/json")
 _YAML = ContentSettings(content_type="application/yaml")
 _MARKDOWN = ContentSettings(content_type="text/markdown")
+
+
+ALERT_STARTING = "starting"
+ALERT_STARTED = "started"
+ALERT_ALREADY_RUNNING = "already-running"
+
+
+@dataclass(frozen=True)
+class AlertClaim:
+    created: bool  # this delivery claimed the alert
+    state: str
+    etag: str | None
 
 
 class CatalogConflict(RuntimeError):
@@ -81,11 +95,26 @@ class Catalog:
     # --- plans ----------------------------------------------------------------------------
 
     def put_plan(self, name: str, text: str) -> bool:
-        """Store a plan's YAML; True when it did not exist before."""
+        """Store a plan's YAML; True when this call created it.
+
+        A create is conditional (If-None-Match: *), so of two concurrent first PUTs exactly one
+        creates; the other replaces what it found, conditional on that version's ETag."""
         blob = self.container.get_blob_client(f"{PLANS}{name}.yaml")
-        existed = blob.exists()
-        blob.upload_blob(text.encode("utf-8"), overwrite=True, content_settings=_YAML)
-        return not existed
+        data = text.encode("utf-8")
+        for _ in range(10):
+            try:
+                blob.upload_blob(data, overwrite=False, content_settings=_YAML)
+                return True
+            except ResourceExistsError:
+                pass
+            try:
+                etag = blob.get_blob_properties().etag
+                blob.upload_blob(data, overwrite=True, content_settings=_YAML, etag=etag,
+                                 match_condition=MatchConditions.IfNotModified)
+                return False
+            except (ResourceNotFoundError, ResourceModifiedError):
+                continue  # deleted or replaced in between: try again from the start
+        raise CatalogConflict(f"plan {name}: too many concurrent writers")
 
     def get_plan_text(self, name: str) -> str | None:
         try:
@@ -312,16 +341,45 @@ class Catalog:
         return parsed
 
     # --- alerts: the first delivery of an alert claims it ---------------------------------------
+    #
+    # A claim is `{"alert_id", "state"}`: `starting` from the moment a delivery claims the alert
+    # until the run it starts is known to exist, then `started` (or `already-running` when another
+    # run of the plan held the instance). A claim still `starting` may be one whose delivery died
+    # before it started the run: vmdr.api.alerts looks for the run and, not finding one, takes
+    # the claim over (ETag-conditional) and starts it.
 
-    def claim_alert(self, plan: str, key: str, alert_id: str) -> bool:
-        """True for the first claim of this alert for this plan, False for every later one."""
+    def claim_alert(self, plan: str, key: str, alert_id: str) -> AlertClaim:
+        """Claim the alert for the plan (create-only); the existing claim when it was claimed."""
+        blob = self.container.get_blob_client(f"{ALERTS}{plan}/{key}.json")
+        record = {"alert_id": alert_id, "state": ALERT_STARTING}
+        try:
+            result = blob.upload_blob(json.dumps(record).encode(), overwrite=False,
+                                      content_settings=_JSON)
+            return AlertClaim(True, ALERT_STARTING, result["etag"])
+        except ResourceExistsError:
+            pass
+        try:
+            download = blob.download_blob()
+        except ResourceNotFoundError:  # released in between: a new claim next time
+            return AlertClaim(False, ALERT_STARTING, None)
+        found = json.loads(download.readall())
+        # Claims written before states existed stood for a started run.
+        return AlertClaim(False, found.get("state", ALERT_STARTED), download.properties.etag)
+
+    def set_alert_state(self, plan: str, key: str, alert_id: str, state: str,
+                        etag: str | None) -> str | None:
+        """Replace the claim's state if it is unchanged since `etag`; its new ETag, or None when
+        another delivery changed it first (or it is gone)."""
+        if etag is None:
+            return None
         blob = self.container.get_blob_client(f"{ALERTS}{plan}/{key}.json")
         try:
-            blob.upload_blob(json.dumps({"alert_id": alert_id}).encode(), overwrite=False,
-                             content_settings=_JSON)
-        except ResourceExistsError:
-            return False
-        return True
+            result = blob.upload_blob(
+                json.dumps({"alert_id": alert_id, "state": state}).encode(), overwrite=True,
+                content_settings=_JSON, etag=etag, match_condition=MatchConditions.IfNotModified)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return None
+        return result["etag"]
 
     def release_alert(self, plan: str, key: str) -> None:
         try:
@@ -355,16 +413,42 @@ class Catalog:
     # --- run reports ----------------------------------------------------------------------
 
     def put_run_report(self, plan: str, run_id: str, report: dict, markdown: str) -> None:
+        """Write the report; report.json carries its summary as blob metadata (see list_runs)."""
         base = f"{RUNS}{plan}/{run_id}/"
         self.container.upload_blob(
             base + "report.json",
             json.dumps(report, indent=2, default=str).encode(),
             overwrite=True,
+            metadata=_run_metadata(report),
             content_settings=_JSON,
         )
         self.container.upload_blob(
             base + "report.md", markdown.encode(), overwrite=True, content_settings=_MARKDOWN
         )
+
+    def list_runs(self, plan: str) -> list[RunSummary]:
+        """The plan's runs that have a report, newest first, from one listing (blob metadata,
+        as list_points does) — no report is read."""
+        runs = []
+        for blob in self.container.list_blobs(name_starts_with=f"{RUNS}{plan}/",
+                                              include=["metadata"]):
+            parts = blob.name[len(RUNS):].split("/")
+            if len(parts) != 3 or parts[2] != "report.json":
+                continue
+            meta = blob.metadata or {}
+            runs.append(RunSummary(
+                run_id=parts[1], outcome=meta.get("vmdr_outcome"), mode=meta.get("vmdr_mode"),
+                started=meta.get("vmdr_started"), ended=meta.get("vmdr_ended"),
+                rto_seconds=_float(meta.get("vmdr_rto_seconds")),
+                rto_basis=meta.get("vmdr_rto_basis"),
+                rpo_max_seconds=_float(meta.get("vmdr_rpo_max_seconds")),
+                alert_key=meta.get("vmdr_alert")))
+        # Run ids begin with their start time (run-YYYYMMDDtHHMMSSz-…): newest first by name.
+        return sorted(runs, key=lambda r: (r.started or "", r.run_id), reverse=True)
+
+    def alert_ran(self, plan: str, key: str) -> bool:
+        """Whether a finished run of the plan was started by the alert with this key."""
+        return any(run.alert_key == key for run in self.list_runs(plan))
 
     def get_run_report(self, plan: str, run_id: str) -> dict | None:
         try:
@@ -389,6 +473,48 @@ def default_catalog() -> Catalog:
     catalog = Catalog(clients().catalog_container())
     catalog.ensure()
     return catalog
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A run as its report's metadata tells it (None where a report predates a field)."""
+
+    run_id: str
+    outcome: str | None
+    mode: str | None
+    started: str | None
+    ended: str | None
+    rto_seconds: float | None
+    rto_basis: str | None
+    rpo_max_seconds: float | None
+    alert_key: str | None
+
+
+def _run_metadata(report: dict) -> dict[str, str]:
+    """Blob metadata values are ASCII header values: only ids, times, numbers and words here."""
+    from vmdr.alerts import alert_key
+    from vmdr.failover.report import rto_seconds
+
+    meta = {"vmdr_outcome": report.get("outcome"), "vmdr_mode": report.get("mode"),
+            "vmdr_started": report.get("started"), "vmdr_ended": report.get("ended")}
+    rto = rto_seconds(report)
+    if rto is not None:
+        meta["vmdr_rto_seconds"] = str(rto)
+        meta["vmdr_rto_basis"] = (report.get("rto") or {}).get("basis", "dns")
+    rpo = [row["rpo_seconds"] for row in report.get("rpo") or []]
+    if rpo:
+        meta["vmdr_rpo_max_seconds"] = str(max(rpo))
+    alert_id = (report.get("alert") or {}).get("alert_id")
+    if alert_id:
+        meta["vmdr_alert"] = alert_key(alert_id)
+    return {k: str(v) for k, v in meta.items() if v is not None}
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _summary_metadata(point: RecoveryPoint) -> dict[str, str]:

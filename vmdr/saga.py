@@ -40,7 +40,6 @@ class Saga:
             "groups": [],  # what each recovered group did (counts)
             "approval": None,
             "dns": None,
-            "healthy_at": None,
             "failure": None,
             "blockers": [],
             "runbook": "runbook.json",

@@ -132,3 +132,34 @@ def test_storage_outage_is_a_json_503_not_a_traceback(app_functions, monkeypatch
     finally:
         reset_client_caches()
     assert status == 503 and body["error"]["code"] == "DependencyUnavailable"
+
+
+@pytest.mark.parametrize("body, content_type, expected", [
+    (b"[" * 500, "application/yaml", "nests too deep; at most 64 levels"),
+    (b'{"name": ' * 5000 + b'"shop"' + b"}" * 5000, "application/json", "nests too deep"),
+    (b"name: shop\nprotection: {rpo_minutes: " + b"7" * 5001 + b"}\n", "application/yaml",
+     "a number of 5,001 characters; numbers are at most 50 characters"),
+])
+def test_put_refuses_deep_nesting_and_huge_numbers_with_a_400(app_functions, catalog, body,
+                                                              content_type, expected):
+    put(app_functions, "shop", SHOP)
+    status, answer = put(app_functions, "shop", body, content_type=content_type)
+    assert status == 400, answer
+    assert answer["error"]["code"] == "InvalidPlan"
+    assert expected in answer["error"]["details"][0]["message"]
+    assert catalog.get_plan_text("shop") == SHOP  # the stored plan is unchanged
+
+
+def test_two_concurrent_puts_of_a_new_plan_answer_201_once(app_functions, catalog):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = threading.Barrier(4)
+
+    def put_now(_):
+        start.wait()
+        return put(app_functions, "shop", SHOP)[0]
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = sorted(pool.map(put_now, range(4)))
+    assert statuses == [200, 200, 200, 201]

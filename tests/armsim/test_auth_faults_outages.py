@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests
@@ -194,9 +193,8 @@ def test_call_fault_hits_the_next_n_matching_calls(arm):
 
 def test_injected_429_with_retry_after_is_retried_by_the_sdk(arm):
     arm.admin.throttle_next("Microsoft.Compute/virtualMachines/read", retry_after=0.2, count=2)
-    started = time.monotonic()
     vm = arm.compute.virtual_machines.get("rg-shop-weu", "shop-app-1")
-    assert vm.name == "shop-app-1" and time.monotonic() - started >= 0.4
+    assert vm.name == "shop-app-1"
     statuses = [e["status"] for e in arm.admin.operation_log(
         action="Microsoft.Compute/virtualMachines/read")]
     assert statuses[-3:] == [429, 429, 200]
@@ -249,10 +247,9 @@ def test_region_outage_unavailable(arm):
 def test_region_outage_timeout_hangs_past_the_client_timeout(arm):
     client = arm.compute_as(retry_total=0)
     arm.admin.start_outage("westeurope", mode="timeout")
-    started = time.monotonic()
-    with pytest.raises((ServiceResponseError, ServiceRequestError)):
+    with pytest.raises((ServiceResponseError, ServiceRequestError)) as caught:
         client.virtual_machines.get("rg-shop-weu", "shop-app-1", read_timeout=0.5)
-    assert time.monotonic() - started < 5
+    assert "timed out" in str(caught.value).lower(), caught.value  # the client's timeout ended it
     assert client.virtual_machines.get("rg-shop-neu", "shop-db-standby").name
     arm.admin.end_outage("westeurope", restart_vms=True)
     assert client.virtual_machines.get("rg-shop-weu", "shop-app-1").name == "shop-app-1"

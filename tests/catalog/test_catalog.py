@@ -151,3 +151,62 @@ def test_run_reports(container):
     assert catalog.get_run_report("shop", "run-1") == {"outcome": "succeeded"}
     assert catalog.get_run_markdown("shop", "run-1") == "# Failover\n"
     assert catalog.get_run_report("shop", "run-2") is None
+
+
+def test_concurrent_first_puts_of_a_plan_create_it_exactly_once(container):
+    import threading
+
+    catalog = Catalog(container)
+    writers = 8
+    start = threading.Barrier(writers)
+
+    def put(index: int) -> bool:
+        start.wait()
+        return catalog.put_plan("race", f"name: race\n# writer {index}\n")
+
+    with ThreadPoolExecutor(writers) as pool:
+        created = list(pool.map(put, range(writers)))
+    assert created.count(True) == 1, created
+    assert catalog.get_plan_text("race").startswith("name: race\n# writer ")
+    assert catalog.put_plan("race", "name: race\n") is False  # a later PUT replaces
+
+
+def test_alert_claims_move_from_starting_to_started_conditionally(container):
+    catalog = Catalog(container)
+    first = catalog.claim_alert("shop", "k1", "/alerts/1")
+    assert first.created and first.state == "starting"
+    second = catalog.claim_alert("shop", "k1", "/alerts/1")
+    assert not second.created and second.state == "starting" and second.etag == first.etag
+    taken = catalog.set_alert_state("shop", "k1", "/alerts/1", "starting", second.etag)
+    assert taken is not None
+    # The first claimer's ETag is stale now: it cannot overwrite what the retry did.
+    assert catalog.set_alert_state("shop", "k1", "/alerts/1", "started", first.etag) is None
+    assert catalog.set_alert_state("shop", "k1", "/alerts/1", "started", taken) is not None
+    assert catalog.claim_alert("shop", "k1", "/alerts/1").state == "started"
+
+
+def test_runs_are_listed_newest_first_from_report_metadata_alone(container):
+    catalog = Catalog(container)
+    for run_id, started, outcome, alert in (
+            ("run-20261125t080000z-aaaaaaaa", "2026-11-25T08:00:00+00:00", "rolled-back", None),
+            ("run-20261125t100000z-bbbbbbbb", "2026-11-25T10:00:00+00:00", "succeeded",
+             {"alert_id": "/subscriptions/x/providers/Microsoft.AlertsManagement/alerts/A1"})):
+        report = {"plan": "shop", "run_id": run_id, "outcome": outcome, "mode": "unplanned",
+                  "started": started, "ended": started, "alert": alert,
+                  "rto": {"basis": "dns", "seconds_to_dns_switch": 540.0},
+                  "rpo": [{"rpo_seconds": 60.0}, {"rpo_seconds": 120.5}]}
+        catalog.put_run_report("shop", run_id, report, "# r\n")
+    container.upload_blob("runs/shop/run-20261125t110000z-cccccccc/plan.yaml", b"name: shop")
+    container.counter.requests.clear()
+    runs = catalog.list_runs("shop")
+    assert [r.run_id for r in runs] == ["run-20261125t100000z-bbbbbbbb",
+                                        "run-20261125t080000z-aaaaaaaa"]  # reports only
+    assert runs[0].outcome == "succeeded" and runs[0].rto_seconds == 540.0
+    assert runs[0].rpo_max_seconds == 120.5 and runs[0].rto_basis == "dns"
+    assert [r.split("?")[0].rsplit("/", 1)[-1] for r in container.counter.requests] == [
+        container.container_name]  # one listing, no report read
+    from vmdr.alerts import alert_key
+
+    assert catalog.alert_ran("shop", alert_key(
+        "/subscriptions/x/providers/Microsoft.AlertsManagement/ALERTS/a1"))
+    assert not catalog.alert_ran("shop", alert_key("/other"))

@@ -53,6 +53,19 @@ def test_function_level_routes_need_a_key(client: DevhostClient) -> None:
     assert client.call("GET", "ping", use_key=False).text == "pong"
 
 
+def test_the_key_header_wins_over_the_code_query_parameter(client: DevhostClient) -> None:
+    # As the Functions host: x-functions-key first, ?code= only without the header.
+    right_header = client.request("GET", "/api/echo/a/1", key="wrong-code",
+                                  headers={"x-functions-key": client.function_key})
+    assert right_header.status == 200
+    wrong_header = client.request("GET", "/api/echo/a/1", key=client.function_key,
+                                  headers={"x-functions-key": "wrong-header"})
+    assert wrong_header.status == 401
+    empty_header = client.request("GET", "/api/echo/a/1", key=client.function_key,
+                                  headers={"x-functions-key": ""})
+    assert empty_header.status == 401
+
+
 def test_route_parameters_query_context_and_headers_reach_the_function(
     client: DevhostClient,
 ) -> None:

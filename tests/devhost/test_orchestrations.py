@@ -7,7 +7,6 @@ and the host's determinism check.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -37,19 +36,16 @@ def test_fan_out_fan_in_of_200_activities_is_quick(
     client: DevhostClient, sample_host: SampleHost
 ) -> None:
     instance = unique("fan")
-    started = time.perf_counter()
     client.start("fan_out_in", instance, 200)
     status = client.wait_for_completion(instance, timeout=60)
-    elapsed = time.perf_counter() - started
     assert status["runtimeStatus"] == "Completed", status
     assert status["output"] == sum(n * n for n in range(200))
     history = client.status(instance, show_history=True)["historyEvents"]
     assert len([e for e in history if e["EventType"] == "TaskCompleted"]) == 200
     count = episodes(sample_host.process.state_dir, instance)
-    print(f"\nfan-out/fan-in of 200 activities: {elapsed:.2f}s in {count} episodes")
     # Results that arrive together are delivered together: far fewer episodes than results.
+    # (Its wall time is measured by benchmarks/run.py, not asserted here.)
     assert count < 100
-    assert elapsed < 20
 
 
 def _retry_history(sample_host: SampleHost, instance: str) -> list[tuple[str, int]]:
@@ -122,13 +118,14 @@ def test_retry_exhausted_fails_the_task_after_a_last_timer(
 
 def test_durable_timer_waits_in_virtual_time(client: DevhostClient) -> None:
     instance = unique("sleep")
-    started = time.perf_counter()
     client.start("sleeper", instance, 10)
-    status = client.wait_for_completion(instance)
-    real = time.perf_counter() - started
+    status = client.wait_for_completion(instance)  # ten virtual minutes: a second at 600x
     output = status["output"]
     assert when(output["woke"]) - when(output["started"]) >= timedelta(minutes=10)
-    assert real < 5, "ten virtual minutes are one real second at 600x"
+    history = client.status(instance, show_history=True)["historyEvents"]
+    fired = [e for e in history if e["EventType"] == "TimerFired"]
+    assert len(fired) == 1 and when(fired[0]["FireAt"]) >= when(output["started"]) + \
+        timedelta(minutes=10)
 
 
 def test_approval_event_beats_the_timeout(client: DevhostClient) -> None:
@@ -230,11 +227,9 @@ def test_sub_orchestration_retries_use_a_new_derived_id_per_attempt(
 
 def test_many_instances_progress_in_parallel(client: DevhostClient) -> None:
     ids = [client.start("chain", unique("many"), f"n{n}") for n in range(20)]
-    started = time.perf_counter()
     for n, instance in enumerate(ids):
         status = client.wait_for_completion(instance, timeout=30)
         assert status["output"][2] == f"Hello n{n}-3!"
-    assert time.perf_counter() - started < 15
 
 
 def test_continue_as_new_restarts_with_the_new_input(

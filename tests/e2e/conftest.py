@@ -9,6 +9,7 @@ estate.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -88,6 +89,18 @@ class Vmdr:
         return f"{self.platform.armsim.info.admin}/apps/shop/health?region={region}"
 
 
+def started_input(status: dict) -> dict:
+    """The orchestration input from a status: devhost (as the host) reports the JSON text the
+    client posted, itself a JSON string of the input's JSON."""
+    value = status["input"]
+    for _ in range(3):
+        if not isinstance(value, str):
+            break
+        value = json.loads(value)
+    assert isinstance(value, dict), status["input"]
+    return value
+
+
 def demo_plan(**changes) -> dict:
     """examples/plans/shop.yaml, with its health check aimed at armsim's app stand-in."""
     plan = yaml.safe_load((ROOT / "examples/plans/shop.yaml").read_text())
@@ -106,11 +119,14 @@ def vmdr(platform: Platform, tmp_path: Path) -> Iterator[Vmdr]:
                          settings=settings, clock=platform.clock)
     catalog = Catalog(ContainerClient.from_connection_string(
         platform.azurite.connection_string(), container))
+    app = Vmdr(host, catalog, sim.admin, platform, settings)
     try:
-        yield Vmdr(host, catalog, sim.admin, platform, settings)
+        yield app
     finally:
-        if host.alive():
-            host.stop()
+        # A test may have restarted the host (app.host is then a new process): stop each one.
+        for process in {host.pid: host, app.host.pid: app.host}.values():
+            if process.alive():
+                process.stop()
         sim.admin.set_latency(**LatencyProfile().to_dict())
         sim.admin.set_throttling(False, clock="virtual")
         for region in ("westeurope", "northeurope"):

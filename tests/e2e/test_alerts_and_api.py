@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from localplatform.app_settings import common_alert
-from tests.e2e.conftest import SUB
+from tests.e2e.conftest import SUB, started_input
 from tests.e2e.test_failover import finish, protect, shop_plan
+from vmdr.alerts import alert_key, parse_alert
+from vmdr.api.alerts import alert_request
 
 
 def alert(rule="shop-weu-availability", condition="Fired", alert_id="aaaa0a0a-0001") -> dict:
@@ -26,18 +27,21 @@ def post_alert(vmdr, body, raw: bytes | None = None):
 def test_the_same_alert_posted_five_times_starts_one_failover(vmdr):
     vmdr.put_plan(shop_plan(vmdr))
     protect(vmdr)
-    started = time.monotonic()
     first = post_alert(vmdr, alert())
-    assert time.monotonic() - started < 1.0  # answers at once; does not wait for the run
     assert first.status == 202, first.text
     assert first.json()["plans"][0]["action"] == "started"
+    # It started the run and answered with where to follow it, without waiting for it.
+    assert "failover-shop" in first.json()["plans"][0]["statusQueryGetUri"]
     with ThreadPoolExecutor(4) as pool:  # Azure Monitor's retries, some concurrent
         retries = list(pool.map(lambda _: post_alert(vmdr, alert()), range(4)))
     assert [r.status for r in retries] == [200] * 4
     assert {r.json()["plans"][0]["action"] for r in retries} == {"duplicate"}
     status = vmdr.client.status("failover-shop", show_history=True)
     assert sum(1 for e in status["historyEvents"] if e["EventType"] == "ExecutionStarted") == 1
-    assert status["input"]["mode"] == "unplanned" if isinstance(status["input"], dict) else True
+    started_with = started_input(status)
+    assert started_with["mode"] == "unplanned"
+    assert started_with["requested_by"] == "azure-monitor:shop-weu-availability"
+    assert started_with["alert"]["alert_id"].endswith("/alerts/aaaa0a0a-0001")
     # Unplanned, from the alert: approval still applies (the plan requires it).
     vmdr.client.wait_for_custom_status(
         "failover-shop", lambda s: (s or {}).get("phase") == "awaiting-approval", timeout=30)
@@ -82,6 +86,12 @@ def test_failover_api_refuses_bad_input_clearly(vmdr):
     assert no_mode.status == 400 and no_mode.json()["error"]["details"][0]["path"] == "mode"
     assert vmdr.client.call("GET", "plans/shop/failover").status == 404  # never ran
     assert vmdr.client.call("POST", "plans/shop/failover/approve").status == 409
+    for action in ("approve", "reject", "abort"):
+        missing = vmdr.client.call("POST", f"plans/nope/failover/{action}")
+        assert missing.status == 404, (action, missing.text)
+        assert missing.json()["error"]["code"] == "PlanNotFound"
+    by = vmdr.client.call("POST", "plans/shop/failover/abort", json_body={"by": "someone else"})
+    assert by.status == 400 and by.json()["error"]["details"][0]["path"] == "by"
     assert vmdr.client.call("POST", "plans/shop/failover/launch").status == 404
     not_json = vmdr.client.call("POST", "plans/shop/failover", body=b"mode: planned",
                                 headers={"Content-Type": "application/yaml"})
@@ -118,3 +128,105 @@ def test_a_planned_failover_waits_for_a_running_protect_cycle(vmdr):
     assert '"mode": "unplanned"' in refused.json()["error"]["message"]
     assert vmdr.client.status("failover-shop") is None
     vmdr.client.terminate("protect-shop")
+
+
+DEEP = b"[" * 5000 + b"]" * 5000
+DIGITS = b'{"comment": ' + b"9" * 5001 + b"}"
+JSON_ROUTES = ("plans/shop/failover", "plans/shop/failover/approve",
+               "plans/shop/failover/reject", "plans/shop/failover/abort", "alerts")
+
+
+def test_deep_nesting_and_huge_numbers_are_a_400_on_every_json_route(vmdr):
+    vmdr.put_plan(shop_plan(vmdr))
+    for route in JSON_ROUTES:
+        for body, code, limit in ((DEEP, "NestingTooDeep", "at most 64 levels"),
+                                  (DIGITS, "NumberTooLong", "at most 50 characters")):
+            answer = vmdr.client.call("POST", route, body=body,
+                                      headers={"Content-Type": "application/json"})
+            assert answer.status == 400, (route, code, answer.status, answer.text)
+            error = answer.json()["error"]
+            assert error["code"] == code and limit in error["message"], (route, error)
+    assert vmdr.client.status("failover-shop") is None  # nothing started
+
+
+def test_a_failover_body_cannot_say_who_started_it_nor_give_a_number_as_its_point(vmdr):
+    vmdr.put_plan(shop_plan(vmdr, required=False))
+    spoofed = vmdr.client.call("POST", "plans/shop/failover", json_body={
+        "mode": "unplanned", "requested_by": "azure-monitor:shop-weu-availability",
+        "alert": {"alert_id": "x", "fired": "2026-11-25T12:00:00Z"}})
+    assert spoofed.status == 400, spoofed.text
+    details = {d["path"]: d["message"] for d in spoofed.json()["error"]["details"]}
+    assert set(details) == {"requested_by", "alert"}
+    assert "comes from the route" in details["alert"]
+    for point in (12345, 0, 1.5, True, False, None, [1]):
+        refused = vmdr.client.call("POST", "plans/shop/failover",
+                                   json_body={"mode": "unplanned", "recovery_point": point})
+        assert refused.status == 400, (point, refused.text)
+        [detail] = refused.json()["error"]["details"]
+        assert detail["path"] == "recovery_point" and "'latest'" in detail["message"], detail
+    assert vmdr.client.status("failover-shop") is None
+
+    # Who started a run: the route (manual) and the caller the platform vouches for. Without App
+    # Service authentication the principal header is anyone's to send, so it is not believed.
+    started = vmdr.client.call("POST", "plans/shop/failover", json_body={"mode": "unplanned"},
+                               headers={"x-ms-client-principal-name": "azure-monitor:forged"})
+    assert started.status == 202, started.text
+    output = finish(vmdr)  # no protect cycle: blocked in preflight, nothing touched
+    assert output["outcome"] == "blocked"
+    report = vmdr.catalog.get_run_report("shop", output["run_id"])
+    assert report["requested_by"] == "manual:http" and report["alert"] is None
+
+
+def alert_key_of(body: dict) -> tuple[str, str]:
+    alert_id = body["data"]["essentials"]["alertId"]
+    return alert_key(alert_id), alert_id
+
+
+def executions(vmdr) -> int:
+    history = vmdr.client.status("failover-shop", show_history=True)["historyEvents"]
+    return sum(1 for e in history if e["EventType"] == "ExecutionStarted")
+
+
+def test_a_claim_whose_delivery_died_before_starting_the_run_is_started_by_a_retry(vmdr):
+    vmdr.put_plan(shop_plan(vmdr))
+    body = alert(alert_id="crash-before-start")
+    key, alert_id = alert_key_of(body)
+    # The state a crash right after the claim leaves: the claim, and no run.
+    assert vmdr.catalog.claim_alert("shop", key, alert_id).created
+    assert vmdr.client.status("failover-shop") is None
+    retry = post_alert(vmdr, body)
+    assert retry.status == 202, retry.text
+    assert retry.json()["plans"][0]["action"] == "started"
+    again = post_alert(vmdr, body)
+    assert again.status == 200 and again.json()["plans"][0]["action"] == "duplicate"
+    assert executions(vmdr) == 1
+    assert started_input(vmdr.client.status("failover-shop"))["alert"]["alert_id"] == alert_id
+    vmdr.client.terminate("failover-shop")
+
+
+def test_a_claim_whose_delivery_died_after_starting_the_run_is_a_duplicate(vmdr):
+    vmdr.put_plan(shop_plan(vmdr))
+    body = alert(alert_id="crash-after-start")
+    key, alert_id = alert_key_of(body)
+    # A crash after the start and before the claim said so: the claim is still `starting`.
+    assert vmdr.catalog.claim_alert("shop", key, alert_id).created
+    parsed = parse_alert(body)
+    request = alert_request(parsed, "alert rule shop-weu-availability")
+    vmdr.client.start("failover_plan", "failover-shop",
+                      {"plan": "shop", **request.model_dump(mode="json")})
+    retry = post_alert(vmdr, body)
+    assert retry.status == 200, retry.text
+    assert retry.json()["plans"][0]["action"] == "duplicate"
+    assert executions(vmdr) == 1
+    # ... and once that run is over and a manual run replaced the instance, its report still
+    # says the alert had its run.
+    vmdr.client.terminate("failover-shop")
+    vmdr.client.wait_for_completion("failover-shop", timeout=30)
+    report = {"plan": "shop", "run_id": "run-20261125t120000z-aaaaaaaa", "outcome": "rejected",
+              "mode": "unplanned", "started": "2026-11-25T12:00:00+00:00", "rpo": [],
+              "alert": request.alert}
+    vmdr.catalog.put_run_report("shop", report["run_id"], report, "# report\n")
+    vmdr.client.start("failover_plan", "failover-shop",
+                      {"plan": "shop", "mode": "unplanned", "requested_by": "manual:http"})
+    assert post_alert(vmdr, body).json()["plans"][0]["action"] == "duplicate"
+    vmdr.client.terminate("failover-shop")

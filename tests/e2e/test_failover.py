@@ -18,7 +18,8 @@ def disk_id(rg: str, name: str) -> str:
 def shop_plan(vmdr, **approval) -> dict:
     plan = demo_plan()
     plan["failover"]["health_checks"] = [
-        {"url": vmdr.health_url("northeurope"), "expect_status": 200, "timeout_seconds": 600}]
+        {"url": vmdr.health_url("northeurope"), "expect_status": 200, "timeout_seconds": 600,
+         "allow_loopback": True}]  # armsim's stand-in of the shop app, on 127.0.0.1
     plan["failover"]["approval"].update(approval)
     return plan
 
@@ -96,7 +97,7 @@ def test_planned_failover_of_the_demo_estate(vmdr):
     web = vmdr.compute.virtual_machine_scale_sets.get("rg-shop-neu", "shop-web")
     assert web.sku.capacity == 3
     rpo = {row["vm"]: row["rpo_seconds"] for row in output["rpo"]}
-    assert set(rpo) == {"shop-app-1", "shop-app-2"} and max(rpo.values()) < 600
+    assert rpo == {"shop-app-1": 0.0, "shop-app-2": 0.0}  # the final copy: nothing lost
     assert output["rto"]["ttl_seconds"] == 30
     report = vmdr.catalog.get_run_report("shop", output["run_id"])
     assert report["outcome"] == "succeeded" and report["approval"]["decision"] == "approved"
@@ -180,7 +181,8 @@ def set_endpoint(vmdr, name: str, status: str) -> None:
 def test_a_health_check_that_never_passes_is_rolled_back(vmdr):
     plan = shop_plan(vmdr, required=False)
     plan["failover"]["health_checks"] = [  # the primary's app: shut down by this failover
-        {"url": vmdr.health_url("westeurope"), "expect_status": 200, "timeout_seconds": 120}]
+        {"url": vmdr.health_url("westeurope"), "expect_status": 200, "timeout_seconds": 120,
+         "allow_loopback": True}]
     vmdr.put_plan(plan)
     protect(vmdr)
     start_failover(vmdr, mode="planned")

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import SUB, demo_plan
+from tests.e2e.conftest import SUB, demo_plan, started_input
 
 
 def disk_id(name: str) -> str:
@@ -156,8 +156,7 @@ def test_two_overlapping_ticks_start_one_cycle(vmdr):
         time.sleep(0.1)
     status = vmdr.client.wait_for_completion("protect-shop", timeout=90)
     assert status["runtimeStatus"] == "Completed"
-    assert status["input"]["requested_by"] == "timer" if isinstance(status["input"], dict) \
-        else "timer" in status["input"]
+    assert started_input(status)["requested_by"] == "timer"
     started = [i for i in vmdr.client.list_instances(instance_id_prefix="protect-shop")
                if i["instanceId"] == "protect-shop"]
     assert len(started) == 1

@@ -59,3 +59,21 @@ def test_usage_errors_and_missing_files_are_clear():
     missing = run("plan", "validate", "/nonexistent/plan.yaml")
     assert missing.returncode == 1
     assert "cannot read the file: No such file or directory" in missing.stdout
+
+
+def test_validate_refuses_hostile_files_with_a_message_not_a_traceback(tmp_path):
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("[" * 500)
+    digits = tmp_path / "digits.yaml"
+    digits.write_text("name: shop\nprotection:\n  rpo_minutes: " + "9" * 5001 + "\n")
+    result = run("plan", "validate", str(deep), str(digits))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and result.stderr == ""
+    assert f"FAIL  {deep}: 1 problem(s)" in result.stdout
+    assert "line 1, column 65: the plan nests too deep; at most 64 levels" in result.stdout
+    assert f"FAIL  {digits}: 1 problem(s)" in result.stdout
+    assert "line 3, column 16: a number of 5,001 characters; numbers are at most 50" \
+        in result.stdout
+    shown = run("plan", "show", str(deep))
+    assert shown.returncode == 1 and "Traceback" not in shown.stderr
+    assert "nests too deep" in shown.stderr

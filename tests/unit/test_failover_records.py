@@ -71,13 +71,27 @@ def test_report_of_an_alert_counts_rto_from_the_alert():
     assert report.build(saga.state, "succeeded", T0, None)["rto"]["seconds_to_dns_switch"] == 600
 
 
-def test_without_dns_the_rto_is_measured_to_healthy_and_says_so():
-    saga = Saga.new("failover", {"plan": "shop", "mode": "unplanned"}, "r", T0)
-    saga["healthy_at"] = (T0 + timedelta(minutes=7)).isoformat()
-    built = report.build(saga.state, "succeeded", T0 + timedelta(minutes=8), None)
-    assert built["rto"]["measured_to"] == "healthy"
-    assert built["rto"]["seconds_to_healthy"] == 420
-    assert "to healthy" in report.markdown(built)
+def test_report_of_a_plan_without_dns_gives_the_rto_to_healthy_and_says_so():
+    saga = Saga.new("failover", {"plan": "shop", "mode": "unplanned"}, "run-1", T0)
+    for name, minutes in (("preflight", 1), ("recover:app", 8), ("health", 10)):
+        saga.begin(name, T0)
+        saga.end(T0 + timedelta(minutes=minutes))
+    built = report.build(saga.state, "succeeded", T0 + timedelta(minutes=11), None)
+    assert built["rto"]["basis"] == "health"
+    assert built["rto"]["seconds_to_healthy"] == 600
+    assert "seconds_to_dns_switch" not in built["rto"]
+    assert report.rto_seconds(built) == 600
+    text = report.markdown(built)
+    assert "**RTO**: 10m00s to healthy (health checks passed); the plan has no `dns` section" \
+        in text
+
+
+def test_report_of_a_run_that_never_got_healthy_has_no_rto():
+    saga = Saga.new("failover", {"plan": "shop", "mode": "unplanned"}, "run-1", T0)
+    saga.begin("health", T0)
+    saga.end(T0 + timedelta(minutes=10), "failed", "did not answer")
+    assert report.build(saga.state, "rolled-back", T0 + timedelta(minutes=11), None)["rto"] \
+        is None
 
 
 def test_the_output_keeps_large_lists_short_and_counts_them():

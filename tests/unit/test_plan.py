@@ -244,3 +244,45 @@ def test_hostile_data_never_raises(data):
 def test_hostile_text_never_raises(text):
     plan, problems = check_text(text)
     assert plan is None and problems
+
+
+@pytest.mark.parametrize("url, allow, expected", [
+    ("http://169.254.169.254/metadata/identity/oauth2/token", True, "instance metadata service"),
+    ("http://168.63.129.16/machine?comp=goalstate", True, "WireServer"),
+    ("http://[fd00:ec2::254]/latest", True, "metadata service"),
+    ("http://metadata.google.internal/computeMetadata/v1/", True, "metadata service"),
+    ("http://169.254.10.1/", True, "link-local"),
+    ("http://[fe80::1]/", True, "link-local"),
+    ("http://0.0.0.0:8080/health", True, "unspecified"),
+    ("http://127.0.0.1:7071/api/plans", False, "loopback address"),
+    ("http://2130706433/health", False, "127.0.0.1 is a loopback address"),  # decimal form
+    ("http://[::ffff:127.0.0.1]/health", False, "that is 127.0.0.1"),
+    ("https://localhost/health", False, "local host (RFC 6761)"),
+    ("https://shop.localhost./health", False, "local host"),
+])
+def test_health_checks_refuse_loopback_link_local_and_metadata_targets(url, allow, expected):
+    data = good_plan()
+    data["failover"]["health_checks"] = [{"url": url, "allow_loopback": allow}]
+    plan, problems = check_data(data)
+    assert plan is None
+    assert [p.path for p in problems] == ["failover.health_checks[0].url"], problems
+    assert expected in problems[0].message
+
+
+@pytest.mark.parametrize("url, allow", [
+    ("https://shop-neu.example.net/health", False),
+    ("http://10.2.0.4:8080/health", False),  # the application in the secondary VNet
+    ("http://[fd12:3456::4]/health", False),
+    ("http://127.0.0.1:7071/health", True),
+    ("https://localhost/health", True),
+])
+def test_health_checks_may_probe_public_and_private_targets_and_allowed_loopback(url, allow):
+    data = good_plan()
+    data["failover"]["health_checks"] = [{"url": url, "allow_loopback": allow}]
+    plan, problems = check_data(data)
+    assert problems == [] and plan.failover.health_checks[0].allow_loopback is allow
+
+
+def test_the_example_production_plan_does_not_allow_loopback():
+    plan = parse_plan((EXAMPLES / "shop.yaml").read_text())
+    assert [c.allow_loopback for c in plan.failover.health_checks] == [False]

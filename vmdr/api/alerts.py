@@ -2,22 +2,30 @@
 
 A Fired alert whose rule or target a plan lists starts an unplanned failover of that plan. Azure
 Monitor retries a webhook up to five times, so the first delivery claims the alert in the catalog
-(a create-only blob) and every later one is answered 200 as a duplicate. It answers at once: it
-starts the orchestration and never waits for it.
+(a create-only blob) and every later one is answered 200 as a duplicate — unless the claim shows
+that its delivery never got to start the run (see _fail_over). It answers at once: it starts the
+orchestration and never waits for it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 
 from azure.durable_functions import DurableOrchestrationClient
 
-from vmdr.alerts import Alert, InvalidAlert, matches, parse_alert
+from vmdr import functions as fn
+from vmdr.alerts import Alert, InvalidAlert, alert_key, matches, parse_alert
 from vmdr.api import failover as failover_api
-from vmdr.api.bodies import check_size, decode_text
+from vmdr.api import instances
+from vmdr.api.bodies import json_value
 from vmdr.api.responses import ApiError, ApiResponse, ok
-from vmdr.catalog import Catalog, PlanUnavailable
+from vmdr.catalog import (
+    ALERT_ALREADY_RUNNING,
+    ALERT_STARTED,
+    ALERT_STARTING,
+    Catalog,
+    PlanUnavailable,
+)
 from vmdr.failover.request import FailoverRequest, Mode
 
 log = logging.getLogger("vmdr.alerts")
@@ -26,12 +34,7 @@ log = logging.getLogger("vmdr.alerts")
 async def receive_alert(
     client: DurableOrchestrationClient, catalog: Catalog, body: bytes
 ) -> ApiResponse:
-    check_size(body)
-    try:
-        data = json.loads(decode_text(body))
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, "InvalidJson", f"The alert is not JSON: {exc.msg} at line "
-                       f"{exc.lineno}, column {exc.colno}.") from exc
+    data = json_value(body, "The alert")
     try:
         alert = parse_alert(data)
     except InvalidAlert as exc:
@@ -58,29 +61,65 @@ async def receive_alert(
     return ApiResponse(status, {"alertRule": rule, "plans": results})
 
 
-async def _fail_over(client, catalog: Catalog, alert: Alert, plan: str, why: str) -> dict:
-    key = alert.key()
-    if not catalog.claim_alert(plan, key, alert.essentials.alert_id):
-        log.info("vmdr.alert duplicate plan=%s alert=%s", plan, alert.essentials.alert_id)
-        return {"plan": plan, "action": "duplicate",
-                "reason": "this alert already started (or tried) a failover of the plan"}
-    request = FailoverRequest(
+def alert_request(alert: Alert, why: str) -> FailoverRequest:
+    """The unplanned failover an alert asks for."""
+    essentials = alert.essentials
+    return FailoverRequest(
         mode=Mode.UNPLANNED,
-        reason=f"Azure Monitor alert {alert.essentials.alert_rule} fired ({why})",
-        requested_by=f"azure-monitor:{alert.essentials.alert_rule}"[:200],
-        alert={"alert_id": alert.essentials.alert_id, "rule": alert.essentials.alert_rule,
-               "severity": alert.essentials.severity, "fired": alert.essentials.fired_date_time},
+        reason=f"Azure Monitor alert {essentials.alert_rule} fired ({why})"[:500],
+        requested_by=f"azure-monitor:{essentials.alert_rule}"[:200],
+        alert={"alert_id": essentials.alert_id, "rule": essentials.alert_rule,
+               "severity": essentials.severity, "fired": essentials.fired_date_time},
     )
+
+
+async def _fail_over(client, catalog: Catalog, alert: Alert, plan: str, why: str) -> dict:
+    """Claim the alert, start its run, record that it started — safe against a crash between
+    any two of these: a retry that finds the claim still `starting` looks for the run (the
+    instance's input, then the reports of finished runs) and starts it if there is none."""
+    key, alert_id = alert.key(), alert.essentials.alert_id
+    duplicate = {"plan": plan, "action": "duplicate",
+                 "reason": "this alert already started (or tried) a failover of the plan"}
+    claim = catalog.claim_alert(plan, key, alert_id)
+    etag = claim.etag
+    if not claim.created:
+        if claim.state != ALERT_STARTING:
+            log.info("vmdr.alert duplicate plan=%s alert=%s", plan, alert_id)
+            return duplicate
+        if await _alert_has_run(client, catalog, plan, key):
+            catalog.set_alert_state(plan, key, alert_id, ALERT_STARTED, etag)
+            return duplicate
+        # The delivery that claimed it died before starting the run (or is starting it this
+        # very moment): take the claim over; of several retries, one wins the ETag.
+        etag = catalog.set_alert_state(plan, key, alert_id, ALERT_STARTING, etag)
+        if etag is None:
+            return duplicate
+        log.warning("vmdr.alert claim without a run plan=%s alert=%s: starting it", plan,
+                    alert_id)
     try:
-        response = await failover_api.start(client, plan, request)
+        response = await failover_api.start(client, plan, alert_request(alert, why))
     except ApiError as exc:
         if exc.code == "AlreadyRunning":
+            if await _alert_has_run(client, catalog, plan, key):  # a concurrent retry's start
+                catalog.set_alert_state(plan, key, alert_id, ALERT_STARTED, etag)
+                return duplicate
+            catalog.set_alert_state(plan, key, alert_id, ALERT_ALREADY_RUNNING, etag)
             return {"plan": plan, "action": "already-running", "reason": exc.message}
         catalog.release_alert(plan, key)
         raise
     except Exception:
         catalog.release_alert(plan, key)  # let Azure Monitor's retry try again
         raise
-    log.warning("vmdr.alert started an unplanned failover plan=%s alert=%s", plan,
-                alert.essentials.alert_id)
+    catalog.set_alert_state(plan, key, alert_id, ALERT_STARTED, etag)
+    log.warning("vmdr.alert started an unplanned failover plan=%s alert=%s", plan, alert_id)
     return {"plan": plan, "action": "started", "reason": why, **response.body}
+
+
+async def _alert_has_run(client, catalog: Catalog, plan: str, key: str) -> bool:
+    """A run of `plan` started by this alert: the instance now (running or finished), or a
+    finished run's report (the instance may since have been replaced by a newer run)."""
+    started = await instances.input_of(client, fn.failover_instance(plan))
+    alert_id = ((started or {}).get("alert") or {}).get("alert_id")
+    if alert_id and alert_key(alert_id) == key:
+        return True
+    return catalog.alert_ran(plan, key)

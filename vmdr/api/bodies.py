@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from vmdr.api.responses import ApiError
+from vmdr.limits import InputTooComplex, loads_json
 
 MAX_BODY_BYTES = 256 * 1024  # plans, failover requests and Azure Monitor alerts alike
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
@@ -61,13 +62,21 @@ def json_object(body: bytes, content_type: str | None, empty_ok: bool = True) ->
         if empty_ok:
             return {}
         raise ApiError(400, "EmptyBody", "The body is empty; send a JSON object.")
-    try:
-        data = json.loads(decode_text(body))
-    except json.JSONDecodeError as exc:
-        raise ApiError(
-            400, "InvalidJson", f"The body is not JSON: line {exc.lineno}, column {exc.colno}: "
-            f"{exc.msg}."
-        ) from exc
+    data = json_value(body)
     if not isinstance(data, dict):
         raise ApiError(400, "InvalidJson", "The body must be a JSON object.")
     return data
+
+
+def json_value(body: bytes, what: str = "The body") -> Any:
+    """The JSON in `body` (any value), within vmdr.limits; a 400 saying what is wrong."""
+    check_size(body)
+    try:
+        return loads_json(decode_text(body))
+    except InputTooComplex as exc:
+        raise ApiError(400, exc.code, f"{what} {exc.message}.") from exc
+    except json.JSONDecodeError as exc:
+        raise ApiError(
+            400, "InvalidJson", f"{what} is not JSON: line {exc.lineno}, column {exc.colno}: "
+            f"{exc.msg}."
+        ) from exc

@@ -12,7 +12,7 @@ from vmdr.api.bodies import json_object
 from vmdr.api.plans import check_plan_name, load_plan
 from vmdr.api.responses import ApiError, ApiResponse, ok
 from vmdr.catalog import Catalog
-from vmdr.failover.request import FailoverRequest, Mode, parse_request
+from vmdr.failover.request import FailoverRequest, Mode, parse_request, parse_steer
 
 log = logging.getLogger("vmdr.api")
 STEERING = {"approve": fn.APPROVE_EVENT, "reject": fn.REJECT_EVENT, "abort": fn.ABORT_EVENT}
@@ -65,16 +65,19 @@ async def failover_status(client: DurableOrchestrationClient, plan_name: str) ->
 
 
 async def steer(
-    client: DurableOrchestrationClient, plan_name: str, action: str, body: bytes,
-    content_type: str | None, requested_by: str,
+    client: DurableOrchestrationClient, catalog: Catalog, plan_name: str, action: str,
+    body: bytes, content_type: str | None, requested_by: str,
 ) -> ApiResponse:
     """Raise approve, reject or abort on the plan's running failover."""
     check_plan_name(plan_name)
     if action not in STEERING:
         raise ApiError(404, "UnknownAction",
                        f"{action!r} is not an action; use approve, reject or abort.")
-    details = json_object(body, content_type)
-    comment = str(details.get("comment", ""))[:500]
+    comment = parse_steer(json_object(body, content_type), action).comment
+    # Plans are never deleted, so a running failover always has its plan; a stored plan that
+    # became invalid must still be abortable, hence presence, not validity.
+    if catalog.get_plan_text(plan_name) is None:
+        raise ApiError(404, "PlanNotFound", f"There is no plan {plan_name!r}; nothing to {action}.")
     instance = fn.failover_instance(plan_name)
     found = await instances.status(client, instance)
     if not instances.is_active(found):

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -28,6 +29,21 @@ async def status(client: DurableOrchestrationClient, instance_id: str):
     """The instance's status, or None when it never ran."""
     found = await client.get_status(instance_id)
     return found if found and found.runtime_status is not None else None
+
+
+async def input_of(client: DurableOrchestrationClient, instance_id: str) -> dict | None:
+    """The instance's input as the app started it, or None. The host reports it as JSON text
+    (the client posts the input's JSON as a JSON string), so text is decoded until it is not."""
+    found = await client.get_status(instance_id, show_input=True)
+    value = found.input_ if found and found.runtime_status is not None else None
+    for _ in range(2):
+        if not isinstance(value, str):
+            break
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
 
 
 def is_active(found) -> bool:

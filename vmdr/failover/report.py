@@ -2,9 +2,10 @@
 (simulated on the local platform).
 
 RTO runs from the trigger (the alert's `firedDateTime`, else the run's start) to the DNS switch
-and to the moment clients' cached answers expire (the profile's TTL); a plan without DNS reports
-the RTO to healthy (the health step passed) instead, and says so. RPO per VM is the run's start
-minus its point's time (zero for a planned run's final copy, taken after the shutdown).
+and to the moment clients' cached answers expire (the profile's TTL), and to healthy (the health
+step passed); a plan without DNS reports the RTO to healthy (`basis: health`), and says so.
+RPO per VM is the run's start minus its point's time (zero for a planned run's final copy, taken
+after the shutdown).
 
 Built in the report activity from the saga's state and the run's runbook: per-VM lines come from
 the runbook (recovered names are derived from the run), so the saga carries none of them.
@@ -26,30 +27,7 @@ def build(run: dict[str, Any], outcome: str, ended: datetime,
           runbook: Runbook | None) -> dict[str, Any]:
     started = datetime.fromisoformat(run["started"])
     trigger = _trigger_time(run) or started
-    rto = None
-    dns = run.get("dns") or {}
-    if dns.get("switched"):
-        switched = datetime.fromisoformat(dns["switched"])
-        ttl = dns.get("ttl") or 0
-        rto = {
-            "measured_to": "dns",
-            "trigger": trigger.isoformat(),
-            "dns_switched": switched.isoformat(),
-            "seconds_to_dns_switch": round((switched - trigger).total_seconds(), 1),
-            "ttl_seconds": ttl,
-            "seconds_to_ttl_expiry": round(
-                (switched + timedelta(seconds=ttl) - trigger).total_seconds(), 1),
-        }
-    elif run.get("healthy_at") and outcome == "succeeded":
-        healthy = datetime.fromisoformat(run["healthy_at"])
-        rto = {
-            "measured_to": "healthy",
-            "trigger": trigger.isoformat(),
-            "healthy": healthy.isoformat(),
-            "seconds_to_healthy": round((healthy - trigger).total_seconds(), 1),
-            "note": "the plan has no DNS: RTO is measured to the moment every recovered VM ran "
-                    "and every health check passed",
-        }
+    rto = _rto(run, trigger)
     rpo, recovered = [], []
     if runbook is not None:
         for vm, point in sorted(runbook.points().items()):
@@ -113,6 +91,46 @@ def output(report: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def _rto(run: dict[str, Any], trigger: datetime) -> dict[str, Any] | None:
+    """Trigger -> healthy (the health step passed) for every run that got there; with DNS also
+    -> the switch and -> the TTL's expiry, and the DNS switch is then the RTO (`basis`). A plan
+    without `dns` reports the RTO to healthy instead of none: its clients are pointed at the
+    secondary some other way, which vmdr cannot time."""
+    healthy = next((datetime.fromisoformat(step["ended"]) for step in run["steps"]
+                    if step["name"] == "health" and step["state"] == "succeeded"
+                    and step["ended"]), None)
+    dns = run.get("dns") or {}
+    if dns.get("switched"):
+        switched = datetime.fromisoformat(dns["switched"])
+        ttl = dns.get("ttl") or 0
+        rto: dict[str, Any] = {
+            "basis": "dns",
+            "trigger": trigger.isoformat(),
+            "dns_switched": switched.isoformat(),
+            "seconds_to_dns_switch": _seconds(switched - trigger),
+            "ttl_seconds": ttl,
+            "seconds_to_ttl_expiry": _seconds(switched + timedelta(seconds=ttl) - trigger),
+        }
+    elif healthy is not None and not run.get("dns"):
+        rto = {"basis": "health", "trigger": trigger.isoformat(),
+               "note": "the plan has no dns section: the RTO runs to the health step passing"}
+    else:
+        return None
+    if healthy is not None:
+        rto.update(healthy=healthy.isoformat(), seconds_to_healthy=_seconds(healthy - trigger))
+    return rto
+
+
+def rto_seconds(report: dict[str, Any]) -> float | None:
+    """The report's RTO in seconds on its basis (the DNS switch, else healthy)."""
+    rto = report.get("rto") or {}
+    return rto.get("seconds_to_dns_switch", rto.get("seconds_to_healthy"))
+
+
+def _seconds(delta: timedelta) -> float:
+    return round(delta.total_seconds(), 1)
+
+
 def _trigger_time(run: dict[str, Any]) -> datetime | None:
     fired = (run.get("alert") or {}).get("fired")
     if not fired:
@@ -133,15 +151,20 @@ def markdown(report: dict[str, Any]) -> str:
         f"- started {report['started']}, ended {report['ended']}",
     ]
     rto = report["rto"]
-    if rto and rto["measured_to"] == "dns":
+    if rto and rto.get("basis", "dns") == "dns":
         lines.append(
             f"- **RTO**: {_duration(rto['seconds_to_dns_switch'])} to the DNS switch, "
             f"{_duration(rto['seconds_to_ttl_expiry'])} until cached answers expire "
             f"(TTL {rto['ttl_seconds']} s)"
+            + (f"; healthy after {_duration(rto['seconds_to_healthy'])}"
+               if "seconds_to_healthy" in rto else "")
         )
     elif rto:
-        lines.append(f"- **RTO**: {_duration(rto['seconds_to_healthy'])} to healthy "
-                     f"({rto['note']})")
+        lines.append(
+            f"- **RTO**: {_duration(rto['seconds_to_healthy'])} to healthy (health checks "
+            "passed); the plan has no `dns` section, so no DNS switch is part of the run — "
+            "clients reach the secondary however the plan's owners point them there"
+        )
     if report["failure"]:
         lines.append(f"- **failure**: {report['failure']}")
     if report["blockers"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -17,15 +18,33 @@ class Mode(StrEnum):
     UNPLANNED = "unplanned"  # the primary region is down: nothing is asked of it
 
 
-class FailoverRequest(BaseModel):
+POINT_CHOICES = (
+    "use 'latest', an ISO time with a timezone (e.g. 2026-11-25T08:00Z: the newest complete point "
+    "at or before it), or a map of VM name to rp id"
+)
+
+
+class FailoverBody(BaseModel):
+    """What a caller may say in the body of POST /api/plans/{plan}/failover — and nothing else:
+    who started the run comes from the route and the caller's identity, never from the body."""
+
     model_config = ConfigDict(extra="forbid")
 
     mode: Mode
     # "latest", a time (the newest complete point at or before it), or {vm: rp_id}.
-    recovery_point: str | AwareDatetime | dict[str, str] = "latest"
+    recovery_point: str | AwareDatetime | dict[str, Any] = "latest"
     reason: str = Field("", max_length=500)
-    requested_by: str = Field("", max_length=200)
-    alert: dict[str, Any] | None = None
+
+    @field_validator("recovery_point", mode="before")
+    @classmethod
+    def _text_or_map(cls, value):
+        # pydantic reads a number (or a bool) as Unix seconds for a datetime: 12345 would mean
+        # 1970-01-01T03:25:45Z and start a run. Only text or a map is accepted.
+        if not isinstance(value, str | dict | datetime):  # a datetime: from our own model
+            shown = json.dumps(value, default=str)
+            shown = shown if len(shown) <= 40 else shown[:39] + "…"
+            raise ValueError(f"{shown} is neither text nor a map; {POINT_CHOICES}")
+        return value
 
     @field_validator("recovery_point")
     @classmethod
@@ -34,29 +53,57 @@ class FailoverRequest(BaseModel):
             try:
                 parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
             except ValueError as exc:
-                raise ValueError(
-                    "use 'latest', an ISO time with a timezone, or a map of VM name to rp id"
-                ) from exc
+                raise ValueError(POINT_CHOICES) from exc
             if parsed.tzinfo is None:
                 raise ValueError("a recovery point time needs a timezone, e.g. 2026-11-25T08:00Z")
             return parsed
         if isinstance(value, dict):
-            bad = [vm for vm, rp in value.items() if not RP_ID.match(rp or "")]
+            bad = [vm for vm, rp in value.items() if not isinstance(rp, str) or not RP_ID.match(rp)]
             if bad:
                 raise ValueError(f"not rp ids (rp-YYYYMMDDtHHMMSSz-xxxxxxxx) for: {bad}")
         return value
 
 
-def parse_request(body: dict[str, Any], requested_by: str) -> FailoverRequest:
-    """The request, or a 400 listing every problem."""
-    body = {**body}
-    body.setdefault("requested_by", requested_by)
+class FailoverRequest(FailoverBody):
+    """A failover as the app starts it: the body, plus who started it (`requested_by`: the route
+    and the caller, e.g. `manual:http` or `azure-monitor:<rule>`) and the alert that did."""
+
+    requested_by: str = Field("", max_length=200)
+    alert: dict[str, Any] | None = None
+
+
+class SteerBody(BaseModel):
+    """The body of approve, reject and abort: an optional comment for the report."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    comment: str = Field("", max_length=500)
+
+
+def parse_steer(body: dict[str, Any], action: str) -> SteerBody:
     try:
-        return FailoverRequest.model_validate(body)
+        return SteerBody.model_validate(body)
     except ValidationError as exc:
         details = [
             {"path": ".".join(str(p) for p in e["loc"]) or "body",
-             "message": e["msg"].replace("Value error, ", "")}
+             "message": "unknown key; allowed: comment (who acted comes from the route and the "
+                        "caller's identity)" if e["type"] == "extra_forbidden" else _message(e)}
+            for e in exc.errors()
+        ]
+        raise ApiError(400, "InvalidRequest",
+                       f"The {action} request has {len(details)} problem(s); nothing was sent. "
+                       'Example: {"comment": "checked with the application owner"}',
+                       details) from exc
+
+
+def parse_request(body: dict[str, Any], requested_by: str) -> FailoverRequest:
+    """The request, or a 400 listing every problem (`requested_by` and `alert` in the body are
+    unknown keys like any other)."""
+    try:
+        parsed = FailoverBody.model_validate(body)
+    except ValidationError as exc:
+        details = [
+            {"path": ".".join(str(p) for p in e["loc"]) or "body", "message": _message(e)}
             for e in exc.errors()
         ]
         raise ApiError(
@@ -65,3 +112,14 @@ def parse_request(body: dict[str, Any], requested_by: str) -> FailoverRequest:
             'Example: {"mode": "planned", "recovery_point": "latest", "reason": "region drill"}',
             details,
         ) from exc
+    return FailoverRequest(**parsed.model_dump(), requested_by=requested_by)
+
+
+def _message(error: dict[str, Any]) -> str:
+    if error["type"] == "extra_forbidden":
+        return (f"unknown key; allowed: {', '.join(FailoverBody.model_fields)} (who started the "
+                "run comes from the route and the caller's identity, not from the body)")
+    if error["type"] == "dict_type" and not isinstance(error.get("input"), dict):
+        return "should be a JSON object"
+    return error["msg"].replace("Value error, ", "")
+

@@ -247,5 +247,7 @@ def dns_answer(clients: AzureClients, profile_id: str) -> dict[str, Any]:
     return dns.answer(clients, profile_id)
 
 
-def probe(clients: AzureClients, url: str, expect_status: int) -> dict[str, Any]:
-    return health.probe(clients, url, expect_status)
+def probe(clients: AzureClients, url: str, expect_status: int,
+          allow_loopback: bool = False) -> dict[str, Any]:
+    return health.probe(clients, url, expect_status, allow_loopback)
+

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from vmdr import arm_ids, regions, schedule
+from vmdr import arm_ids, regions, schedule, targets
 
 # Plan names become orchestration instance ids (`failover-{plan}`), blob names and tag values.
 PLAN_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
@@ -223,6 +223,16 @@ class HealthCheck(Strict):
     url: HttpUrl
     expect_status: int = Field(200, ge=100, le=599)
     timeout_seconds: int = Field(300, ge=1, le=3600)
+    # Loopback targets only when a plan says so (the local platform's tests and demo); link-local
+    # and metadata addresses never (vmdr.targets).
+    allow_loopback: bool = False
+
+    @model_validator(mode="after")
+    def _target_allowed(self) -> Self:
+        problem = targets.host_problem(self.url.host or "", self.allow_loopback)
+        if problem:
+            raise PlanProblems([f"url: {problem}"])
+        return self
 
 
 class Failover(Strict):

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from vmdr import regions
+from vmdr.limits import MAX_NESTING, MAX_NUMBER_CHARS, nesting_message
 from vmdr.plan.model import Plan, PlanProblems, strategy_problems
 
 MAX_PLAN_BYTES = 256 * 1024
@@ -87,12 +88,15 @@ def check_data(data: Any) -> tuple[Plan | None, list[PlanProblem]]:
 
 
 class _PlanLoader(yaml.SafeLoader):
-    """SafeLoader that refuses aliases (an alias bomb expands exponentially in validation) and
-    records duplicate keys (YAML silently keeps the last one, hiding typos)."""
+    """SafeLoader that refuses aliases (an alias bomb expands exponentially in validation), nesting
+    deeper than vmdr.limits allows (the composer recurses per level: RecursionError) and integers
+    longer than its number limit (int() refuses more than 4,300 digits; base-60 integers cost
+    quadratic time), and records duplicate keys (YAML silently keeps the last one, hiding typos)."""
 
     def __init__(self, stream: str):
         super().__init__(stream)
         self.duplicates: list[PlanProblem] = []
+        self.depth = 0
 
     def compose_node(self, parent, index):  # type: ignore[override]
         if self.check_event(yaml.AliasEvent):
@@ -101,7 +105,25 @@ class _PlanLoader(yaml.SafeLoader):
                 problem="YAML aliases (*name) are not supported in plans; write the value out",
                 problem_mark=event.start_mark,
             )
-        return super().compose_node(parent, index)
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise yaml.MarkedYAMLError(
+                    problem=f"the plan {nesting_message()}",
+                    problem_mark=self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_yaml_int(self, node):  # type: ignore[override]
+        if len(node.value) > MAX_NUMBER_CHARS:
+            raise yaml.MarkedYAMLError(
+                problem=f"a number of {len(node.value):,} characters; numbers are at most "
+                f"{MAX_NUMBER_CHARS} characters",
+                problem_mark=node.start_mark,
+            )
+        return super().construct_yaml_int(node)
 
     def construct_mapping(self, node, deep=False):  # type: ignore[override]
         seen: set[Any] = set()
@@ -128,6 +150,7 @@ class _PlanLoader(yaml.SafeLoader):
 _PlanLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _PlanLoader.construct_mapping
 )
+_PlanLoader.add_constructor("tag:yaml.org,2002:int", _PlanLoader.construct_yaml_int)
 
 
 def load_yaml(text: str) -> tuple[Any, list[PlanProblem]]:

@@ -1,0 +1,31 @@
+"""Run reports through devhost: the RTO of a plan without DNS, and the runs listing."""
+
+from __future__ import annotations
+
+from tests.e2e.test_failover import finish, protect, shop_plan, start_failover
+
+
+def test_a_plan_without_dns_reports_the_rto_to_healthy_and_its_runs_are_listed(vmdr):
+    plan = shop_plan(vmdr, required=False)
+    del plan["dns"]
+    vmdr.put_plan(plan)
+    protect(vmdr)
+    start_failover(vmdr, mode="unplanned", reason="no DNS in this plan")
+    output = finish(vmdr)
+    assert output["outcome"] == "succeeded", output
+    rto = output["rto"]
+    assert rto["basis"] == "health" and rto["seconds_to_healthy"] > 0, rto
+    assert "seconds_to_dns_switch" not in rto
+    markdown = vmdr.catalog.get_run_markdown("shop", output["run_id"])
+    assert "to healthy (health checks passed); the plan has no `dns` section" in markdown
+
+    listing = vmdr.client.call("GET", "plans/shop/runs")
+    assert listing.status == 200, listing.text
+    [run] = listing.json()["runs"]
+    assert run["run_id"] == output["run_id"] and run["outcome"] == "succeeded"
+    assert run["mode"] == "unplanned" and run["rto_basis"] == "health"
+    assert run["rto_seconds"] == rto["seconds_to_healthy"]
+    report = vmdr.client.call("GET", run["report"]["json"].removeprefix("/api/"))
+    assert report.status == 200 and report.json()["run_id"] == output["run_id"]
+    text = vmdr.client.call("GET", run["report"]["markdown"].removeprefix("/api/"))
+    assert text.status == 200 and text.text == markdown

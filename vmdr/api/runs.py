@@ -1,0 +1,75 @@
+"""GET /api/plans/{plan}/runs (past failover runs, newest first, paged) and each run's report
+(GET /api/plans/{plan}/runs/{run_id}/report.json and report.md)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict
+
+from vmdr.api.plans import check_plan_name
+from vmdr.api.responses import ApiError, ApiResponse, ok
+from vmdr.catalog import Catalog
+
+# run-{start:%Y%m%dt%H%M%Sz}-{8 hex} (orchestrators/failover.py)
+RUN_ID = re.compile(r"^run-\d{8}t\d{6}z-[0-9a-f]{8}$")
+DEFAULT_LIMIT, MAX_LIMIT = 20, 100
+
+
+def list_runs(catalog: Catalog, plan: str, query: Mapping[str, str]) -> ApiResponse:
+    check_plan_name(plan)
+    limit = _limit(query.get("limit"))
+    after = query.get("after")
+    if after is not None and not RUN_ID.match(after):
+        raise ApiError(400, "InvalidQuery", f"after={after!r} is not a run id "
+                       "(run-YYYYMMDDtHHMMSSz-xxxxxxxx); use the `next` link of the previous page.")
+    runs = catalog.list_runs(plan)
+    if not runs and catalog.get_plan_text(plan) is None:
+        raise ApiError(404, "PlanNotFound", f"There is no plan {plan!r}.")
+    start = 0
+    if after is not None:
+        ids = [run.run_id for run in runs]
+        if after not in ids:
+            raise ApiError(400, "InvalidQuery", f"after={after!r}: plan {plan!r} has no such run.")
+        start = ids.index(after) + 1
+    page = runs[start:start + limit]
+    more = start + limit < len(runs)
+    return ok({
+        "plan": plan,
+        "runs": [_entry(plan, run) for run in page],
+        "next": f"/api/plans/{plan}/runs?limit={limit}&after={page[-1].run_id}" if more else None,
+    })
+
+
+def report(catalog: Catalog, plan: str, run_id: str, kind: str) -> ApiResponse:
+    check_plan_name(plan)
+    if not RUN_ID.match(run_id or ""):
+        raise ApiError(400, "InvalidRunId",
+                       f"{run_id!r} is not a run id (run-YYYYMMDDtHHMMSSz-xxxxxxxx).")
+    if kind == "md":
+        text = catalog.get_run_markdown(plan, run_id)
+        if text is not None:
+            return ApiResponse(200, text, {"Content-Type": "text/markdown"})
+    else:
+        found = catalog.get_run_report(plan, run_id)
+        if found is not None:
+            return ok(found)
+    raise ApiError(404, "RunNotFound", f"Plan {plan!r} has no report of run {run_id!r}; "
+                   f"GET /api/plans/{plan}/runs lists the runs that have one.")
+
+
+def _limit(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_LIMIT
+    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+        raise ApiError(400, "InvalidQuery",
+                       f"limit={value!r}: a whole number from 1 to {MAX_LIMIT}.")
+    return int(value)
+
+
+def _entry(plan: str, run) -> dict:
+    entry = asdict(run)
+    entry.pop("alert_key")
+    base = f"/api/plans/{plan}/runs/{run.run_id}"
+    entry["report"] = {"json": f"{base}/report.json", "markdown": f"{base}/report.md"}
+    return entry

@@ -50,9 +50,9 @@ test: install tools wheelhouse lint
 demo: install
 	$(BIN)/python -m localplatform.demo
 
-# Wall times of armsim and devhost (the tests assert behaviour and counts, not speed).
+# Benchmarks against their bounds (bench/README.md); tests assert behaviour and counts, never speed.
 bench: install
-	$(BIN)/python -m benchmarks.run
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .wheelhouse dist node_modules .pytest_cache .ruff_cache

@@ -136,6 +136,10 @@ class AdminClient:
         return self._call("GET", "/latency").json()
 
     # --------------------------------------------------------------------------- rules
+    def copies(self) -> list[dict[str, Any]]:
+        """Every CopyStart copy armsim scheduled: id, family, region, started, due, seconds."""
+        return self._call("GET", "/copies").json()["copies"]
+
     def rules(self) -> dict[str, Any]:
         """Azure's limits armsim enforces and each rule's answer (status, code, source)."""
         return self._call("GET", "/rules").json()

@@ -49,6 +49,35 @@ class LatencyProfile:
     # Extra real latency added to every ARM request, in milliseconds.
     request_latency_ms: float = 0.0
 
+    # --- durations that depend on the request: one place, used by armsim's models and by the
+    # benchmarks' bounds (bench/bounds.py), so a bound never has a second copy of the model.
+
+    def copy_seconds(self, simulated_bytes: float) -> float:
+        """A cross-region copy (CopyStart, restore point copy) of this many simulated bytes."""
+        return self.copy_start_base + simulated_bytes / (self.copy_mbps * 1e6)
+
+    def background_copy_seconds(self, simulated_bytes: float) -> float:
+        """A Premium SSD v2 / Ultra snapshot's (or disk's) background fill."""
+        return self.background_copy_base + simulated_bytes / (self.background_copy_mbps * 1e6)
+
+    def vm_update_seconds(self, allocated: bool, size_changes: bool) -> float:
+        """A VM PUT/PATCH: a resize of an allocated VM restarts it (vm_resize); a deallocated
+        VM's resize is a plain update."""
+        return self.vm_resize if (size_changes and allocated) else self.vm_update
+
+    def scale_set_seconds(self, scale_out: bool, scale_in: bool) -> float:
+        """A scale set PATCH: the update, or new instances / deletions if longer."""
+        duration = self.scale_set_update
+        if scale_out:
+            duration = max(duration, self.scale_set_instance)
+        if scale_in:
+            duration = max(duration, self.vm_delete)
+        return duration
+
+    def disk_create_seconds(self, create_option: str) -> float:
+        return {"empty": self.disk_empty, "copy": self.disk_copy, "restore": self.disk_restore,
+                "import": self.disk_import}[create_option.lower()]
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

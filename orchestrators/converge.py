@@ -21,7 +21,7 @@ from vmdr.engine.budget import Bucket
 bp = df.Blueprint()
 RETRY = df.RetryOptions(fn.RETRY_FIRST_INTERVAL_MS, fn.RETRY_ATTEMPTS)
 # Looks per generation: each is ~6 history events (activity, timer, episode markers).
-GENERATION = 40
+GENERATION = 32
 ABORTED = "aborted by an operator"
 
 
@@ -32,6 +32,9 @@ def converge(context: df.DurableOrchestrationContext):
     state = job.get("state") or {}
     now = context.current_utc_datetime
     started = datetime.fromisoformat(state["started"]) if "started" in state else now
+    # Looks are spaced by the wait since the last change (a request made, an item finished):
+    # each new stage of the work is looked at soon after it begins.
+    changed = datetime.fromisoformat(state["changed"]) if "changed" in state else now
     limits = job.get("budget") or {}
     bucket = Bucket.from_dict(state["bucket"]) if "bucket" in state else Bucket.new(
         (limits.get("burst", 160.0), limits.get("rate", 8.0)), now)
@@ -39,6 +42,7 @@ def converge(context: df.DurableOrchestrationContext):
     deadline = datetime.fromisoformat(job["deadline"])
     abort = context.wait_for_external_event(fn.ABORT_EVENT) if job.get("abortable") else None
     progress = state.get("progress")
+    finished = (progress or {}).get("finished", 0)
     for _ in range(GENERATION):
         allowance = bucket.allowance(now)
         try:
@@ -49,6 +53,8 @@ def converge(context: df.DurableOrchestrationContext):
         now = context.current_utc_datetime
         bucket.spend(progress["writes"], now, progress.get("remaining_writes"))
         memo = progress.get("memo") or {}
+        if progress["writes"] or progress["finished"] != finished:
+            changed, finished = now, progress["finished"]
         if progress["failed_count"]:
             return {"ok": False, "error": "; ".join(progress["failed"]), "progress": progress}
         if progress["done"]:
@@ -57,7 +63,7 @@ def converge(context: df.DurableOrchestrationContext):
             return {"ok": False, "progress": progress,
                     "error": f"not done after {_minutes(now - started)} "
                              f"({progress['finished']}/{progress['total']} done)"}
-        delay = polling.next_look(now - started, progress.get("wait"))
+        delay = polling.next_look(now - changed, progress.get("wait"))
         timer = context.create_timer(min(now + delay, deadline))
         if abort is None:
             yield timer
@@ -67,7 +73,8 @@ def converge(context: df.DurableOrchestrationContext):
                 timer.cancel()
                 return {"ok": False, "aborted": True, "error": ABORTED, "progress": progress}
         now = context.current_utc_datetime
-    context.continue_as_new({**job, "state": {"started": started.isoformat(), "memo": memo,
+    context.continue_as_new({**job, "state": {"started": started.isoformat(),
+                                              "changed": changed.isoformat(), "memo": memo,
                                               "bucket": bucket.to_dict(),
                                               "progress": progress}})
     return None

@@ -8,6 +8,7 @@ and a static token — `vmdr.settings` refuses the static token for any non-loop
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 import time
 from typing import Any
@@ -21,6 +22,11 @@ from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRe
 from vmdr import settings as app_settings
 from vmdr.engine import arm
 from vmdr.settings import PUBLIC_ARM_ENDPOINT, Settings
+
+# The SDKs log every request and response at INFO (headers included): thousands of lines per
+# failover of a large plan, each one CPU time of the worker and Application Insights ingestion.
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+logging.getLogger("azure.identity").setLevel(logging.WARNING)
 
 
 class StaticTokenCredential:

@@ -44,6 +44,9 @@ COPY_SLOTS = 100
 # A VM whose copy Azure keeps refusing (limits) gives up after this long in the cycle.
 REFUSED_FOR = timedelta(hours=3)
 RETENTION_WAIT = timedelta(minutes=30)
+# VMs under way at once (stopping, capturing or copying): enough to keep COPY_SLOTS copies busy
+# with VMs of a few disks each, and a backlog ready for the next free slots.
+BACKLOG_VMS = COPY_SLOTS
 TERMINAL = ("done",)
 ACTIVE = ("stopping", "capturing", "starting", "copying", "retention")
 
@@ -164,7 +167,6 @@ class _Look:
         self._power: dict[str, str | None] | None = None
         self.percents: list[float] = []
         self.refused = 0
-        self.started: set[str] = set()  # VMs that left "new" in this look (seen before that)
 
     @property
     def slots(self) -> list[int]:
@@ -207,13 +209,16 @@ def advance_cycle(catalog: Catalog, clients: AzureClients, ref: CycleRef,
     progress = Progress(memo=dict(ref.memo))
     with arm.tally() as tally:
         look = _Look(catalog, clients, record, now, Allowance(ref.allowance))
-        _start_new(look)
+        # VMs under way first (their copies keep the copy slots full), then new VMs, as many as
+        # keep a backlog of captured points ready for the slots: a snapshot is taken shortly
+        # before its copy can start (a fresher point), and writes are not spent on snapshots
+        # while copies wait for them.
         active = [vm for vm, entry in record["vms"].items()
                   if entry["stage"] in ACTIVE and entry["stage"] != "retention"]
         manifests = dict(zip(active, parallel(lambda vm: _read(look, vm), active), strict=True))
         for vm in _in_lane_order(record):
             entry = record["vms"][vm]
-            if entry["stage"] in TERMINAL or entry["stage"] == "new" or vm in look.started:
+            if entry["stage"] in TERMINAL or entry["stage"] == "new":
                 continue
             try:
                 _advance_vm(look, vm, entry, manifests.get(vm))
@@ -223,6 +228,7 @@ def advance_cycle(catalog: Catalog, clients: AzureClients, ref: CycleRef,
                 _failed(look, vm, entry, errors.describe(exc))
             except capture.VmNotFound as exc:
                 _failed(look, vm, entry, str(exc))
+        _start_new(look)
     catalog.write_json(name, record, etag)
     stages: dict[str, int] = {}
     for entry in record["vms"].values():
@@ -251,8 +257,13 @@ def _start_new(look: _Look) -> None:
     """New VMs: configuration captured (a few lists for all of them), manifest written, then
     stopped (clean copy) or snapshotted — as far as the write allowance goes."""
     record = look.record
+    under_way = sum(1 for e in record["vms"].values()
+                    if e["stage"] in ("stopping", "capturing", "starting", "copying"))
+    room = max(0, BACKLOG_VMS - under_way)
     ready = []
     for vm in _in_lane_order(record):
+        if len(ready) >= room:
+            break
         entry = record["vms"][vm]
         if entry["stage"] != "new":
             continue
@@ -278,7 +289,6 @@ def _start_new(look: _Look) -> None:
         needed = len(disks) + (1 if entry["clean"] else 0)
         if look.allowance.left < needed:
             break
-        look.started.add(vm)
         try:
             _start_one(look, vm, entry, configuration, disks)
         except AzureError as exc:
@@ -503,7 +513,7 @@ def _next_look(record: dict, look: _Look) -> float | None:
     should end, from their progress since the last look."""
     stages = {entry["stage"] for entry in record["vms"].values()}
     if stages & {"new", "stopping", "capturing", "starting", "retention"}:
-        return 5.0
+        return 2.0
     memo = record.setdefault("look", {})
     nearest = max(look.percents, default=None)
     previous, at = memo.get("percent"), memo.get("at")

@@ -101,6 +101,21 @@ def register(app: web.Application, sim: Simulator) -> None:
         return web.json_response(body)
 
     @_guard
+    async def copies(request: web.Request) -> web.Response:
+        """Every cross-region snapshot copy armsim scheduled, with the duration its latency model
+        gave it (bench/bounds.py schedules them under Azure's copy limits)."""
+        from armsim.compute.models import Snapshot
+
+        with lock():
+            registry.advance()
+            found = [{"id": r.id, "family": r.family_id, "region": r.location,
+                      "started": r.copy.started.isoformat(), "due": r.copy.due.isoformat(),
+                      "seconds": (r.copy.due - r.copy.started).total_seconds()}
+                     for r in registry.resources.values()
+                     if isinstance(r, Snapshot) and r.copy_start and r.copy is not None]
+        return web.json_response({"copies": found})
+
+    @_guard
     async def resource(request: web.Request) -> web.Response:
         with lock():
             registry.advance()
@@ -301,6 +316,7 @@ def register(app: web.Application, sim: Simulator) -> None:
     add("POST", P + "/reset", reset)
     add("GET", P + "/state", state)
     add("GET", P + "/resource", resource)
+    add("GET", P + "/copies", copies)
     add("PUT", P + "/data", write_data)
     add("GET", P + "/data", read_data)
     add("GET", P + "/faults", faults_get)

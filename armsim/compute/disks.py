@@ -89,8 +89,7 @@ class DiskRules(ComputeBase):
     def _background_copy(self, real_bytes: int) -> BackgroundCopy:
         """Azure's background copy of a Premium SSD v2 / Ultra disk's bytes (simulated time)."""
         now = self.registry.now()
-        seconds = self.latency.background_copy_base + self.simulated_bytes(real_bytes) / (
-            self.latency.background_copy_mbps * 1e6)
+        seconds = self.latency.background_copy_seconds(self.simulated_bytes(real_bytes))
         return BackgroundCopy(now, now + timedelta(seconds=seconds))
 
     # ------------------------------------------------------------------------------ disks
@@ -125,7 +124,7 @@ class DiskRules(ComputeBase):
                 raise InvalidParameter("Required parameter 'diskSizeGB' is missing (null).",
                                        target="diskSizeGB")
             disk.size_gb = int(requested_gb)
-            duration = self.latency.disk_empty
+            duration = self.latency.disk_create_seconds("empty")
             copy_from: tuple[BlobRef, int] | None = None
         elif option == "copy":
             source = self._source(creation, location, (Snapshot, Disk))
@@ -133,7 +132,7 @@ class DiskRules(ComputeBase):
             disk.os_type = disk.os_type or source.os_type
             creation["sourceUniqueId"] = source.unique_id
             copy_from = (self.blob_of(source), self.size_bytes(source))
-            duration = self.latency.disk_copy
+            duration = self.latency.disk_create_seconds("copy")
             family_sku = source.family_sku if isinstance(source, Snapshot) else source.sku
             if skus.copies_in_background(family_sku):
                 # "Disks created from an incremental snapshot of a Premium SSD v2 or an Ultra
@@ -146,13 +145,13 @@ class DiskRules(ComputeBase):
             disk.size_gb = max(int(requested_gb or 0), source.size_gb)
             disk.os_type = disk.os_type or source.os_type
             copy_from = (self.blob_of(source), self.size_bytes(source))
-            duration = self.latency.disk_restore
+            duration = self.latency.disk_create_seconds("restore")
         elif option == "import":
             blob, blob_size = self._import_source(creation)
             per_gib = self.registry.storage.bytes_per_gib
             disk.size_gb = max(int(requested_gb or 0), -(-blob_size // per_gib))
             copy_from = (blob, blob_size)
-            duration = self.latency.disk_import
+            duration = self.latency.disk_create_seconds("import")
         else:
             raise InvalidParameter(
                 f"createOption '{creation.get('createOption')}' is not supported by armsim "
@@ -424,8 +423,7 @@ class DiskRules(ComputeBase):
         seen = copies.setdefault("copied_families", set())
         first = (source.family_id, location) not in seen
         real = source.total_bytes if first else source.delta_bytes
-        seconds = self.latency.copy_start_base + self.simulated_bytes(real) / (
-            self.latency.copy_mbps * 1e6)
+        seconds = self.latency.copy_seconds(self.simulated_bytes(real))
         now = self.registry.now()
         copy = snap.copy = BackgroundCopy(now, now + timedelta(seconds=seconds))
         family[source.family_id] = snap.key

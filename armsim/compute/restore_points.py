@@ -322,8 +322,7 @@ class RestorePointRules(ComputeBase):
                 replication="Replicating")
             mapping[ids.key(source_drp.id)] = drp.id
             real = self.registry.storage.written_bytes(self.blob_of(source_drp))
-            seconds = self.latency.copy_start_base + self.simulated_bytes(real) / (
-                self.latency.copy_mbps * 1e6)
+            seconds = self.latency.copy_seconds(self.simulated_bytes(real))
             drp.copy_started, drp.copy_due = now, now + timedelta(seconds=seconds)
             self._schedule_replication(source_drp, drp)
             rp.disk_restore_points.append(drp)

@@ -77,13 +77,13 @@ class ScaleSetRules(ComputeBase):
             if wanted > len(live):
                 for _ in range(wanted - len(live)):
                     changed.append((self._new_instance(vmss, "Creating", "starting"), "up"))
-                duration = max(duration, self.latency.scale_set_instance)
             elif wanted < len(live):
                 for instance_id in reversed(live[wanted:]):
                     instance = vmss.instances[instance_id]
                     instance.provisioning_state, instance.power_state = "Deleting", "stopping"
                     changed.append((instance, "down"))
-                duration = max(duration, self.latency.vm_delete)
+        duration = self.latency.scale_set_seconds(any(d == "up" for _, d in changed),
+                                                  any(d == "down" for _, d in changed))
         lro.preempt(self.registry, vmss.operation, "update")
         vmss.provisioning_state = "Updating"
 

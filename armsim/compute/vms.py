@@ -320,7 +320,7 @@ class VmRules(ComputeBase):
                 if isinstance(disk, Disk):
                     self._fits_size(disk, target.name)
             vm.size = target.name
-            duration = self.latency.vm_resize if vm.power_state in ALLOCATED else duration
+            duration = self.latency.vm_update_seconds(vm.power_state in ALLOCATED, True)
         if tags is not None:
             old = dict(vm.tags)
             vm.tags = dict(tags)

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _use(azurite, n_vms: int) -> dict[str, int]:
     """Seed an n-VM estate, GET 50 VMs, deallocate one, list them all: what armsim answered,
-    by count (how fast is benchmarks/run.py's business)."""
+    by count (how fast is `make bench`'s business)."""
     estate = estate_module.generate(n_vms, data_disks=1)
     with running_armsim(azurite.describe(), estate=estate) as sim:
         compute = compute_client(sim.info)

@@ -44,7 +44,7 @@ def test_fan_out_fan_in_of_200_activities_is_quick(
     assert len([e for e in history if e["EventType"] == "TaskCompleted"]) == 200
     count = episodes(sample_host.process.state_dir, instance)
     # Results that arrive together are delivered together: far fewer episodes than results.
-    # (Its wall time is measured by benchmarks/run.py, not asserted here.)
+    # (Speed is measured by `make bench`, not asserted here.)
     assert count < 100
 
 

@@ -133,6 +133,9 @@ def assert_rolled_back(vmdr, output: dict, planned: bool = True,
     if planned:
         for vm in ("shop-db-1", "shop-app-1", "shop-app-2"):
             assert power(vmdr, "rg-shop-weu", vm) == "PowerState/running", vm
+        # The primary's app runs again, and Traffic Manager answers with it once its probes
+        # have seen it healthy (interval x tolerated failures: minutes, in simulated time).
+        vmdr.platform.clock.advance(600)
         assert dns_answer(vmdr) == ["shop-weu"]
     report = vmdr.catalog.get_run_report("shop", output["run_id"])
     assert report["outcome"] == "rolled-back" and report["compensations_run"]
@@ -207,6 +210,7 @@ def test_a_compensation_that_fails_leaves_needs_attention_with_what_is_left(vmdr
     assert "shop-db-standby" in left["error"] and "AllocationFailed" in left["error"]
     # Everything else was undone.
     assert resources_of_run(vmdr, output["run_id"]) == []
+    vmdr.platform.clock.advance(600)  # Traffic Manager's probes see the primary again
     assert dns_answer(vmdr) == ["shop-weu"]
     report = vmdr.catalog.get_run_markdown("shop", output["run_id"])
     assert "## Needs attention" in report and "shop-db-standby" in report

@@ -15,27 +15,30 @@ T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def test_a_bucket_spends_its_burst_then_refills_at_its_rate():
-    bucket = Bucket.new((160.0, 8.0), T0)
-    assert bucket.allowance(T0) == 160
-    bucket.spend(160, T0)
+    bucket = Bucket.new((180.0, 9.0), T0)
+    assert bucket.allowance(T0) == 180
+    bucket.spend(180, T0)
     assert bucket.allowance(T0) == 0
-    assert bucket.allowance(T0 + timedelta(seconds=5)) == 40
-    assert bucket.seconds_until(80, T0 + timedelta(seconds=5)) == 5.0
-    assert bucket.allowance(T0 + timedelta(hours=1)) == 160  # never above its burst
+    assert bucket.allowance(T0 + timedelta(seconds=5)) == 45
+    assert bucket.seconds_until(90, T0 + timedelta(seconds=5)) == 5.0
+    assert bucket.allowance(T0 + timedelta(hours=1)) == 180  # never above its burst
     restored = Bucket.from_dict(bucket.to_dict())
-    assert restored.allowance(T0 + timedelta(hours=1)) == 160
+    assert restored.allowance(T0 + timedelta(hours=1)) == 180
 
 
-def test_a_bucket_follows_arm_down_when_arm_says_less_is_left():
-    bucket = Bucket.new((160.0, 8.0), T0)
+def test_a_bucket_takes_arms_word_for_what_is_left():
+    bucket = Bucket.new((180.0, 9.0), T0)
     bucket.spend(10, T0, remaining=20)  # another caller shares the subscription
-    assert bucket.allowance(T0) == 16  # ARM's 20 of 200, scaled to vmdr's share
+    assert bucket.allowance(T0) == 18  # 90% of ARM's 20
+    half = Bucket.new((90.0, 4.5), T0)  # one of two batches sharing the budget
+    half.spend(0, T0, remaining=200)
+    assert half.allowance(T0) == 90
 
 
 def test_looks_are_soon_at_first_then_spaced_by_the_wait():
     assert polling.next_look(timedelta(0)) == polling.FIRST
-    assert polling.next_look(timedelta(seconds=30)) == polling.FIRST
-    assert polling.next_look(timedelta(minutes=8)) == timedelta(minutes=1)
+    assert polling.next_look(timedelta(seconds=15)) == polling.FIRST
+    assert polling.next_look(timedelta(minutes=10)) == timedelta(minutes=1)
     assert polling.next_look(timedelta(hours=5)) == polling.LONGEST
     assert polling.next_look(timedelta(0), hint_seconds=42) == timedelta(seconds=42)
     assert polling.next_look(timedelta(0), hint_seconds=0.1) == polling.FIRST

@@ -3,9 +3,10 @@
 Azure Resource Manager throttles per subscription and principal with token buckets
 (learn.microsoft.com, "Understand how Azure Resource Manager throttles requests"): writes 200
 burst refilling 10 per second, deletes likewise, reads 250 / 25 per second. vmdr plans its writes
-against a share of those buckets (`WRITES`, `DELETES`: 80% of Azure's, leaving room for other
-callers and for vmdr's other orchestrations), and lowers its own bucket to what ARM reports left
-(`x-ms-ratelimit-remaining-subscription-writes`) whenever ARM says less.
+against a share of those buckets (`WRITES`, `DELETES`: 90% of Azure's, leaving room for other
+callers), and after every call sets its bucket to what ARM reports left
+(`x-ms-ratelimit-remaining-subscription-writes`, times the same 90% and its part of the
+subscription's budget): ARM's count is the truth, vmdr's own is the estimate between calls.
 
 Pure and JSON-able: orchestrators keep a bucket in their state and pass `allowance()` to each
 advance activity, which spends at most that many writes and reports what it spent.
@@ -16,10 +17,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-# (burst, refill per second): 80% of ARM's documented buckets.
-WRITES = (160.0, 8.0)
-DELETES = (160.0, 8.0)
-READS = (200.0, 20.0)
+AZURE_WRITES = (200.0, 10.0)
+SHARE = 0.9
+# (burst, refill per second): vmdr's share of ARM's documented buckets.
+WRITES = (AZURE_WRITES[0] * SHARE, AZURE_WRITES[1] * SHARE)
+DELETES = WRITES
+READS = (250.0 * SHARE, 25.0 * SHARE)
 
 
 @dataclass
@@ -45,12 +48,14 @@ class Bucket:
         return int(self.tokens)
 
     def spend(self, count: int, now: datetime, remaining: int | None = None) -> None:
-        """Take `count` tokens (an activity spent them); follow ARM down when it reports fewer
-        left than this bucket thinks (another caller shares the subscription)."""
+        """Take `count` tokens (an activity spent them); when ARM said how many are left, take
+        its word: this bucket's part (capacity / vmdr's share) of ARM's remaining budget, less
+        the 10% left for others."""
         self.refill(now)
         self.tokens -= count
         if remaining is not None:
-            self.tokens = min(self.tokens, float(remaining) * WRITES[0] / 200.0)
+            part = self.capacity / WRITES[0]
+            self.tokens = min(self.capacity, float(remaining) * SHARE * part)
 
     def seconds_until(self, count: int, now: datetime) -> float:
         """How long until `count` tokens are there (0 if they are)."""

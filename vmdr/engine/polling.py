@@ -2,7 +2,8 @@
 
 Soon at first (most operations of a failover take under two minutes: a late look adds straight to
 the RTO), then less often as the wait grows (a long copy needs few looks, and every look is a few
-history events): an eighth of the time waited so far, between `FIRST` and `LONGEST`. An advance
+history events): a tenth of the time waited since the work last changed, between `FIRST` and
+`LONGEST`. An advance
 that knows better (a copy's progress rate) says so in `Progress.wait`.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-FIRST = timedelta(seconds=5)
+FIRST = timedelta(seconds=2)
 LONGEST = timedelta(minutes=2)
 
 
@@ -18,4 +19,4 @@ def next_look(waited: timedelta, hint_seconds: float | None = None,
               longest: timedelta = LONGEST) -> timedelta:
     if hint_seconds is not None:
         return min(max(timedelta(seconds=hint_seconds), FIRST), longest)
-    return min(max(waited / 8, FIRST), longest)
+    return min(max(waited / 10, FIRST), longest)

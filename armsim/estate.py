@@ -68,6 +68,9 @@ def seed(services: Services, estate: dict[str, Any]) -> dict[str, int]:
             "region": str(spec.get("region", "")).lower()}
     for subnet in estate.get("subnets") or []:
         registry.subnets[ids.key(subnet["id"])] = (subnet["id"], str(subnet["region"]).lower())
+        if subnet.get("prefix"):
+            registry.extra.setdefault("subnet_prefixes", {})[ids.key(subnet["id"])] = \
+                str(subnet["prefix"])
     base_dir = Path(estate["_base_dir"]) if estate.get("_base_dir") else None
     for name, spec in (estate.get("principals") or {}).items():
         spec = spec or {}

@@ -39,7 +39,10 @@ class Scenario:
 def _estate(app_vms: int, disks: int, standbys: int) -> dict[str, Any]:
     estate = generate(app_vms + standbys, data_disks=disks - 1,
                       vms_per_group=app_vms + standbys + 1)
-    # The subnets of a /16 here: a /24 would hold 251 VMs (Azure keeps 5 addresses per subnet).
+    # The secondary subnet is a /16: a /24 holds 251 NICs (Azure keeps 5 addresses per subnet).
+    for subnet in estate["subnets"]:
+        if subnet["id"] == SUBNET:
+            subnet["prefix"] = "10.200.0.0/16"
     for index in range(standbys):
         estate["vms"].append({
             "name": f"vm-{app_vms + index:04d}-standby", "resource_group": SECONDARY_RG,

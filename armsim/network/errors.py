@@ -15,3 +15,7 @@ class InvalidResourceReference(ArmError):
 
 class PrivateIPAddressInUse(ArmError):
     status, code = 400, "PrivateIPAddressInUse"
+
+
+class SubnetIsFull(ArmError):
+    status, code = 400, "SubnetIsFull"

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
 from armsim import ids, lro
 from armsim.errors import InvalidParameter, ResourceGroupNotFound, ResourceNotFound
-from armsim.network.errors import InvalidResourceReference, NicInUse, PrivateIPAddressInUse
+from armsim.network.errors import (
+    InvalidResourceReference,
+    NicInUse,
+    PrivateIPAddressInUse,
+    SubnetIsFull,
+)
 from armsim.operation import Operation
 from armsim.registry import Registry, Resource
 
@@ -139,15 +145,45 @@ class NetworkBackend:
                                "primary": props.get("primary", index == 0),
                                "privateIPAddressVersion": "IPv4"}}
 
-    def _next_free(self, subnet_id: str) -> str:
-        used = self._ips.get(ids.key(subnet_id), {})
+    def prefix(self, subnet_id: str) -> ipaddress.IPv4Network:
+        """The subnet's address prefix: as the estate declares it, else a /24 of its own."""
+        declared = self.registry.extra.get("subnet_prefixes", {}).get(ids.key(subnet_id))
+        if declared:
+            return ipaddress.ip_network(declared, strict=False)
         high, low = divmod(int(hashlib.sha1(subnet_id.lower().encode()).hexdigest()[:4], 16),
                            256)
-        prefix = f"10.{high}.{low}."
-        for host in range(4, 255):
-            if prefix + str(host) not in used:
-                return prefix + str(host)
-        raise InvalidParameter(f"Subnet {subnet_id} has no free address.")
+        return ipaddress.ip_network(f"10.{high}.{low}.0/24")
+
+    def _next_free(self, subnet_id: str) -> str:
+        """The lowest free address. Azure keeps five per subnet: the network address, the first
+        three (gateway, DNS) and the broadcast address (learn.microsoft.com, "Virtual network
+        FAQ": are there any restrictions on using IP addresses within these subnets)."""
+        used = self._ips.get(ids.key(subnet_id), {})
+        network = self.prefix(subnet_id)
+        hosts = list(network)[4:-1]
+        for address in hosts:
+            if str(address) not in used:
+                return str(address)
+        name = subnet_id.rsplit("/", 1)[-1]
+        # Azure's answer (seen in ARM errors for NICs and AKS node pools; code SubnetIsFull).
+        raise SubnetIsFull(f"Subnet {name} with address prefix {network} doesn't have enough "
+                           "capacity for IP addresses.", target=subnet_id)
+
+    def subnet_rest(self, subnet_id: str) -> dict[str, Any]:
+        """A subnet as Microsoft.Network answers its GET: address prefix and the IP
+        configurations in it."""
+        key = ids.key(subnet_id)
+        if key not in self.registry.subnets:
+            raise ResourceNotFound(f"Subnet {subnet_id.rsplit('/', 1)[-1]} not found.",
+                                   target=subnet_id)
+        declared, _ = self.registry.subnets[key]
+        used = self._ips.get(key, {})
+        return {"id": declared, "name": declared.rsplit("/", 1)[-1],
+                "type": "Microsoft.Network/virtualNetworks/subnets",
+                "properties": {"addressPrefix": str(self.prefix(declared)),
+                               "provisioningState": "Succeeded",
+                               "ipConfigurations": [{"id": f"{nic}/ipConfigurations/ipconfig"}
+                                                    for nic in sorted(set(used.values()))]}}
 
     def _claim_ips(self, nic: NetworkInterface) -> None:
         for config in nic.ip_configurations:

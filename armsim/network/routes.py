@@ -52,7 +52,15 @@ def nic_put_actions(call: Call, svc: Services) -> list[tuple[str, str]]:
     return needed
 
 
+SUBNET = (rf"(?P<rid>{RG}{NP}/virtualnetworks/(?P<vnet>[^/]+)/subnets/(?P<subnet>[^/]+))")
+
+
+def get_subnet(call: Call, svc: Services) -> Reply:
+    return Reply(200, svc.network.subnet_rest(call.match["rid"]))
+
+
 def register(router: Router) -> None:
+    router.add("GET", SUBNET, get_subnet, "Microsoft.Network/virtualNetworks/subnets/read")
     router.add("GET", NIC, get_nic, A + "read")
     router.add("PUT", NIC, put_nic, nic_put_actions)
     router.add("DELETE", NIC, delete_nic, A + "delete")

@@ -134,3 +134,27 @@ def test_a_zonal_vm_is_recovered_in_the_zone_the_plan_maps(zones, arm, catalog,
     disk = arm.compute.disks.get("rg-shop-neu", naming.recovered_disk("shop-db-1", "os", run_id))
     wanted = None if zones == "none" else ["2"]
     assert vm.zones == wanted and disk.zones == wanted
+
+
+def test_preflight_refuses_a_failover_the_secondary_subnet_cannot_hold(arm, catalog,
+                                                                       azure_clients):
+    """A /29 keeps 3 of its 8 addresses free for NICs (Azure reserves 5); the standby's NIC
+    takes one: the three rebuilt VMs do not fit, and preflight says so before anything is
+    created — instead of Azure's SubnetIsFull in the middle of the recovery."""
+    from vmdr.failover.preflight import preflight
+    from vmdr.failover.request import FailoverRequest, Mode
+
+    estate = _estate()
+    for subnet in estate["subnets"]:
+        if subnet["id"].endswith("vnet-neu/subnets/app"):
+            subnet["prefix"] = "10.2.0.0/29"
+    arm.admin.seed(estate, reset=True)
+    store_plan(catalog, "snapshot-set", "snapshot-copy")  # shop-db-1, shop-app-1, shop-app-2
+    run_cycle(catalog, azure_clients)
+    since = seq(arm)
+    checked = preflight(catalog, azure_clients, "shop", "run-20261125t120000z-0000000a",
+                        FailoverRequest(mode=Mode.UNPLANNED))
+    assert any("has 2 free address(es) and this failover creates 3 NIC(s)" in b
+               for b in checked["blockers"]), checked["blockers"]
+    assert not [e for e in arm.admin.operation_log(since_seq=since)
+                if e["method"] in ("PUT", "POST", "PATCH", "DELETE")]

@@ -117,3 +117,38 @@ def test_generated_estate_shape():
     assert len(estate["vms"][0]["data_disks"]) == 2
     ips = {vm["nics"][0]["private_ip"] for vm in estate["vms"]}
     assert len(ips) == 250
+
+
+def test_a_subnet_shows_its_prefix_and_a_full_one_answers_subnet_is_full(arm):
+    """Azure keeps 5 addresses per subnet; past the rest a NIC's PUT answers SubnetIsFull."""
+    import yaml
+    from azure.core.exceptions import HttpResponseError
+    from azure.mgmt.network.models import NetworkInterface, NetworkInterfaceIPConfiguration, Subnet
+
+    from tests.conftest import DEMO_ESTATE
+
+    estate = yaml.safe_load(DEMO_ESTATE.read_text())
+    for subnet in estate["subnets"]:
+        if subnet["id"].endswith("vnet-neu-drill/subnets/app"):
+            subnet["prefix"] = "10.3.0.0/29"
+    for principal in estate["principals"].values():
+        for assignment in principal.get("assignments", []):
+            assignment["role_file"] = str(DEMO_ESTATE.parent / assignment["role_file"])
+    arm.admin.seed(estate, reset=True)
+    subnet_id = (f"/subscriptions/{arm.info.subscription}/resourceGroups/rg-net-neu/providers/"
+                 "Microsoft.Network/virtualNetworks/vnet-neu-drill/subnets/app")
+    seen = arm.network.subnets.get("rg-net-neu", "vnet-neu-drill", "app")
+    assert seen.address_prefix == "10.3.0.0/29" and not seen.ip_configurations
+    body = NetworkInterface(location="northeurope", ip_configurations=[
+        NetworkInterfaceIPConfiguration(name="ipconfig1", subnet=Subnet(id=subnet_id),
+                                        private_ip_allocation_method="Dynamic")])
+    made = [arm.network.network_interfaces.begin_create_or_update(
+        "rg-shop-neu", f"nic-{i}", body).result() for i in range(3)]
+    assert [n.ip_configurations[0].private_ip_address for n in made] == [
+        "10.3.0.4", "10.3.0.5", "10.3.0.6"]
+    assert len(arm.network.subnets.get("rg-net-neu", "vnet-neu-drill", "app")
+               .ip_configurations) == 3
+    with pytest.raises(HttpResponseError) as refused:
+        arm.network.network_interfaces.begin_create_or_update("rg-shop-neu", "nic-4", body)
+    assert refused.value.error.code == "SubnetIsFull"
+    assert "doesn't have enough capacity for IP addresses" in refused.value.error.message

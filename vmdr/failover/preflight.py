@@ -19,7 +19,7 @@ from vmdr.engine import observe
 from vmdr.engine.arm import parallel
 from vmdr.failover import runbook as runbooks
 from vmdr.failover.request import FailoverRequest, Mode
-from vmdr.ops import dns
+from vmdr.ops import dns, subnets
 from vmdr.plan import Plan, Strategy
 from vmdr.recovery_point import PointSummary
 
@@ -61,6 +61,7 @@ def preflight(
             _exists(clients, plan.secondary.subscription_id, "virtual_machine_scale_sets",
                     plan.secondary.resource_group, scale_set.name, blockers,
                     f"scale set {scale_set.name}")
+    _room_for_nics(clients, catalog, plan, points, blockers)
     if plan.dns is not None:
         for endpoint in (plan.dns.primary_endpoint, plan.dns.secondary_endpoint):
             try:
@@ -92,6 +93,26 @@ def preflight(
         "dns": dns_ids,
         "points": len(points),
     }
+
+
+def _room_for_nics(clients: AzureClients, catalog: Catalog, plan: Plan, points: dict,
+                   blockers: list[str]) -> None:
+    """The secondary subnet must hold a NIC for every NIC of every VM rebuilt (Azure answers
+    SubnetIsFull mid-run otherwise)."""
+    needed = sum(len(catalog.complete_point(plan.name, vm, chosen["rp_id"]).vm_configuration.nics
+                     or []) for vm, chosen in points.items())
+    if not needed:
+        return
+    try:
+        prefix, free = subnets.free_addresses(clients, plan.secondary.subnet_id)
+    except AzureError as exc:
+        _blocker_or_retry(exc, blockers, f"secondary subnet {plan.secondary.subnet_id}")
+        return
+    if needed > free:
+        blockers.append(
+            f"secondary.subnet_id: the subnet ({prefix}) has {free} free address(es) and this "
+            f"failover creates {needed} NIC(s); use a larger subnet (a /24 holds 251 NICs) or "
+            "split the plan")
 
 
 def _listed(clients: AzureClients, plan: Plan, what: str, blockers: list[str]):

@@ -588,7 +588,9 @@ def finish_cycle(catalog: Catalog, plan_name: str, cycle_id: str, now: datetime,
                                                   **row}})
         catalog.put_protection_status(plan_name, report)
         _reprotected(catalog, plan_name, counts, now)
+    worst = [row["worst_rpo_minutes"] for row in rows if row["worst_rpo_minutes"] is not None]
     return {"counts": counts, "runbook": report.get("runbook"),
+            "worst_rpo_minutes": max(worst) if worst else None,
             "requested_by": record["requested_by"], "started": record["started"],
             "ended": report["ended"],
             "failed_vms": [{"vm": r["vm"], "error": r["error"]} for r in rows

@@ -90,6 +90,9 @@ def test_failover_reprotect_failback_and_protected_again(vmdr):
     refused = vmdr.client.call("POST", "plans/shop/failover", json_body={"mode": "unplanned"})
     assert refused.status == 409 and "reprotect" in refused.json()["error"]["message"]
     assert vmdr.client.call("POST", "plans/shop/failback").status == 409  # not reprotected
+    # Forward protection stops: the primary VMs are stale (and fenced).
+    assert vmdr.client.call("POST", "plans/shop/protect").json()["error"]["code"] == \
+        "WrongPlanState"
 
     # The region comes back (Azure restarts its VMs); re-protect copies the secondary back.
     vmdr.admin.end_outage("westeurope", restart_vms=True)
@@ -141,3 +144,87 @@ def test_failover_reprotect_failback_and_protected_again(vmdr):
     assert state(vmdr) == "protected"
     forward = protect(vmdr)  # forward protection again
     assert forward["counts"]["protected"] == 2
+
+
+def setup_reprotected(vmdr) -> str:
+    vmdr.put_plan(shop(vmdr))
+    run_id = failed_over(vmdr)["run_id"]
+    vmdr.admin.end_outage("westeurope", restart_vms=True)
+    reprotected(vmdr)
+    grant_failback_role(vmdr)
+    return run_id
+
+
+def disks_of(vmdr, vm: str) -> list[str]:
+    machine = vmdr.compute.virtual_machines.get("rg-shop-weu", vm)
+    storage = machine.storage_profile
+    return [storage.os_disk.managed_disk.id] + [d.managed_disk.id for d in storage.data_disks]
+
+
+FAILBACK_FAULTS = {
+    # (fault, the step that fails)
+    "shutdown": (dict(kind="lro", action="Microsoft.Compute/virtualMachines/deallocate/action",
+                      resource_contains="shop-app-1-", code="InternalError", count=50),
+                 "shutdown"),
+    "final copy": (dict(kind="copy", resource_contains="shop-app-1-", code="CopyFailed",
+                        count=10), "final-copy"),
+    "new disks": (dict(kind="lro", action="Microsoft.Compute/disks/write",
+                       resource_contains="-fb-", code="InternalError", count=50),
+                  "restore:data"),
+    # Three failed starts: the step gives up after three attempts, the compensation's start
+    # (on the old disks, or of the standby) then goes through.
+    "primary start": (dict(kind="lro", action="Microsoft.Compute/virtualMachines/start/action",
+                           resource_contains="rg-shop-weu/providers/Microsoft.Compute/"
+                                             "virtualMachines/shop-app-2",
+                           code="AllocationFailed", count=3), "restore:app"),
+    "standby shape": (dict(kind="lro", action="Microsoft.Compute/virtualMachines/start/action",
+                           resource_contains="shop-db-standby", code="AllocationFailed",
+                           count=3), "standby:data"),
+    "DNS": (dict(action="Microsoft.Network/trafficManagerProfiles/externalEndpoints/write",
+                 resource_contains="shop-weu", status=400, code="BadRequest", count=50), "dns"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", list(FAILBACK_FAULTS))
+def test_a_fault_at_each_failback_step_rolls_back_to_reprotected(vmdr, fault):
+    failover_run = setup_reprotected(vmdr)
+    primary_disks = {vm: disks_of(vmdr, vm) for vm in (*APP, "shop-db-1")}
+    secondary_endpoints = endpoints(vmdr)
+    inject, step = FAILBACK_FAULTS[fault]
+    vmdr.admin.add_fault(**inject)
+    assert vmdr.client.call("POST", "plans/shop/failback").status == 202
+    done = vmdr.client.wait_for_completion("failback-shop", timeout=300)["output"]
+    assert done["outcome"] == "rolled-back", (done["outcome"], done["failure"], done["left"])
+    steps = {s["name"]: s["state"] for s in
+             vmdr.catalog.get_run_report("shop", done["run_id"])["steps"]}
+    assert steps[step] == "failed", steps
+    assert state(vmdr) == "reprotected"
+    assert resources_of(vmdr, done["run_id"]) == []  # nothing of the failback is left
+    for vm, disks in primary_disks.items():
+        assert disks_of(vmdr, vm) == disks  # every primary VM on its own disks again
+    assert endpoints(vmdr) == secondary_endpoints
+    for vm in APP:  # the application runs in the secondary as before
+        assert power(vmdr, "rg-shop-neu", naming.recovered_vm(vm, failover_run)) == \
+            "PowerState/running"
+    standby = vmdr.compute.virtual_machines.get("rg-shop-neu", "shop-db-standby")
+    assert standby.hardware_profile.vm_size == "Standard_E4s_v5"
+    assert power(vmdr, "rg-shop-neu", "shop-db-standby") == "PowerState/running"
+
+
+@pytest.mark.slow
+def test_devhost_killed_during_failback_resumes_without_duplicates(vmdr):
+    setup_reprotected(vmdr)
+    vmdr.admin.set_latency(disk_copy=900)  # the primary's new disks take a while
+    since = max(e["seq"] for e in vmdr.admin.operation_log())
+    assert vmdr.client.call("POST", "plans/shop/failback").status == 202
+    vmdr.client.wait_for_custom_status(
+        "failback-shop", lambda s: (s or {}).get("phase", "").startswith("restore:"),
+        timeout=120)
+    vmdr.host.kill()
+    vmdr.host = vmdr.host.restart()
+    done = vmdr.client.wait_for_completion("failback-shop", timeout=300)["output"]
+    assert done["outcome"] == "succeeded", (done["failure"], done["left"])
+    puts = [e["path"] for e in vmdr.admin.operation_log(since_seq=since, method="PUT")
+            if "-fb-" in e["path"] and e["status"] < 300]
+    assert len(puts) == len(set(puts)) == 7  # 3 + 2 + 2 new disks, each asked for once

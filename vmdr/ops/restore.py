@@ -74,9 +74,11 @@ def advance(clients: AzureClients, plan: Plan, run_id: str, targets: list[Target
         wanted_os = new_disk_id(plan, target.vm, "os", run_id).lower()
         swapped = disks_of(machine)["os"].lower() == wanted_os
         if swapped:
-            if power == observe.RUNNING and not busy:
+            failed = observe.provisioning(machine) == "failed"
+            if power == observe.RUNNING and not busy and not failed:
                 done += 1
-            elif not busy:
+            elif not busy and (not failed or _retry(progress, f"start:{target.vm}", target.vm,
+                                                     "the VM's start on its new disks failed")):
                 requests.append(lambda m=machine: begin(compute.virtual_machines.begin_start,
                                                         site.resource_group, m.name))
             continue

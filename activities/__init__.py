@@ -2,6 +2,6 @@
 
 import azure.durable_functions as df
 
-from activities import failover, protect
+from activities import failback, failover, protect
 
-BLUEPRINTS: tuple[df.Blueprint, ...] = (protect.bp, failover.bp)
+BLUEPRINTS: tuple[df.Blueprint, ...] = (protect.bp, failover.bp, failback.bp)

@@ -7,13 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import azure.durable_functions as df
-from azure.core.exceptions import ResourceNotFoundError
 
 from vmdr import functions as fn
 from vmdr.azure import clients
 from vmdr.catalog import default_catalog
 from vmdr.errors import reraise_azure
-from vmdr.failover import report, runbook, steps
+from vmdr.failover import finish, steps
 from vmdr.failover.preflight import preflight
 from vmdr.failover.request import FailoverRequest
 from vmdr.failover.steps import StepRef
@@ -30,18 +29,18 @@ def failover_preflight(request: dict) -> dict:
                      FailoverRequest.model_validate(body))
 
 
-@bp.function_name(fn.RECORD_PRIMARY_POWER)
+@bp.function_name(fn.RECORD_POWER)
 @bp.activity_trigger(input_name="ref")
 @reraise_azure
-def record_primary_power(ref: dict) -> dict:
-    return steps.record_primary_power(default_catalog(), clients(), StepRef(**ref))
+def record_power(ref: dict) -> dict:
+    return steps.record_power(default_catalog(), clients(), StepRef(**ref))
 
 
-@bp.function_name(fn.ADVANCE_PRIMARY_POWER)
+@bp.function_name(fn.ADVANCE_POWER)
 @bp.activity_trigger(input_name="ref")
 @reraise_azure
-def advance_primary_power(ref: dict) -> dict:
-    return steps.advance_primary_power(default_catalog(), clients(), StepRef(**ref))
+def advance_power(ref: dict) -> dict:
+    return steps.advance_power(default_catalog(), clients(), StepRef(**ref))
 
 
 @bp.function_name(fn.RECORD_GROUP)
@@ -105,13 +104,5 @@ def probe_health(check: dict) -> dict:
 @bp.activity_trigger(input_name="request")
 @reraise_azure
 def write_run_report(request: dict) -> dict:
-    run = request["run"]
-    catalog = default_catalog()
-    try:
-        book = runbook.load(catalog, run["plan"], run["run_id"], run.get("runbook",
-                                                                        "runbook.json"))
-    except ResourceNotFoundError:  # blocked before preflight wrote one
-        book = None
-    built = report.build(run, request["outcome"], datetime.fromisoformat(request["ended"]), book)
-    catalog.put_run_report(run["plan"], run["run_id"], built, report.markdown(built))
-    return report.output(built)
+    return finish.finish_run(default_catalog(), request["run"], request["outcome"],
+                             datetime.fromisoformat(request["ended"]))

@@ -149,8 +149,7 @@ def run_protect(vms: int, scale: float, work: Path, disks: int = 3) -> dict[str,
         latency = LatencyProfile(**sim.admin.latency())
         copies = [c["seconds"] for c in sim.admin.copies()]
         bound = bounds.protect_bound(vms, disks, latency, copies)
-        rows = report.get("vms") or []
-        worst = max((r["worst_rpo_minutes"] or 0 for r in rows), default=None)
+        worst = report.get("worst_rpo_minutes")
         return {"scenario": scenario.name, "vms": vms, "disks": disks, "time_scale": scale,
                 "figure": "cycle_seconds", "value": round(seconds, 1), "bound": round(bound, 1),
                 "ratio": round(seconds / bound, 3),

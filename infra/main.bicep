@@ -39,6 +39,9 @@ param secondarySubnetIds array
 @description('Resource ids of the Traffic Manager profiles vmdr switches (plans\' dns.profile_id); the traffic-manager role is assigned at each. Empty: no DNS step.')
 param trafficManagerProfileIds array = []
 
+@description('Assign the failback role (roles/failback-primary.json: new disks and an OS disk swap on the primary VMs) at the primary resource groups. Off by default: least privilege; turn it on (azd provision) before a failback and off afterwards.')
+param assignFailbackRole bool = false
+
 @description('Resource id of the staging storage account of copy_method: blob plans (secondary.storage_account_id); empty when no plan copies by blob.')
 param stagingStorageAccountId string = ''
 
@@ -213,6 +216,11 @@ var vmdrRoles = [
     definition: loadJsonContent('roles/traffic-manager.json')
     assignableScopes: union([subscription().id], profileSubscriptions)
   }
+  {
+    key: 'failback-primary'
+    definition: loadJsonContent('roles/failback-primary.json')
+    assignableScopes: union([subscription().id], primarySubscriptions)
+  }
 ]
 
 resource roleDefinitions 'Microsoft.Authorization/roleDefinitions@2022-04-01' = [for role in vmdrRoles: {
@@ -284,6 +292,16 @@ module trafficManagerAssignments 'modules/rbac/traffic-manager-profile.bicep' = 
     roleDefinitionId: roleDefinitions[3].id
     principalId: identity.outputs.principalId
     reason: 'vmdr traffic manager: the DNS switch and fencing of the primary endpoint'
+  }
+}]
+
+module failbackAssignments 'modules/rbac/resource-group.bicep' = [for id in (assignFailbackRole ? primaryResourceGroupIds : []): {
+  name: take('vmdr-failback-${uniqueString(id)}', 64)
+  scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
+  params: {
+    roleDefinitionId: roleDefinitions[4].id
+    principalId: identity.outputs.principalId
+    reason: 'vmdr failback: new disks for the primary VMs and their OS disk swap'
   }
 }]
 

@@ -2,6 +2,6 @@
 
 import azure.durable_functions as df
 
-from orchestrators import converge, failover, protect
+from orchestrators import converge, failback, failover, protect
 
-BLUEPRINTS: tuple[df.Blueprint, ...] = (converge.bp, protect.bp, failover.bp)
+BLUEPRINTS: tuple[df.Blueprint, ...] = (converge.bp, protect.bp, failover.bp, failback.bp)

@@ -299,6 +299,10 @@ class Catalog:
         text = self.get_plan_text(name)
         if text is None:
             raise PlanUnavailable(name)
+        return self.pin_text(name, text)
+
+    def pin_text(self, name: str, text: str) -> str:
+        """Pin this plan text under `name` (also a derived plan's, e.g. `{plan}.back`)."""
         plan, problems = check_text(text)
         if problems:
             raise PlanUnavailable(name, problems)

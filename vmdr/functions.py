@@ -16,8 +16,8 @@ FINISH_PROTECT_CYCLE = "finish_protect_cycle"
 
 # Failover activities (advance_*: one step towards a wanted state; see vmdr.engine)
 FAILOVER_PREFLIGHT = "failover_preflight"
-RECORD_PRIMARY_POWER = "record_primary_power"
-ADVANCE_PRIMARY_POWER = "advance_primary_power"
+RECORD_POWER = "record_power"
+ADVANCE_POWER = "advance_power"
 RECORD_GROUP = "record_group"
 ADVANCE_RECOVERY = "advance_recovery"
 ADVANCE_UNDO_GROUP = "advance_undo_group"
@@ -27,6 +27,16 @@ SET_ENDPOINT_STATUSES = "set_endpoint_statuses"
 DNS_ANSWER = "dns_answer"
 PROBE_HEALTH = "probe_health"
 WRITE_RUN_REPORT = "write_run_report"
+
+# Failback activities (and its saga)
+FAILBACK_PLAN = "failback_plan"
+FAILBACK_PREFLIGHT = "failback_preflight"
+RECORD_PRIMARY_DISKS = "record_primary_disks"
+ADVANCE_RESTORE_PRIMARY = "advance_restore_primary"
+ADVANCE_UNDO_RESTORE = "advance_undo_restore"
+ADVANCE_STANDBY_SHAPE = "advance_standby_shape"
+ADVANCE_CLEAN_SECONDARY = "advance_clean_secondary"
+ADVANCE_RETIRE_REVERSE = "advance_retire_reverse"
 
 # External events a running failover listens for
 APPROVE_EVENT = "approve"
@@ -42,6 +52,10 @@ def protect_instance(plan: str) -> str:
 
 def failover_instance(plan: str) -> str:
     return f"failover-{plan}"
+
+
+def failback_instance(plan: str) -> str:
+    return f"failback-{plan}"
 
 
 # Retry policy of activities (the host retries; Python sends first interval and attempts only).

@@ -71,3 +71,8 @@ def recovered_nic(nic: str, run_id: str) -> str:
 def recovered_vm(vm: str, run_id: str) -> str:
     """The VM rebuilt in the secondary: the primary's name and the run, within Azure's 64."""
     return f"{_short(vm, 55)}-{run_tag(run_id)}"
+
+
+def failback_disk(vm: str, disk_key: str, run_id: str) -> str:
+    """A primary VM's new disk from its reverse point (failback), next to its old ones."""
+    return f"{_short(vm, 46)}-{disk_key}-fb-{run_tag(run_id)}"

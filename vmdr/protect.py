@@ -88,19 +88,30 @@ def start_cycle(catalog: Catalog, request: StartCycle) -> dict[str, Any]:
 
 
 def _new_record(catalog: Catalog, request: StartCycle) -> dict[str, Any]:
-    if request.final:
-        from vmdr.failover import runbook as runbooks
+    from vmdr import reverse
+    from vmdr.failover import runbook as runbooks
 
+    clean: set[str] = set()
+    if reverse.is_reverse(request.plan):
+        # Re-protect: the reverse plan derived when it began (vmdr/reverse.py).
+        text = reverse.text_of(catalog, request.plan)
+        if text is None:
+            raise errors.PermanentError(f"{request.plan}: no reverse plan; re-protect first")
+        source = {"pin": catalog.pin_text(request.plan, text)}
+        plan = catalog.pinned_plan(request.plan, source["pin"])
+    elif request.final:
         source = {"run_id": request.final["run_id"]}
         plan = catalog.load_run_plan(request.plan, request.final["run_id"])
-        book = runbooks.load(catalog, request.plan, request.final["run_id"],
-                             request.final.get("runbook", "runbook.json"))
-        lanes = [[vm.name] for vm in book.vms() if vm.strategy == "recover-from-copy"]
-        clean: set[str] = set()
     else:
         source = {"pin": catalog.pin_plan(request.plan)}
         plan = catalog.pinned_plan(request.plan, source["pin"])
-        lanes, clean = [], set()
+    if request.final:
+        book = runbooks.load(catalog, reverse.forward(request.plan), request.final["run_id"],
+                             request.final.get("runbook", "runbook.json"))
+        lanes = [[vm.source_vm or vm.name] for vm in book.vms()
+                 if vm.source_vm or vm.strategy == "recover-from-copy"]
+    else:
+        lanes = []
         for group in plan.groups:
             cleans = [vm.name for vm in group.vms if vm.protected_by_copies and vm.wants_clean_copy]
             if cleans:
@@ -576,7 +587,10 @@ def finish_cycle(catalog: Catalog, plan_name: str, cycle_id: str, now: datetime,
                      extra={"custom_dimensions": {"metric": "vmdr.rpo", "plan": plan_name,
                                                   **row}})
         catalog.put_protection_status(plan_name, report)
+        _reprotected(catalog, plan_name, counts, now)
+    worst = [row["worst_rpo_minutes"] for row in rows if row["worst_rpo_minutes"] is not None]
     return {"counts": counts, "runbook": report.get("runbook"),
+            "worst_rpo_minutes": max(worst) if worst else None,
             "requested_by": record["requested_by"], "started": record["started"],
             "ended": report["ended"],
             "failed_vms": [{"vm": r["vm"], "error": r["error"]} for r in rows
@@ -584,20 +598,36 @@ def finish_cycle(catalog: Catalog, plan_name: str, cycle_id: str, now: datetime,
             "vms": rows if len(rows) <= 50 else None}
 
 
+def _reprotected(catalog: Catalog, plan_name: str, counts: dict, now: datetime) -> None:
+    """The first reverse cycle that protected every VM makes the plan reprotected."""
+    from vmdr import lifecycle, reverse
+
+    if not reverse.is_reverse(plan_name) or counts.get("protected", 0) != counts["total"]:
+        return
+    forward = reverse.forward(plan_name)
+    try:
+        lifecycle.transition(catalog, forward, {lifecycle.State.REPROTECTING},
+                             lifecycle.State.REPROTECTED, now, "reverse protect cycle complete")
+    except lifecycle.WrongState:
+        pass  # reprotected already (a later cycle), or the plan moved on
+
+
 def _final_runbook(catalog: Catalog, record: dict, rows: list[dict]) -> str:
-    """The failover's runbook with the final copy's points (written once)."""
+    """The saga's runbook with the final copy's points (written once). A failback's VMs are
+    copied under the names they run as in the secondary (`source_vm`)."""
+    from vmdr import reverse
     from vmdr.failover import runbook as runbooks
 
     final = record["final"]
-    book = runbooks.load(catalog, final["plan"], final["run_id"],
+    book = runbooks.load(catalog, reverse.forward(final["plan"]), final["run_id"],
                          final.get("runbook", "runbook.json"))
     fresh = {r["vm"]: r for r in rows if r["outcome"] == "protected"}
     copy = book.model_copy(deep=True)
     for vm in copy.vms():
-        if vm.name in fresh and vm.point is not None:
-            vm.point = runbooks.ChosenPoint(rp_id=fresh[vm.name]["rp_id"],
-                                            created=fresh[vm.name]["created"],
-                                            size=vm.point.size)
+        key = vm.source_vm or vm.name
+        if key in fresh and vm.point is not None:
+            vm.point = runbooks.ChosenPoint(rp_id=fresh[key]["rp_id"],
+                                            created=fresh[key]["created"], size=vm.point.size)
     runbooks.save(catalog, copy, "runbook-final.json")
     return "runbook-final.json"
 

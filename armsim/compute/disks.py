@@ -196,6 +196,7 @@ class DiskRules(ComputeBase):
             action="Microsoft.Compute/disks/write", resource_id=disk.id, method="PUT",
             duration=self.latency.disk_empty,
             on_success=lambda: setattr(disk, "provisioning_state", "Succeeded"),
+            on_failure=lambda e: setattr(disk, "provisioning_state", "Failed"),
             collection="DiskOperations")
         return 202, disk, operation
 

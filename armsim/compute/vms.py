@@ -268,14 +268,34 @@ class VmRules(ComputeBase):
         props = body.get("properties") or {}
         storage = props.get("storageProfile") or {}
         os_ref = ((storage.get("osDisk") or {}).get("managedDisk") or {}).get("id")
-        if os_ref and ids.key(os_ref) != ids.key(vm.os_disk["managedDisk"]["id"]):
-            raise changing("osDisk.managedDisk.id")
         if body.get("location") and body["location"].replace(" ", "").lower() != vm.location:
             raise changing("location")
+        if os_ref and ids.key(os_ref) != ids.key(vm.os_disk["managedDisk"]["id"]):
+            self._swap_os_disk(vm, storage.get("osDisk") or {}, os_ref)
         if "dataDisks" in storage:
             self._reconcile_data_disks(vm, storage["dataDisks"] or [])
         size = (props.get("hardwareProfile") or {}).get("vmSize")
         return 200, vm, self._apply_update(vm, size, body.get("tags"), "PUT")
+
+    def _swap_os_disk(self, vm: VirtualMachine, entry: dict[str, Any], disk_id: str) -> None:
+        """Swap the OS disk of a deallocated VM for another managed disk of the same OS type
+        (learn.microsoft.com, "Change the OS disk used by an Azure VM": the VM must be stopped
+        and deallocated). The old disk stays, detached. The refusal's code for an allocated VM
+        is not documented (armsim: OperationNotAllowed)."""
+        if vm.power_state != "deallocated":
+            raise OperationNotAllowed(
+                f"The OS disk of VM '{vm.name}' can be swapped only while the VM is "
+                "deallocated.", target="osDisk.managedDisk.id")
+        new = self._attachable(vm.id, vm.location, entry, "osDisk", vm.zones, vm.size)
+        old = self.registry.get(vm.os_disk["managedDisk"]["id"])
+        if new.os_type and vm.os_disk.get("osType") and \
+                new.os_type.lower() != vm.os_disk["osType"].lower():
+            raise InvalidParameter(f"Disk {new.name} has OS type {new.os_type}; the VM's OS "
+                                   f"disk is {vm.os_disk['osType']}.", target="osDisk.osType")
+        if isinstance(old, Disk):
+            old.managed_by = None
+        new.managed_by = vm.id
+        vm.os_disk = self._disk_entry(entry, new, os_type=vm.os_disk.get("osType"))
 
     def _reconcile_data_disks(self, vm: VirtualMachine, wanted: list[dict[str, Any]]) -> None:
         keep: list[dict[str, Any]] = []

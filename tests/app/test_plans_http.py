@@ -163,3 +163,22 @@ def test_two_concurrent_puts_of_a_new_plan_answer_201_once(app_functions, catalo
     with ThreadPoolExecutor(4) as pool:
         statuses = sorted(pool.map(put_now, range(4)))
     assert statuses == [200, 200, 200, 201]
+
+
+def test_a_vm_standby_or_scale_set_belongs_to_one_plan(app_functions, catalog):
+    import yaml
+
+    assert put(app_functions, "shop", SHOP)[0] == 201
+    other = yaml.safe_load(SHOP)
+    other["name"] = "shop-copy"
+    status, body = put(app_functions, "shop-copy", yaml.safe_dump(other))
+    assert status == 400, body
+    details = body["error"]["details"]
+    paths = {d["path"] for d in details}
+    assert {"groups[0].vms[0].name", "groups[0].vms[0].standby_vm",
+            "groups[2].scale_sets[0].name"} <= paths
+    assert all("already in plan 'shop'" in d["message"] for d in details)
+    assert catalog.get_plan_text("shop-copy") is None  # nothing stored
+    other["groups"] = [{"name": "solo", "vms": [{"name": "another-vm",
+                                                  "strategy": "recover-from-copy"}]}]
+    assert put(app_functions, "shop-copy", yaml.safe_dump(other))[0] == 201

@@ -113,6 +113,8 @@ EXPECTED_ASSIGNMENTS = {
     "subnetAssignments": ("secondary", "modules/rbac/subnet.bicep"),
     "secondaryRegionAssignment": ("secondary-region", "modules/rbac/subscription.bicep"),
     "trafficManagerAssignments": ("traffic-manager", "modules/rbac/traffic-manager-profile.bicep"),
+    # Off unless assignFailbackRole: only while failing back.
+    "failbackAssignments": ("failback-primary", "modules/rbac/resource-group.bicep"),
 }
 
 

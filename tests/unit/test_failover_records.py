@@ -19,7 +19,7 @@ def runbook(*vms: RunbookVm) -> Runbook:
 
 def test_compensations_run_in_reverse_of_recording():
     saga = Saga.new("failover", {"plan": "shop", "mode": "planned"}, "run-1", T0)
-    saga.compensate_later("shutdown", "advance_primary_power", {"want": "running"}, "start a")
+    saga.compensate_later("shutdown", "advance_power", {"want": "running"}, "start a")
     saga.compensate_later("fencing", "set_endpoint_statuses", {}, "endpoints", kind="call")
     saga.compensate_later("recover", "advance_undo_group", {"group": "app"}, "undo app")
     assert [c["description"] for c in saga.pending_compensations()] == [

@@ -14,6 +14,7 @@ import logging
 from azure.durable_functions import DurableOrchestrationClient
 
 from vmdr import functions as fn
+from vmdr import lifecycle
 from vmdr.alerts import Alert, InvalidAlert, alert_key, matches, parse_alert
 from vmdr.api import failover as failover_api
 from vmdr.api import instances
@@ -78,6 +79,14 @@ async def _fail_over(client, catalog: Catalog, alert: Alert, plan: str, why: str
     any two of these: a retry that finds the claim still `starting` looks for the run (the
     instance's input, then the reports of finished runs) and starts it if there is none."""
     key, alert_id = alert.key(), alert.essentials.alert_id
+    state = lifecycle.state_of(catalog, plan)
+    if state not in (lifecycle.State.PROTECTED, lifecycle.State.FAILING_OVER):
+        # The plan already runs in the secondary (or is coming back): another failover would
+        # rebuild a second copy next to the first. Nothing is started or claimed.
+        log.info("vmdr.alert plan=%s is %s: not failed over again", plan, state.value)
+        return {"plan": plan, "action": "already-failed-over", "state": state.value,
+                "reason": f"the plan is {state.value}; next: "
+                          f"{lifecycle.NEXT[state].format(plan=plan)}"}
     duplicate = {"plan": plan, "action": "duplicate",
                  "reason": "this alert already started (or tried) a failover of the plan"}
     claim = catalog.claim_alert(plan, key, alert_id)

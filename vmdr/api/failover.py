@@ -7,6 +7,7 @@ import logging
 from azure.durable_functions import DurableOrchestrationClient
 
 from vmdr import functions as fn
+from vmdr import lifecycle
 from vmdr.api import instances
 from vmdr.api.bodies import json_object
 from vmdr.api.plans import check_plan_name, load_plan
@@ -25,6 +26,12 @@ async def start_failover(
     check_plan_name(plan_name)
     request = parse_request(json_object(body, content_type), requested_by)
     plan = load_plan(catalog, plan_name)
+    state = lifecycle.state_of(catalog, plan.name)
+    if state is not lifecycle.State.PROTECTED:
+        raise ApiError(409, "WrongPlanState",
+                       f"Plan {plan.name!r} is {state.value}: a failover needs it protected. "
+                       f"Next: {lifecycle.NEXT[state].format(plan=plan.name)}.",
+                       [{"state": state.value}])
     if request.mode is Mode.PLANNED and instances.is_active(
         await instances.status(client, fn.protect_instance(plan.name))
     ):
@@ -46,12 +53,18 @@ async def start(
     )
 
 
-async def failover_status(client: DurableOrchestrationClient, plan_name: str) -> ApiResponse:
+INSTANCES = {"failover": fn.failover_instance, "failback": fn.failback_instance}
+
+
+async def failover_status(client: DurableOrchestrationClient, plan_name: str,
+                          kind: str = "failover") -> ApiResponse:
+    """The current or last run of the plan's failover (or failback) saga."""
     check_plan_name(plan_name)
-    instance = fn.failover_instance(plan_name)
+    instance = INSTANCES[kind](plan_name)
     found = await instances.status(client, instance)
     if found is None:
-        raise ApiError(404, "NoFailover", f"Plan {plan_name!r} has never been failed over.")
+        done = "failed back" if kind == "failback" else "failed over"
+        raise ApiError(404, f"No{kind.capitalize()}", f"Plan {plan_name!r} has never been {done}.")
     return ok({
         "instanceId": instance,
         "runtimeStatus": found.runtime_status.value,
@@ -66,9 +79,9 @@ async def failover_status(client: DurableOrchestrationClient, plan_name: str) ->
 
 async def steer(
     client: DurableOrchestrationClient, catalog: Catalog, plan_name: str, action: str,
-    body: bytes, content_type: str | None, requested_by: str,
+    body: bytes, content_type: str | None, requested_by: str, kind: str = "failover",
 ) -> ApiResponse:
-    """Raise approve, reject or abort on the plan's running failover."""
+    """Raise approve, reject or abort on the plan's running failover (or failback)."""
     check_plan_name(plan_name)
     if action not in STEERING:
         raise ApiError(404, "UnknownAction",
@@ -78,18 +91,18 @@ async def steer(
     # became invalid must still be abortable, hence presence, not validity.
     if catalog.get_plan_text(plan_name) is None:
         raise ApiError(404, "PlanNotFound", f"There is no plan {plan_name!r}; nothing to {action}.")
-    instance = fn.failover_instance(plan_name)
+    instance = INSTANCES[kind](plan_name)
     found = await instances.status(client, instance)
     if not instances.is_active(found):
-        raise ApiError(409, "NoRunningFailover",
-                       f"No failover of {plan_name!r} is running; nothing to {action}.")
+        raise ApiError(409, f"NoRunning{kind.capitalize()}",
+                       f"No {kind} of {plan_name!r} is running; nothing to {action}.")
     awaiting = (found.custom_status or {}).get("awaiting") if isinstance(
         found.custom_status, dict) else None
     if action in ("approve", "reject") and not awaiting:
         phase = (found.custom_status or {}).get("phase") if isinstance(
             found.custom_status, dict) else None
         raise ApiError(409, "NotAwaitingApproval",
-                       f"The failover of {plan_name!r} is not awaiting approval (phase: {phase}).")
+                       f"The {kind} of {plan_name!r} is not awaiting approval (phase: {phase}).")
     data = {"by": requested_by, "comment": comment}
     await client.raise_event(instance, STEERING[action], data)
     if action == "abort":

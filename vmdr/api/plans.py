@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from vmdr import clock
+from vmdr import clock, lifecycle
 from vmdr.api.bodies import yaml_or_json_text
 from vmdr.api.responses import ApiError, ApiResponse, ok
 from vmdr.catalog import Catalog, PlanUnavailable
@@ -56,6 +56,7 @@ def get_plan(catalog: Catalog, name: str) -> ApiResponse:
     body = _summary(name, plan, problems, catalog.newest_complete_points(name), clock.utcnow())
     body["source"] = text
     body["plan"] = plan.model_dump(mode="json") if plan else None
+    body["state"] = lifecycle.public(lifecycle.read(catalog, name)[0])
     return ok(body)
 
 
@@ -73,10 +74,64 @@ def put_plan(catalog: Catalog, name: str, body: bytes, content_type: str | None)
             [p.as_dict() for p in problems],
         )
     assert plan is not None
+    taken = _claimed_elsewhere(catalog, plan)
+    if taken:
+        raise ApiError(400, "InvalidPlan",
+                       f"The plan has {len(taken)} problem(s); nothing was stored. A VM, "
+                       "standby or scale set belongs to one plan only (two plans would stop, "
+                       "copy and rebuild it independently).", taken)
     created = catalog.put_plan(name, text)
     summary = _summary(name, plan, [], catalog.newest_complete_points(name), clock.utcnow())
     summary["plan"] = plan.model_dump(mode="json")
     return ok(summary, status=201 if created else 200)
+
+
+def _claimed_elsewhere(catalog: Catalog, plan: Plan) -> list[dict[str, str]]:
+    """What this plan names that another stored plan names too, as problems with a path."""
+    def owned(other: Plan) -> dict[tuple[str, ...], str]:
+        found: dict[tuple[str, ...], str] = {}
+        for group in other.groups:
+            for vm in group.vms:
+                found[("vm", other.primary.subscription_id, other.primary.resource_group.lower(),
+                       vm.name.lower())] = vm.name
+                if vm.standby_vm:
+                    found[("vm", other.secondary.subscription_id,
+                           other.secondary.resource_group.lower(), vm.standby_vm.lower())] = \
+                        vm.standby_vm
+            for scale_set in group.scale_sets:
+                found[("scale set", other.secondary.subscription_id,
+                       other.secondary.resource_group.lower(), scale_set.name.lower())] = \
+                    scale_set.name
+        return found
+
+    mine = owned(plan)
+    problems = []
+    for other_name in catalog.list_plan_names():
+        if other_name == plan.name:
+            continue
+        try:
+            other = catalog.load_plan(other_name)
+        except PlanUnavailable:
+            continue
+        for key in sorted(set(mine) & set(owned(other))):
+            path = _path_of(plan, key, mine[key])
+            problems.append({"path": path,
+                             "message": f"{key[0]} {mine[key]} (resource group {key[2]}) is "
+                                        f"already in plan {other.name!r}; remove it there first"})
+    return problems
+
+
+def _path_of(plan: Plan, key: tuple[str, ...], name: str) -> str:
+    for g, group in enumerate(plan.groups):
+        for v, vm in enumerate(group.vms):
+            if vm.name == name and key[0] == "vm":
+                return f"groups[{g}].vms[{v}].name"
+            if vm.standby_vm == name:
+                return f"groups[{g}].vms[{v}].standby_vm"
+        for s_index, scale_set in enumerate(group.scale_sets):
+            if scale_set.name == name:
+                return f"groups[{g}].scale_sets[{s_index}].name"
+    return "groups"
 
 
 def _summary(

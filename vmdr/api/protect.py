@@ -9,7 +9,7 @@ from datetime import datetime
 from azure.durable_functions import DurableOrchestrationClient
 
 from vmdr import functions as fn
-from vmdr import schedule
+from vmdr import lifecycle, reverse, schedule
 from vmdr.api import instances
 from vmdr.api.plans import check_plan_name, load_plan
 from vmdr.api.responses import ApiError, ApiResponse, ok
@@ -18,19 +18,38 @@ from vmdr.catalog import Catalog, PlanUnavailable
 log = logging.getLogger("vmdr.protect")
 
 
+def cycle_target(catalog: Catalog, plan: str) -> str | None:
+    """Which plan a protect cycle of `plan` runs now: the plan itself while it is protected, its
+    reverse `{plan}.back` while it is re-protected (the VMs run in the secondary), none
+    otherwise (a failed-over primary is stale; a running saga owns the VMs)."""
+    state = lifecycle.state_of(catalog, plan)
+    if state is lifecycle.State.PROTECTED:
+        return plan
+    if state in (lifecycle.State.REPROTECTING, lifecycle.State.REPROTECTED):
+        return reverse.name(plan)
+    return None
+
+
 async def start_protect(
     client: DurableOrchestrationClient, catalog: Catalog, plan_name: str, requested_by: str
 ) -> ApiResponse:
     plan = load_plan(catalog, plan_name)
-    if instances.is_active(await instances.status(client, fn.failover_instance(plan.name))):
-        raise ApiError(
-            409, "FailoverRunning",
-            f"A failover of {plan.name!r} is running; protect cycles wait until it ends.",
-        )
+    for saga, what in ((fn.failover_instance, "failover"), (fn.failback_instance, "failback")):
+        if instances.is_active(await instances.status(client, saga(plan.name))):
+            raise ApiError(
+                409, f"{what.capitalize()}Running",
+                f"A {what} of {plan.name!r} is running; protect cycles wait until it ends.",
+            )
+    target = cycle_target(catalog, plan.name)
+    if target is None:
+        state = lifecycle.state_of(catalog, plan.name)
+        raise ApiError(409, "WrongPlanState",
+                       f"Plan {plan.name!r} is {state.value}: no protect cycle runs now. Next: "
+                       f"{lifecycle.NEXT[state].format(plan=plan.name)}.")
     return await instances.start_exclusive(
-        client, fn.PROTECT_PLAN, fn.protect_instance(plan.name),
-        {"plan": plan.name, "requested_by": requested_by},
-        f"A protect cycle of {plan.name!r}",
+        client, fn.PROTECT_PLAN, fn.protect_instance(target),
+        {"plan": target, "requested_by": requested_by},
+        f"A protect cycle of {target!r}",
     )
 
 
@@ -45,8 +64,14 @@ async def tick(client: DurableOrchestrationClient, catalog: Catalog, now: dateti
             log.warning("vmdr.protect.tick plan=%s not protected: %s", name, exc)
             decisions.append({"plan": name, "action": "invalid"})
             continue
+        target = cycle_target(catalog, name)
+        if target is None:
+            state = lifecycle.state_of(catalog, name)
+            log.info("vmdr.protect.tick plan=%s is %s: no cycle", name, state.value)
+            decisions.append({"plan": name, "action": "not-protecting", "state": state.value})
+            continue
         due = schedule.previous_run(plan.protection.schedule, now)
-        last = await instances.status(client, fn.protect_instance(name))
+        last = await instances.status(client, fn.protect_instance(target))
         if last is not None and not instances.is_active(last) and last.created_time >= due:
             decisions.append({"plan": name, "action": "not-due"})
             continue
@@ -55,15 +80,17 @@ async def tick(client: DurableOrchestrationClient, catalog: Catalog, now: dateti
             reason = "a protect cycle is still running"
         elif instances.is_active(await instances.status(client, fn.failover_instance(name))):
             reason = "a failover is running"
+        elif instances.is_active(await instances.status(client, fn.failback_instance(name))):
+            reason = "a failback is running"
         if reason is None:
             try:
-                await client.start_new(fn.PROTECT_PLAN, fn.protect_instance(name),
-                                       {"plan": name, "requested_by": "timer"})
-                decisions.append({"plan": name, "action": "started"})
+                await client.start_new(fn.PROTECT_PLAN, fn.protect_instance(target),
+                                       {"plan": target, "requested_by": "timer"})
+                decisions.append({"plan": name, "action": "started", "cycle_of": target})
                 continue
             except Exception:  # another tick won the race: the host refused a second
                 if not instances.is_active(await instances.status(client,
-                                                                  fn.protect_instance(name))):
+                                                                  fn.protect_instance(target))):
                     raise
                 reason = "another tick started the cycle"
         count = catalog.count_skipped_tick(name, reason, now)

@@ -12,7 +12,7 @@ from typing import Any
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
-from vmdr import errors
+from vmdr import clock, errors, lifecycle
 from vmdr.azure import AzureClients
 from vmdr.catalog import Catalog, PlanUnavailable, PointNotFound
 from vmdr.engine import observe
@@ -78,6 +78,9 @@ def preflight(
                     "region is down, use mode unplanned)")
     if blockers:
         return {"blockers": blockers, "groups": None}
+    claimed = _claim_plan(catalog, plan.name, run_id)
+    if claimed:
+        return {"blockers": [claimed], "groups": None}
     book = _runbook(plan, run_id, request, points, standby)
     runbooks.save(catalog, book)
     dns_ids = None
@@ -93,6 +96,19 @@ def preflight(
         "dns": dns_ids,
         "points": len(points),
     }
+
+
+def _claim_plan(catalog: Catalog, plan: str, run_id: str) -> str | None:
+    """protected → failing-over for this run (a retried preflight finds it done); else why not."""
+    record, _ = lifecycle.read(catalog, plan)
+    if record["state"] == lifecycle.State.FAILING_OVER and record.get("run_id") == run_id:
+        return None
+    try:
+        lifecycle.transition(catalog, plan, {lifecycle.State.PROTECTED},
+                             lifecycle.State.FAILING_OVER, clock.utcnow(), "failover", run_id)
+    except lifecycle.WrongState as exc:
+        return f"plan: {exc}"
+    return None
 
 
 def _room_for_nics(clients: AzureClients, catalog: Catalog, plan: Plan, points: dict,

@@ -36,7 +36,8 @@ def build(run: dict[str, Any], outcome: str, ended: datetime,
                             (started - point.created).total_seconds(), 1))})
         done = {g["name"] for g in run.get("groups", []) if g.get("state") == "recovered"}
         if outcome == "succeeded":
-            recovered = _recovered(runbook, run["run_id"], done)
+            recovered = _restored(runbook) if runbook.kind == "failback" else \
+                _recovered(runbook, run["run_id"], done)
     return {
         "kind": run.get("kind", "failover"),
         "plan": run["plan"],
@@ -51,6 +52,7 @@ def build(run: dict[str, Any], outcome: str, ended: datetime,
         "ended": ended.isoformat(),
         "steps": [dict(step) for step in run["steps"]],
         "groups": [dict(g) for g in run.get("groups", [])],
+        "dns": run.get("dns"),  # endpoint statuses before the run (a failback restores them)
         "rto": rto,
         "rpo": rpo,
         "recovered": recovered,
@@ -59,6 +61,14 @@ def build(run: dict[str, Any], outcome: str, ended: datetime,
         "failure": run.get("failure"),
         "blockers": run.get("blockers", []),
     }
+
+
+def _restored(runbook: Runbook) -> list[dict]:
+    """A failback's VMs: each primary VM, now on new disks from its reverse point (its old
+    disks are kept, detached, for the operator)."""
+    return [{"vm": vm.name, "group": group.name, "kind": "primary VM restored",
+             "name": vm.name, "size": f"from {vm.source_vm} ({vm.point.rp_id})"}
+            for group in runbook.groups for vm in group.vms if vm.point is not None]
 
 
 def _recovered(runbook: Runbook, run_id: str, groups: set[str]) -> list[dict]:
@@ -144,7 +154,8 @@ def _trigger_time(run: dict[str, Any]) -> datetime | None:
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [
-        f"# Failover of plan `{report['plan']}` — {report['outcome']}",
+        f"# {report.get('kind', 'failover').capitalize()} of plan `{report['plan']}` — "
+        f"{report['outcome']}",
         "",
         f"- run: `{report['run_id']}` ({report['mode']}), requested by {report['requested_by']}"
         + (f": {report['reason']}" if report["reason"] else ""),

@@ -39,6 +39,8 @@ class RunbookVm(BaseModel):
     standby_vm: str | None = None
     standby_size: str | None = None
     point: ChosenPoint | None = None
+    # Failback: the VM that runs this one in the secondary now (its reverse point's VM).
+    source_vm: str | None = None
 
 
 class RunbookScaleSet(BaseModel):
@@ -75,6 +77,8 @@ class Runbook(BaseModel):
     secondary: Site
     subnet_id: str
     groups: list[RunbookGroup]
+    kind: str = "failover"
+    failover_run: str | None = None  # failback: the failover whose work it undoes
 
     def group(self, name: str) -> RunbookGroup:
         return next(g for g in self.groups if g.name == name)
@@ -88,6 +92,7 @@ class Runbook(BaseModel):
     def summary(self) -> list[dict]:
         """What the orchestrator needs of each group (no per-VM data)."""
         return [{"name": g.name, "batches": g.batches(), "vms": len(g.vms),
+                 "copies": sum(vm.point is not None for vm in g.vms),
                  "recover": sum(vm.strategy == "recover-from-copy" for vm in g.vms),
                  "standbys": sum(vm.strategy == "standby-resize" for vm in g.vms),
                  "scale_sets": len(g.scale_sets)} for g in self.groups]

@@ -36,6 +36,7 @@ class StepRef(BaseModel):
     allowance: int = 0
     memo: dict[str, Any] = Field(default_factory=dict)
     want: str | None = None  # power steps: "running" | "deallocated"
+    side: str = "primary"  # power and health steps: whose VMs
 
 
 def _book(catalog: Catalog, ref: StepRef) -> runbooks.Runbook:
@@ -153,30 +154,45 @@ def advance_undo_group(catalog: Catalog, clients: AzureClients, ref: StepRef) ->
 # --- primary power (planned mode) ----------------------------------------------------------------
 
 
-def record_primary_power(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict:
-    """Before the shutdown: every primary VM's power state (first write wins, so a retried
-    shutdown still knows which VMs were running before vmdr stopped any)."""
-    found = runbooks.get_record(catalog, ref.plan, ref.run_id, "primary-power")
+def side_vms(book: runbooks.Runbook, side: str, groups=None) -> list[tuple[str, VmRef]]:
+    """(plan VM, the VM that runs it on `side`): on the primary, the plan's VMs; on the
+    secondary, what runs them there now (failback: `source_vm`)."""
+    found = []
+    for group in book.groups:
+        if groups is not None and group.name not in groups:
+            continue
+        for vm in group.vms:
+            if side == "primary":
+                found.append((vm.name, _site_ref(book.primary, vm.name)))
+            elif vm.source_vm:
+                found.append((vm.name, _site_ref(book.secondary, vm.source_vm)))
+    return found
+
+
+def record_power(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict:
+    """Before a shutdown: the power state of every VM of the side (first write wins, so a
+    retried shutdown still knows which VMs were running before vmdr stopped any)."""
+    name = f"{ref.side}-power"
+    found = runbooks.get_record(catalog, ref.plan, ref.run_id, name)
     if found is None:
         book = _book(catalog, ref)
-        refs = [_site_ref(book.primary, vm.name) for vm in book.vms()]
-        states = power.power_states(clients, refs)
-        runbooks.put_record(catalog, ref.plan, ref.run_id, "primary-power", states)
-        found = runbooks.get_record(catalog, ref.plan, ref.run_id, "primary-power")
-    running = [name for name, state in found.items()
-               if state in (power.RUNNING, "PowerState/starting")]
+        refs = [vm_ref for _, vm_ref in side_vms(book, ref.side)]
+        runbooks.put_record(catalog, ref.plan, ref.run_id, name,
+                            power.power_states(clients, refs))
+        found = runbooks.get_record(catalog, ref.plan, ref.run_id, name)
+    running = [n for n, state in found.items() if state in (power.RUNNING, "PowerState/starting")]
     return {"running": len(running), "total": len(found)}
 
 
-def advance_primary_power(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict:
-    """Shutdown (`want: deallocated`) of the group's primary VMs that were running, or their
-    start again (`want: running`, the compensation). VMs that were not running before the run
-    are left exactly as they are."""
+def advance_power(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict:
+    """Shutdown (`want: deallocated`) of the group's VMs of the side that were running, or
+    their start again (`want: running`, the compensation). VMs that were not running before the
+    run are left exactly as they are."""
     book = _book(catalog, ref)
-    before = runbooks.get_record(catalog, ref.plan, ref.run_id, "primary-power") or {}
-    groups = [book.group(ref.group)] if ref.group else book.groups
-    vms = [_site_ref(book.primary, vm.name) for group in groups for vm in group.vms
-           if before.get(vm.name) in (power.RUNNING, "PowerState/starting")]
+    before = runbooks.get_record(catalog, ref.plan, ref.run_id, f"{ref.side}-power") or {}
+    groups = [ref.group] if ref.group else None
+    vms = [vm_ref for _, vm_ref in side_vms(book, ref.side, groups)
+           if before.get(vm_ref.name) in (power.RUNNING, "PowerState/starting")]
     want = power.RUNNING if ref.want == "running" else power.DEALLOCATED
     progress = Progress()
     with arm.tally() as tally:
@@ -209,10 +225,12 @@ HEALTH_LOOK = 100
 
 
 def advance_health(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict[str, Any]:
-    """Are all recovered VMs `PowerState/running`? Reads only: up to HEALTH_LOOK instance views
-    per call, from the first VM not yet seen running (`memo.running`: how many are)."""
+    """Are all VMs that run the application on the side `PowerState/running`? Reads only: up
+    to HEALTH_LOOK instance views per call, from the first VM not yet seen running
+    (`memo.running`: how many are)."""
     book = _book(catalog, ref)
-    vms = recovered_vms(book, ref.run_id)
+    vms = recovered_vms(book, ref.run_id) if ref.side == "secondary" else \
+        [vm_ref for _, vm_ref in side_vms(book, "primary")]
     seen = int(ref.memo.get("running", 0))
     chunk = vms[seen:seen + HEALTH_LOOK]
     progress = Progress(total=len(vms))

@@ -27,6 +27,7 @@ from vmdr import arm_ids, regions, schedule, targets
 
 # Plan names become orchestration instance ids (`failover-{plan}`), blob names and tag values.
 PLAN_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+REVERSE_SUFFIX = ".back"
 PLAN_NAME_RULE = (
     "1-40 lowercase letters, digits and hyphens, starting and ending with a letter or digit"
 )
@@ -113,7 +114,8 @@ class Site(Strict):
 
 
 class PrimarySite(Site):
-    pass
+    # copy_method blob: where re-protect stages the copies that come back (failback).
+    storage_account_id: StorageAccountId | None = None
 
 
 ZONE = re.compile(r"^[1-9]$")
@@ -248,6 +250,12 @@ class Failover(Strict):
         return rules
 
 
+class Failback(Strict):
+    """The way back (POST /api/plans/{plan}/failback): health checks of the primary's app."""
+
+    health_checks: list[HealthCheck] = Field(default_factory=list)
+
+
 class Dns(Strict):
     profile_id: TrafficManagerProfileId
     primary_endpoint: TrafficManagerEndpointId
@@ -353,13 +361,17 @@ class Plan(Strict):
     secondary: SecondarySite
     protection: Protection
     failover: Failover = Failover()
+    failback: Failback | None = None
     dns: Dns | None = None
     groups: list[Group] = Field(min_length=1)
 
     @field_validator("name")
     @classmethod
     def _plan_name(cls, value: str) -> str:
-        if not PLAN_NAME.match(value):
+        # `{plan}.back` names the reverse plan vmdr derives for re-protect (vmdr/reverse.py);
+        # the plans API refuses it (check_plan_name), so no stored plan can take it.
+        base = value[:-len(REVERSE_SUFFIX)] if value.endswith(REVERSE_SUFFIX) else value
+        if not PLAN_NAME.match(base):
             raise ValueError(f"{value!r} is not a plan name: {PLAN_NAME_RULE}")
         return value
 

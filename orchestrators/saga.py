@@ -1,0 +1,414 @@
+"""The saga engine: the run (`Run`) and the library of steps every saga is composed of —
+failover, failback and drills (DESIGN §3a, "one saga engine").
+
+A saga is a generator that runs preflight, approval and steps from here, and on a failure or an
+abort after approval runs the recorded compensations in reverse (`roll_back`), then `finish`.
+
+Control flow only. Before each forward action the step records its compensation in the run's
+`Saga`; the state is rebuilt identically on every replay and stays small: per-VM data lives in
+the run's runbook in the catalog. Long steps are `converge` sub-orchestrations (an advance
+activity called until done, durable timers in between): a group's batches run as one `task_all`
+of new sub-orchestrations raced with the abort event, so nothing waits on a worker slot while
+Azure works, and this orchestration's history holds a few events per step.
+
+How an abort reaches work in flight: the saga publishes the ids of the sub-orchestrations it
+waits on (`children` in its custom status) and the abort endpoint raises the event on each; they
+stop at their next look, and the saga waits for them before it compensates, so no forward
+action runs while compensations undo the step. Compensations are not abortable.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import azure.durable_functions as df
+
+from vmdr import functions as fn
+from vmdr.engine import budget
+from vmdr.saga import Saga
+
+RETRY = df.RetryOptions(fn.RETRY_FIRST_INTERVAL_MS, fn.RETRY_ATTEMPTS)
+COMPENSATION_RETRY = df.RetryOptions(fn.RETRY_FIRST_INTERVAL_MS, 6)
+POLL = timedelta(seconds=30)
+POWER_DEADLINE = timedelta(minutes=30)
+RECOVER_DEADLINE = timedelta(hours=2)
+HEALTH_DEADLINE = timedelta(minutes=10)
+DNS_DEADLINE = timedelta(minutes=15)
+UNDO_DEADLINE = timedelta(hours=2)
+ABORTED = "aborted by an operator"
+
+
+class StepFailed(Exception):
+    """A forward step failed (or the run was aborted); the saga rolls back."""
+
+
+class Waiting:
+    """The run's abort waiter: the newest `abort` wait gets the event (waiters are a stack)."""
+
+    def __init__(self, context: df.DurableOrchestrationContext):
+        self.context = context
+        self.abort = context.wait_for_external_event(fn.ABORT_EVENT)
+
+    @property
+    def aborted(self) -> bool:
+        return self.abort.is_completed
+
+    def fresh_abort(self):
+        """A new abort waiter, for a wait the host must see end on abort (approval)."""
+        self.abort = self.context.wait_for_external_event(fn.ABORT_EVENT)
+        return self.abort
+
+
+class Run:
+    """This orchestration's saga plus what it needs to schedule work (context, abort)."""
+
+    def __init__(self, context: df.DurableOrchestrationContext, saga: Saga):
+        self.context = context
+        self.saga = saga
+        self.waiting = Waiting(context)
+        self.children = 0
+
+    @property
+    def now(self):
+        return self.context.current_utc_datetime
+
+    def ref(self, **extra) -> dict:
+        """The activity input naming this run (and its current runbook)."""
+        return {"plan": self.saga.plan, "run_id": self.saga.run_id,
+                "runbook": self.saga["runbook"], **extra}
+
+    def begin(self, step: str) -> None:
+        self.saga.begin(step, self.now)
+        self.publish()
+
+    def publish(self) -> None:
+        self.context.set_custom_status(self.saga.custom_status())
+
+    def check_abort(self) -> None:
+        if self.waiting.aborted:
+            raise StepFailed(ABORTED)
+
+    def job(self, activity: str, payload: dict, deadline: timedelta,
+            limits: tuple[float, float] = budget.WRITES, share: int = 1,
+            abortable: bool = True) -> dict:
+        return {"activity": activity, "input": payload,
+                "deadline": (self.now + deadline).isoformat(),
+                "budget": {"burst": limits[0] / share, "rate": limits[1] / share},
+                "abortable": abortable}
+
+    def converge_all(self, jobs: list[dict]):
+        """Run converge jobs in parallel; their results, or StepFailed once all have ended."""
+        self.check_abort()
+        ids, tasks = [], []
+        for job in jobs:
+            self.children += 1
+            instance = f"{self.context.instance_id}:{self.saga.run_id}:{self.children}"
+            ids.append(instance)
+            tasks.append(self.context.call_sub_orchestrator(fn.CONVERGE, job, instance))
+        self.saga.watching(ids)
+        self.publish()
+        together = self.context.task_all(tasks)
+        winner = yield self.context.task_any([together, self.waiting.abort])
+        if winner is not together:
+            # The abort endpoint raised the event on the children too: they stop at their next
+            # look. Wait for them, so nothing runs forward while compensations undo the step.
+            for task in tasks:
+                if not task.is_completed:
+                    yield task
+        self.saga.watching([])
+        if winner is not together:
+            raise StepFailed(ABORTED)
+        results = together.result
+        failures = [r.get("error") or "failed" for r in results if not r["ok"]]
+        if failures:
+            raise StepFailed("; ".join(failures))
+        return results
+
+    def pause(self, delay: timedelta):
+        self.check_abort()
+        timer = self.context.create_timer(self.now + delay)
+        winner = yield self.context.task_any([timer, self.waiting.abort])
+        if winner is not timer:
+            timer.cancel()
+            raise StepFailed(ABORTED)
+
+
+# --- steps ----------------------------------------------------------------------------------
+
+
+def approval(run: Run, approval: dict):
+    context, saga = run.context, run.saga
+    deadline = run.now + timedelta(minutes=approval["timeout_minutes"])
+    saga.begin("approval", run.now)
+    saga["phase"] = "awaiting-approval"
+    saga.await_({"event": "approve or reject", "deadline": deadline.isoformat(),
+                 "on_timeout": approval["on_timeout"]})
+    run.publish()
+    if run.waiting.aborted:
+        approve = reject = timeout = None
+        winner = run.waiting.abort
+    else:
+        approve = context.wait_for_external_event(fn.APPROVE_EVENT)
+        reject = context.wait_for_external_event(fn.REJECT_EVENT)
+        timeout = context.create_timer(deadline)
+        # A fresh abort waiter: the host must see this wait end when an abort arrives.
+        winner = yield context.task_any([approve, reject, timeout, run.waiting.fresh_abort()])
+        if winner is not timeout:
+            timeout.cancel()
+    saga.await_(None)
+    now = run.now
+    by = _event_data(winner.result)
+    if winner is approve:
+        saga["approval"] = {"decision": "approved", "at": now.isoformat(), **_who(by)}
+        saga.end(now, "succeeded", saga["approval"])
+        return "approved"
+    if winner is timeout and approval["on_timeout"] == "proceed":
+        saga["approval"] = {"decision": "proceeded after timeout", "at": now.isoformat()}
+        saga.end(now, "succeeded", saga["approval"])
+        return "approved"
+    if winner is reject:
+        decision = "rejected"
+    elif winner is timeout:
+        decision = "approval-timed-out"
+    else:
+        decision = "aborted"
+    saga["approval"] = {"decision": decision, "at": now.isoformat(), **_who(by)}
+    saga.end(now, "failed", saga["approval"])
+    return decision
+
+
+def preflight(run: Run, activity: str, payload: dict):
+    """The saga's preflight activity: reads only, writes the run's runbook; its result, or the
+    blockers (the run then ends `blocked`)."""
+    run.begin("preflight")
+    try:
+        checked = yield run.context.call_activity_with_retry(activity, RETRY, payload)
+    except Exception as failure:
+        checked = {"blockers": [f"preflight: {first_line(failure)}"]}
+    if checked["blockers"]:
+        run.saga["blockers"] = checked["blockers"]
+        run.saga.end(run.now, "failed", checked["blockers"])
+        return None
+    run.saga["groups"] = [{**g, "state": "pending"} for g in checked["groups"]]
+    run.saga.end(run.now, detail={"groups": len(checked["groups"]),
+                                  "points": checked.get("points")})
+    return checked
+
+
+def shutdown(run: Run, side: str):
+    """The VMs of `side` (primary: the plan's VMs; secondary: the ones running there now) that
+    were running are deallocated, groups in reverse order; their power states are recorded
+    first, and the compensation starts exactly those again."""
+    saga = run.saga
+    run.check_abort()
+    run.begin("shutdown")
+    before = yield run.context.call_activity_with_retry(fn.RECORD_POWER, RETRY,
+                                                        run.ref(side=side))
+    saga.compensate_later("shutdown", fn.ADVANCE_POWER, run.ref(side=side, want="running"),
+                          f"start again the {side} VMs that were running before the shutdown")
+    for group in reversed(saga["groups"]):
+        yield from run.converge_all([run.job(
+            fn.ADVANCE_POWER, run.ref(side=side, group=group["name"], want="deallocated"),
+            POWER_DEADLINE)])
+    saga.end(run.now, detail=before)
+
+
+def final_copy(run: Run, plan: str):
+    """A fresh recovery point of every VM to be rebuilt, taken with the VMs stopped: a protect
+    cycle of `plan` (the plan, or its reverse `{plan}.back`) limited to the run's VMs — a
+    snapshot set, whatever the plan's consistency; the run then uses its final runbook."""
+    saga = run.saga
+    if not any(g.get("copies", g.get("recover")) for g in saga["groups"]):
+        return
+    run.check_abort()
+    run.begin("final-copy")
+    instance = f"{run.context.instance_id}:{saga.run_id}:final"
+    # The cycle's converge child is the one an abort must reach (orchestrators/protect.py).
+    saga.watching([f"{instance}:final-{saga.run_id}:advance"])
+    run.publish()
+    outcome = yield run.context.call_sub_orchestrator(
+        fn.PROTECT_PLAN, {"plan": plan, "final": run.ref()}, instance)
+    saga.watching([])
+    if outcome.get("aborted"):
+        raise StepFailed(ABORTED)
+    failed = [f"{vm['vm']}: {vm['error']}" for vm in outcome.get("failed_vms", [])]
+    if failed or outcome["counts"].get("protected", 0) != outcome["counts"].get("total", 0):
+        raise StepFailed("final copy failed: " + ("; ".join(failed) or str(outcome["counts"])))
+    saga["runbook"] = outcome["runbook"]
+    saga.end(run.now, detail=outcome["counts"])
+
+
+def fence(run: Run, dns: dict | None, disable: str):
+    """Disable the `disable` endpoint (primary or secondary) before any VM of the other side
+    starts: Traffic Manager's control plane is global, so this works while a region is down.
+    The endpoints' statuses are recorded first; the compensation puts them back."""
+    run.check_abort()
+    if not dns:
+        return
+    saga = run.saga
+    run.begin("fencing")
+    before = yield run.context.call_activity_with_retry(
+        fn.ENDPOINT_STATUSES, RETRY, [dns["primary"], dns["secondary"]])
+    saga["dns"] = {"before": before}
+    saga.compensate_later("fencing", fn.SET_ENDPOINT_STATUSES, restore_order(dns, before),
+                          "restore the Traffic Manager endpoints as they were", kind="call")
+    yield run.context.call_activity_with_retry(
+        fn.SET_ENDPOINT_STATUSES, RETRY, {dns[disable]: "Disabled"})
+    saga.end(run.now, detail={disable: "Disabled"})
+
+
+def converge_groups(run: Run, step: str, record: str, advance: str, undo: str,
+                    description: str, batched: bool = True):
+    """Each group in order: what it changes recorded (`record`), its compensation (`undo`)
+    recorded, then its batches advanced together (`advance`), their ARM budget shared
+    (`batched=False`: one advance for the whole group)."""
+    saga = run.saga
+    for group in saga["groups"]:
+        run.check_abort()
+        run.begin(f"{step}:{group['name']}")
+        ref = run.ref(group=group["name"])
+        yield run.context.call_activity_with_retry(record, RETRY, ref)
+        saga.compensate_later(step, undo, ref, description.format(group=group["name"]))
+        group["state"] = "recovering"
+        batches = group["batches"] if batched else 1
+        results = yield from run.converge_all([
+            run.job(advance, {**ref, "batch": index}, RECOVER_DEADLINE, share=batches)
+            for index in range(batches)])
+        done = {key: sum(r["progress"]["detail"].get(key, 0) for r in results)
+                for key in ("recovered", "standbys", "scale_sets")}
+        group.update(state="recovered", **{f"done_{k}": v for k, v in done.items()})
+        saga.end(run.now, detail=done)
+
+
+def health(run: Run, checks: list[dict], side: str):
+    """Every VM that now runs the application (on `side`) running, and every health check
+    answering as expected in time."""
+    saga = run.saga
+    run.check_abort()
+    run.begin("health")
+    yield from run.converge_all([run.job(fn.ADVANCE_HEALTH, run.ref(side=side),
+                                         HEALTH_DEADLINE)])
+    for check in checks:
+        deadline = run.now + timedelta(seconds=check["timeout_seconds"])
+        while True:
+            run.check_abort()
+            probe = yield run.context.call_activity_with_retry(fn.PROBE_HEALTH, RETRY, check)
+            if probe["ok"]:
+                break
+            if run.now >= deadline:
+                seen = probe["status"] or probe["error"]
+                raise StepFailed(f"health check {check['url']} did not answer "
+                                 f"{check['expect_status']} within {check['timeout_seconds']} s "
+                                 f"(last: {seen})")
+            yield from run.pause(min(timedelta(seconds=10),
+                                     timedelta(seconds=check["timeout_seconds"])))
+    saga.end(run.now)
+
+
+def switch_dns(run: Run, dns: dict | None, enable: str, disable: str):
+    """`enable` endpoint enabled (`disable` stays disabled), then read back until the profile
+    answers with it."""
+    run.check_abort()
+    if not dns:
+        return
+    saga = run.saga
+    run.begin("dns")
+    saga.compensate_later("dns", fn.SET_ENDPOINT_STATUSES,
+                          restore_order(dns, saga["dns"]["before"]),
+                          f"point DNS back at the {disable} endpoint", kind="call")
+    try:
+        yield run.context.call_activity_with_retry(
+            fn.SET_ENDPOINT_STATUSES, RETRY, {dns[disable]: "Disabled", dns[enable]: "Enabled"})
+    except Exception as exc:
+        raise StepFailed(f"Traffic Manager: {first_line(exc)}") from exc
+    deadline = run.now + DNS_DEADLINE
+    while True:
+        answer = yield run.context.call_activity_with_retry(fn.DNS_ANSWER, RETRY, dns["profile"])
+        if answer["endpoints"] == [dns[enable]]:
+            break
+        if run.now >= deadline:
+            raise StepFailed(f"Traffic Manager still answers {answer['endpoints']} after "
+                             f"{DNS_DEADLINE}")
+        yield from run.pause(timedelta(seconds=10))
+    saga["dns"].update(switched=run.now.isoformat(), ttl=answer["ttl"])
+    saga.end(run.now, detail={"ttl": answer["ttl"]})
+
+
+def roll_back(run: Run):
+    """Every recorded compensation, in reverse; an advance one is converged (not abortable)."""
+    saga = run.saga
+    saga.begin("rollback", run.now)
+    saga["phase"] = "rolling-back"
+    saga.watching([])
+    run.publish()
+    for compensation in saga.pending_compensations():
+        error = None
+        if compensation.get("kind") == "call":
+            try:
+                yield run.context.call_activity_with_retry(
+                    compensation["activity"], COMPENSATION_RETRY, compensation["input"])
+            except Exception as exc:
+                error = first_line(exc)
+        else:
+            run.children += 1
+            instance = f"{run.context.instance_id}:{saga.run_id}:{run.children}"
+            result = yield run.context.call_sub_orchestrator(fn.CONVERGE, run.job(
+                compensation["activity"], compensation["input"], UNDO_DEADLINE,
+                limits=budget.DELETES, abortable=False), instance)
+            error = None if result["ok"] else result.get("error") or "failed"
+        if error is None:
+            saga.compensated(compensation, run.now)
+        else:
+            saga.left_undone(compensation, error)
+        run.publish()
+    outcome = "needs-attention" if saga["left"] else "rolled-back"
+    saga.end(run.now, "failed" if saga["left"] else "succeeded")
+    return outcome
+
+
+def finish(run: Run, outcome: str):
+    """Write the report (JSON and Markdown in the catalog) and end with the run's outcome."""
+    saga = run.saga
+    saga.begin("report", run.now)
+    ended = run.now.isoformat()
+    try:
+        summary = yield run.context.call_activity_with_retry(
+            fn.WRITE_RUN_REPORT, RETRY, {"run": saga.state, "outcome": outcome, "ended": ended})
+        saga.end(run.now)
+    except Exception as exc:
+        saga.end(run.now, "failed", first_line(exc))
+        summary = {"plan": saga.plan, "run_id": saga.run_id, "mode": saga["mode"],
+                   "outcome": outcome, "report_error": first_line(exc)}
+    saga["phase"] = outcome
+    run.publish()
+    return summary
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def restore_order(dns: dict, before: dict) -> dict:
+    """Endpoint statuses to restore, the secondary before the primary (dicts keep order)."""
+    return {dns["secondary"]: before[dns["secondary"]], dns["primary"]: before[dns["primary"]]}
+
+
+def _event_data(result) -> dict:
+    """An event's data: the Python client posts its JSON text as a JSON string, so the
+    orchestrator receives text (azure-functions-durable-python issue #295)."""
+    if isinstance(result, str):
+        try:
+            result = json.loads(result)
+        except ValueError:
+            return {"comment": result}
+    return result if isinstance(result, dict) else {}
+
+
+def _who(event: dict) -> dict:
+    return {k: str(event[k])[:200] for k in ("by", "comment") if k in event}
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc)
+    # Activity failures arrive as "Activity function 'x' failed: <message> \n <details>".
+    return text.split("\n")[0].strip()[:500] or type(exc).__name__

@@ -1,0 +1,44 @@
+"""The end of a saga run: its report in the catalog, and the plan's next state."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError
+
+from vmdr import lifecycle
+from vmdr.catalog import Catalog
+from vmdr.failover import report, runbook
+from vmdr.lifecycle import State
+
+# kind -> (the state the run holds the plan in, where each outcome leaves it)
+ENDS: dict[str, tuple[State, dict[str, State]]] = {
+    "failover": (State.FAILING_OVER, {"succeeded": State.FAILED_OVER,
+                                      "needs-attention": State.NEEDS_ATTENTION}),
+    "failback": (State.FAILING_BACK, {"succeeded": State.PROTECTED,
+                                      "needs-attention": State.NEEDS_ATTENTION}),
+}
+# Outcomes not listed: the run undid itself (or never began): the plan goes back to where it was.
+BEFORE = {"failover": State.PROTECTED, "failback": State.REPROTECTED}
+
+
+def finish_run(catalog: Catalog, run: dict[str, Any], outcome: str,
+               ended: datetime) -> dict[str, Any]:
+    try:
+        book = runbook.load(catalog, run["plan"], run["run_id"], run.get("runbook",
+                                                                        "runbook.json"))
+    except ResourceNotFoundError:  # blocked before preflight wrote one
+        book = None
+    built = report.build(run, outcome, ended, book)
+    catalog.put_run_report(run["plan"], run["run_id"], built, report.markdown(built))
+    kind = run.get("kind", "failover")
+    if kind in ENDS:
+        running, outcomes = ENDS[kind]
+        to = outcomes.get(outcome, BEFORE[kind])
+        extra = {"failover_run": run["run_id"],
+                 "failover_runbook": run.get("runbook", "runbook.json")} \
+            if to is State.FAILED_OVER else {}
+        lifecycle.end_run(catalog, run["plan"], run["run_id"], running, to, ended,
+                          f"{kind} {outcome}", **extra)
+    return report.output(built)

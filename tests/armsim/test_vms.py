@@ -203,10 +203,16 @@ def test_nic_subnet_must_be_in_its_region(arm):
     assert caught.value.error.code == "PrivateIPAddressInUse"
 
 
-def test_changing_os_disk_is_refused(arm):
+def test_an_os_disk_is_swapped_only_while_the_vm_is_deallocated(arm):
     vm = arm.compute.virtual_machines.get("rg-shop-weu", "shop-app-1")
+    old_id = vm.storage_profile.os_disk.managed_disk.id
     other = _new_disk(arm, "rg-shop-weu", "other-os", "westeurope", 4, "Linux")
     vm.storage_profile.os_disk.managed_disk.id = other.id
     with pytest.raises(HttpResponseError) as caught:
         arm.compute.virtual_machines.begin_create_or_update("rg-shop-weu", "shop-app-1", vm)
-    assert caught.value.error.code == "PropertyChangeNotAllowed"
+    assert caught.value.error.code == "OperationNotAllowed"
+    arm.compute.virtual_machines.begin_deallocate("rg-shop-weu", "shop-app-1").result()
+    arm.compute.virtual_machines.begin_create_or_update("rg-shop-weu", "shop-app-1", vm).result()
+    swapped = arm.compute.virtual_machines.get("rg-shop-weu", "shop-app-1")
+    assert swapped.storage_profile.os_disk.managed_disk.id.lower() == other.id.lower()
+    assert arm.compute.disks.get("rg-shop-weu", old_id.rsplit("/", 1)[1]).managed_by is None

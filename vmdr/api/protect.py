@@ -34,12 +34,10 @@ async def start_protect(
     client: DurableOrchestrationClient, catalog: Catalog, plan_name: str, requested_by: str
 ) -> ApiResponse:
     plan = load_plan(catalog, plan_name)
-    for saga, what in ((fn.failover_instance, "failover"), (fn.failback_instance, "failback")):
-        if instances.is_active(await instances.status(client, saga(plan.name))):
-            raise ApiError(
-                409, f"{what.capitalize()}Running",
-                f"A {what} of {plan.name!r} is running; protect cycles wait until it ends.",
-            )
+    what = await running_saga(client, plan.name)
+    if what is not None:
+        raise ApiError(409, f"{what.capitalize()}Running",
+                       f"A {what} of {plan.name!r} is running; protect cycles wait until it ends.")
     target = cycle_target(catalog, plan.name)
     if target is None:
         state = lifecycle.state_of(catalog, plan.name)
@@ -64,7 +62,10 @@ async def tick(client: DurableOrchestrationClient, catalog: Catalog, now: dateti
             log.warning("vmdr.protect.tick plan=%s not protected: %s", name, exc)
             decisions.append({"plan": name, "action": "invalid"})
             continue
-        target = cycle_target(catalog, name)
+        # A running saga owns the VMs whatever the state says: its due ticks are skipped and
+        # counted, so an operator sees protection paused rather than silently not asked.
+        saga = await running_saga(client, name)
+        target = cycle_target(catalog, name) if saga is None else name
         if target is None:
             state = lifecycle.state_of(catalog, name)
             log.info("vmdr.protect.tick plan=%s is %s: no cycle", name, state.value)
@@ -76,12 +77,10 @@ async def tick(client: DurableOrchestrationClient, catalog: Catalog, now: dateti
             decisions.append({"plan": name, "action": "not-due"})
             continue
         reason = None
-        if instances.is_active(last):
+        if saga is not None:
+            reason = f"a {saga} is running"
+        elif instances.is_active(last):
             reason = "a protect cycle is still running"
-        elif instances.is_active(await instances.status(client, fn.failover_instance(name))):
-            reason = "a failover is running"
-        elif instances.is_active(await instances.status(client, fn.failback_instance(name))):
-            reason = "a failback is running"
         if reason is None:
             try:
                 await client.start_new(fn.PROTECT_PLAN, fn.protect_instance(target),
@@ -93,12 +92,23 @@ async def tick(client: DurableOrchestrationClient, catalog: Catalog, now: dateti
                                                                   fn.protect_instance(target))):
                     raise
                 reason = "another tick started the cycle"
-        count = catalog.count_skipped_tick(name, reason, now)
-        log.warning("vmdr.protect.skipped plan=%s reason=%s skipped_total=%d", name, reason, count,
-                    extra={"custom_dimensions": {"metric": "vmdr.protect.skipped", "plan": name,
-                                                 "reason": reason, "count": count}})
+        _log_skipped(name, reason, catalog.count_skipped_tick(name, reason, now))
         decisions.append({"plan": name, "action": "skipped", "reason": reason})
     return decisions
+
+
+async def running_saga(client: DurableOrchestrationClient, plan: str) -> str | None:
+    """'failover' or 'failback' when that saga of `plan` is running, else None."""
+    for saga, what in ((fn.failover_instance, "failover"), (fn.failback_instance, "failback")):
+        if instances.is_active(await instances.status(client, saga(plan))):
+            return what
+    return None
+
+
+def _log_skipped(plan: str, reason: str, count: int) -> None:
+    log.warning("vmdr.protect.skipped plan=%s reason=%s skipped_total=%d", plan, reason, count,
+                extra={"custom_dimensions": {"metric": "vmdr.protect.skipped", "plan": plan,
+                                             "reason": reason, "count": count}})
 
 
 def recovery_points(catalog: Catalog, plan_name: str, now: datetime) -> ApiResponse:

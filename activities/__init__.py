@@ -2,6 +2,6 @@
 
 import azure.durable_functions as df
 
-from activities import failback, failover, protect
+from activities import drill, failback, failover, protect
 
-BLUEPRINTS: tuple[df.Blueprint, ...] = (protect.bp, failover.bp, failback.bp)
+BLUEPRINTS: tuple[df.Blueprint, ...] = (protect.bp, failover.bp, failback.bp, drill.bp)

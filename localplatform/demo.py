@@ -130,6 +130,26 @@ class Demo:
             self.say(f"  {vm['vm']}: RPO {vm['rpo_minutes']} min, newest {vm['newest_complete']}"
                      f", {len(vm['points'])} point(s)")
 
+    def drill(self) -> None:
+        self.say("a drill: the app VMs booted from their points into the drill subnet, proven, "
+                 "deleted -> POST /api/plans/shop/drills")
+        response = self.api.call("POST", "plans/shop/drills", json_body={"keep_minutes": 5})
+        self.check("drill started", response.status == 202, f"HTTP {response.status}")
+        output = self.api.wait_for_completion("drill-shop", timeout=180)["output"]
+        report = self.api.call("GET", f"plans/shop/runs/{output['run_id']}/report.json").json()
+        for row in report.get("proof", []):
+            self.say(f"  {row['vm']}: booted {row['rp_id']} (point age {row['rpo_seconds']:.0f} s)"
+                     f", running after {row['seconds_to_running']} s, ready after "
+                     f"{row['seconds_to_ready']} s: {row['result']}")
+        for row in report.get("not_drilled", []):
+            self.say(f"  not drilled: {row['vm']} ({row['reason'].split(':')[0]})")
+        self.check("drill proved every drilled VM", output["outcome"] == "succeeded"
+                   and report.get("proven") is True, output.get("failure") or "")
+        state = self.admin.state().get("resources", [])
+        left = [r["id"] for r in (state.values() if isinstance(state, dict) else state)
+                if "vmdr-drill" in (r.get("tags") or {})]
+        self.check("drill left nothing behind", not left, f"{len(left)} resource(s)")
+
     def fail_over(self, expected: dict[str, bytes]) -> dict:
         self.say("westeurope goes dark (armsim regional outage)")
         self.admin.start_outage("westeurope")
@@ -283,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
             demo.protect("1")
             latest = demo.write_disks("cycle 2")
             demo.protect("2")
+            demo.drill()
             output = demo.fail_over(latest)
             demo.print_report(output)
             demo.region_returns()

@@ -2,6 +2,7 @@
 
 import azure.durable_functions as df
 
-from orchestrators import converge, failback, failover, protect
+from orchestrators import converge, drill, failback, failover, protect, sweep
 
-BLUEPRINTS: tuple[df.Blueprint, ...] = (converge.bp, protect.bp, failover.bp, failback.bp)
+BLUEPRINTS: tuple[df.Blueprint, ...] = (converge.bp, protect.bp, failover.bp, failback.bp,
+                                       drill.bp, sweep.bp)

@@ -36,6 +36,8 @@ RECOVER_DEADLINE = timedelta(hours=2)
 HEALTH_DEADLINE = timedelta(minutes=10)
 DNS_DEADLINE = timedelta(minutes=15)
 UNDO_DEADLINE = timedelta(hours=2)
+# A drill's checks run after its guests are ready: the longest a check may take.
+CHECKS_DEADLINE = timedelta(minutes=95)
 ABORTED = "aborted by an operator"
 
 
@@ -335,11 +337,40 @@ def switch_dns(run: Run, dns: dict | None, enable: str, disable: str):
     saga.end(run.now, detail={"ttl": answer["ttl"]})
 
 
-def roll_back(run: Run):
-    """Every recorded compensation, in reverse; an advance one is converged (not abortable)."""
+def prove(run: Run, checked: dict):
+    """A drill's proof: every booted VM running, its guest agent ready within `ready_minutes`,
+    and the plan's drill checks passed in its guest. Each VM's result is kept in the run's
+    records (the report reads them); a VM that fails any of it fails the step."""
     saga = run.saga
-    saga.begin("rollback", run.now)
-    saga["phase"] = "rolling-back"
+    run.check_abort()
+    run.begin("proof")
+    limit = timedelta(minutes=checked["ready_minutes"]) + CHECKS_DEADLINE
+    results = yield from run.converge_all([run.job(
+        fn.ADVANCE_DRILL_PROOF,
+        run.ref(started=saga["started"], ready_minutes=checked["ready_minutes"]), limit)])
+    saga.end(run.now, detail=results[0]["progress"]["detail"])
+
+
+def keep(run: Run, minutes: int):
+    """The proven VMs stay up for `minutes` (an operator may look at them); an abort ends the
+    wait early and is no failure: the proof stands, cleanup follows."""
+    if minutes <= 0:
+        return
+    run.begin("keep")
+    try:
+        yield from run.pause(timedelta(minutes=minutes))
+    except StepFailed:
+        run.saga.end(run.now, "succeeded", {"cut_short": ABORTED})
+        return
+    run.saga.end(run.now, detail={"minutes": minutes})
+
+
+def roll_back(run: Run, step: str = "rollback"):
+    """Every recorded compensation, in reverse; an advance one is converged (not abortable).
+    A drill calls its rollback `cleanup`: it always runs."""
+    saga = run.saga
+    saga.begin(step, run.now)
+    saga["phase"] = "rolling-back" if step == "rollback" else "cleaning-up"
     saga.watching([])
     run.publish()
     for compensation in saga.pending_compensations():

@@ -414,6 +414,17 @@ class Catalog:
             raise CatalogConflict(f"{name} changed since it was read") from exc
         return result["etag"]
 
+    # --- drills ---------------------------------------------------------------------------
+
+    def put_proven(self, plan: str, record: dict) -> None:
+        """The plan's last proven point (a drill booted and proved it): drills/{plan}/proven.json
+        (stored outside runs/, which list_runs reads)."""
+        self.container.upload_blob(f"drills/{plan}/proven.json", json.dumps(record).encode(),
+                                   overwrite=True, content_settings=_JSON)
+
+    def get_proven(self, plan: str) -> dict | None:
+        return self.read_json(f"drills/{plan}/proven.json")[0]
+
     # --- run reports ----------------------------------------------------------------------
 
     def put_run_report(self, plan: str, run_id: str, report: dict, markdown: str) -> None:
@@ -446,7 +457,7 @@ class Catalog:
                 rto_seconds=_float(meta.get("vmdr_rto_seconds")),
                 rto_basis=meta.get("vmdr_rto_basis"),
                 rpo_max_seconds=_float(meta.get("vmdr_rpo_max_seconds")),
-                alert_key=meta.get("vmdr_alert")))
+                alert_key=meta.get("vmdr_alert"), kind=meta.get("vmdr_kind", "failover")))
         # Run ids begin with their start time (run-YYYYMMDDtHHMMSSz-…): newest first by name.
         return sorted(runs, key=lambda r: (r.started or "", r.run_id), reverse=True)
 
@@ -492,6 +503,7 @@ class RunSummary:
     rto_basis: str | None
     rpo_max_seconds: float | None
     alert_key: str | None
+    kind: str | None = "failover"  # failover | failback | drill
 
 
 def _run_metadata(report: dict) -> dict[str, str]:
@@ -499,7 +511,8 @@ def _run_metadata(report: dict) -> dict[str, str]:
     from vmdr.alerts import alert_key
     from vmdr.failover.report import rto_seconds
 
-    meta = {"vmdr_outcome": report.get("outcome"), "vmdr_mode": report.get("mode"),
+    meta = {"vmdr_kind": report.get("kind"), "vmdr_outcome": report.get("outcome"),
+            "vmdr_mode": report.get("mode"),
             "vmdr_started": report.get("started"), "vmdr_ended": report.get("ended")}
     rto = rto_seconds(report)
     if rto is not None:

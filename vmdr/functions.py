@@ -38,12 +38,20 @@ ADVANCE_STANDBY_SHAPE = "advance_standby_shape"
 ADVANCE_CLEAN_SECONDARY = "advance_clean_secondary"
 ADVANCE_RETIRE_REVERSE = "advance_retire_reverse"
 
+# Drill activities (and its saga)
+DRILL_PLAN = "drill_plan"
+DRILL_PREFLIGHT = "drill_preflight"
+ADVANCE_DRILL_PROOF = "advance_drill_proof"
+# The sweep of what runs left behind (vmdr/sweep.py)
+SWEEP_PLAN = "sweep_plan"
+ADVANCE_SWEEP = "advance_sweep"
+
 # External events a running failover listens for
 APPROVE_EVENT = "approve"
 REJECT_EVENT = "reject"
 ABORT_EVENT = "abort"
 
-# Instance ids (DESIGN §4): one protect cycle and one failover per plan at a time.
+# Instance ids (DESIGN §4): one protect cycle, one failover and one drill per plan at a time.
 
 
 def protect_instance(plan: str) -> str:
@@ -56,6 +64,14 @@ def failover_instance(plan: str) -> str:
 
 def failback_instance(plan: str) -> str:
     return f"failback-{plan}"
+
+
+def drill_instance(plan: str) -> str:
+    return f"drill-{plan}"
+
+
+def sweep_instance(plan: str) -> str:
+    return f"sweep-{plan}"
 
 
 # Retry policy of activities (the host retries; Python sends first interval and attempts only).

@@ -23,9 +23,19 @@ def _short(text: str, limit: int) -> str:
     return f"{text[: limit - 7]}-{digest}"
 
 
+DRILL_PREFIX = "drill-"
+
+
+def is_drill(run_id: str) -> bool:
+    """Drill runs are named `drill-…` (orchestrators/drill.py); their resources say so."""
+    return run_id.startswith(DRILL_PREFIX)
+
+
 def run_tag(run_id: str) -> str:
-    """The short form of a run id used in resource names (`run-…` ids are long)."""
-    return hashlib.sha256(run_id.encode()).hexdigest()[:8]
+    """The short form of a run id used in resource names (`run-…` ids are long); a drill's
+    reads `drill-…`, so an operator who sees one in the portal knows what it is."""
+    digest = hashlib.sha256(run_id.encode()).hexdigest()
+    return f"{DRILL_PREFIX}{digest[:6]}" if is_drill(run_id) else digest[:8]
 
 
 def primary_snapshot(vm: str, disk_key: str, rp_id: str) -> str:
@@ -70,7 +80,8 @@ def recovered_nic(nic: str, run_id: str) -> str:
 
 def recovered_vm(vm: str, run_id: str) -> str:
     """The VM rebuilt in the secondary: the primary's name and the run, within Azure's 64."""
-    return f"{_short(vm, 55)}-{run_tag(run_id)}"
+    tag = run_tag(run_id)
+    return f"{_short(vm, 63 - len(tag))}-{tag}"
 
 
 def failback_disk(vm: str, disk_key: str, run_id: str) -> str:

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from vmdr import naming
+
 PLAN = "vmdr-plan"
 RUN = "vmdr-run"
 RECOVERY_POINT = "vmdr-rp"
 SOURCE_VM = "vmdr-source-vm"
 SOURCE_DISK = "vmdr-source-disk"
+# On what a drill creates (its value: the drill's run id); the drill sweep looks for it.
+DRILL = "vmdr-drill"
 
 
 class NotOwnedByVmdr(PermissionError):
@@ -32,6 +36,8 @@ def for_run(plan: str, run_id: str, vm: str, extra: Mapping[str, str] | None = N
     first so the recovered VM keeps them, then vmdr's, which win on a clash."""
     tags = dict(extra or {})
     tags.update({PLAN: plan, RUN: run_id, SOURCE_VM: vm})
+    if naming.is_drill(run_id):
+        tags[DRILL] = run_id
     return tags
 
 

@@ -154,7 +154,7 @@ def test_preflight_refuses_a_failover_the_secondary_subnet_cannot_hold(arm, cata
     since = seq(arm)
     checked = preflight(catalog, azure_clients, "shop", "run-20261125t120000z-0000000a",
                         FailoverRequest(mode=Mode.UNPLANNED))
-    assert any("has 2 free address(es) and this failover creates 3 NIC(s)" in b
+    assert any("has 2 free address(es) and this run creates 3 NIC(s)" in b
                for b in checked["blockers"]), checked["blockers"]
     assert not [e for e in arm.admin.operation_log(since_seq=since)
                 if e["method"] in ("PUT", "POST", "PATCH", "DELETE")]

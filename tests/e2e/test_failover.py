@@ -274,6 +274,9 @@ def test_two_concurrent_starts_make_one_run_and_a_409(vmdr):
     conflict = next(r for r in responses if r.status == 409).json()
     assert conflict["error"]["code"] == "AlreadyRunning"
     assert "failover-shop" in conflict["error"]["details"][0]["statusQueryGetUri"]
+    # No raw management URL that bypasses the saga (terminate: no compensation, no report).
+    for answer in (*responses, vmdr.client.call("GET", "plans/shop/failover")):
+        assert "terminatePostUri" not in answer.text and "sendEventPostUri" not in answer.text
     history = vmdr.client.status("failover-shop", show_history=True)["historyEvents"]
     assert sum(1 for e in history if e["EventType"] == "ExecutionStarted") == 1
     early = vmdr.client.call("POST", "plans/shop/failover/reject")

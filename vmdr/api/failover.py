@@ -48,12 +48,20 @@ async def start(
     client: DurableOrchestrationClient, plan: str, request: FailoverRequest
 ) -> ApiResponse:
     payload = {"plan": plan, **request.model_dump(mode="json")}
+    # A failover wins over a drill: the drill is aborted (it cleans up after itself) and the
+    # failover does not wait for it — the drill's VMs live in the drill subnet only.
+    drill = await instances.status(client, fn.drill_instance(plan))
+    if instances.is_active(drill):
+        await instances.abort(client, fn.drill_instance(plan), drill,
+                              {"by": f"failover ({request.requested_by})",
+                               "comment": "a failover of the plan started"})
     return await instances.start_exclusive(
         client, fn.FAILOVER_PLAN, fn.failover_instance(plan), payload, f"A failover of {plan!r}"
     )
 
 
-INSTANCES = {"failover": fn.failover_instance, "failback": fn.failback_instance}
+INSTANCES = {"failover": fn.failover_instance, "failback": fn.failback_instance,
+             "drill": fn.drill_instance}
 
 
 async def failover_status(client: DurableOrchestrationClient, plan_name: str,
@@ -104,15 +112,9 @@ async def steer(
         raise ApiError(409, "NotAwaitingApproval",
                        f"The {kind} of {plan_name!r} is not awaiting approval (phase: {phase}).")
     data = {"by": requested_by, "comment": comment}
-    await client.raise_event(instance, STEERING[action], data)
     if action == "abort":
-        # Work in flight runs in sub-orchestrations the saga lists in its status: they stop at
-        # their next look (orchestrators/failover.py).
-        for child in (found.custom_status or {}).get("children") or [] if isinstance(
-                found.custom_status, dict) else []:
-            try:
-                await client.raise_event(child, fn.ABORT_EVENT, data)
-            except Exception:  # it ended meanwhile: nothing to stop
-                log.info("abort: %s had already ended", child)
+        await instances.abort(client, instance, found, data)
+    else:
+        await client.raise_event(instance, STEERING[action], data)
     return ApiResponse(202, {"instanceId": instance, "event": STEERING[action],
                              **instances.status_urls(client, instance)})

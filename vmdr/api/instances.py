@@ -51,12 +51,11 @@ def is_active(found) -> bool:
 
 
 def status_urls(client: DurableOrchestrationClient, instance_id: str) -> dict[str, str]:
+    """The status URL only. The host's terminate, raise-event and purge URLs (with its system
+    key) would bypass the saga: a terminated run compensates nothing and writes no report, a
+    raw event skips the approval checks. Steering goes through vmdr's own routes."""
     payload = client.create_http_management_payload(instance_id)
-    return {
-        "statusQueryGetUri": payload["statusQueryGetUri"],
-        "sendEventPostUri": payload["sendEventPostUri"],
-        "terminatePostUri": payload["terminatePostUri"],
-    }
+    return {"statusQueryGetUri": payload["statusQueryGetUri"]}
 
 
 def already_running(client: DurableOrchestrationClient, instance_id: str, what: str) -> ApiError:
@@ -92,3 +91,18 @@ async def start_exclusive(
         {"id": instance_id, **urls},
         {"Location": urls["statusQueryGetUri"], "Retry-After": "10"},
     )
+
+
+async def abort(client: DurableOrchestrationClient, instance_id: str, found, data: dict) -> None:
+    """Raise the abort event on a running saga and on the sub-orchestrations it lists in its
+    status (`children`): they stop at their next look (orchestrators/saga.py)."""
+    from vmdr import functions as fn
+
+    await client.raise_event(instance_id, fn.ABORT_EVENT, data)
+    custom = found.custom_status if isinstance(found.custom_status, dict) else {}
+    for child in custom.get("children") or []:
+        try:
+            await client.raise_event(child, fn.ABORT_EVENT, data)
+        except Exception:  # it ended meanwhile: nothing to stop
+            log.info("abort: %s had already ended", child)
+

@@ -43,7 +43,9 @@ def list_plans(catalog: Catalog) -> ApiResponse:
     for name in catalog.list_plan_names():
         text = catalog.get_plan_text(name) or ""
         plan, problems = check_text(text)
-        plans.append(_summary(name, plan, problems, catalog.newest_complete_points(name), now))
+        summary = _summary(name, plan, problems, catalog.newest_complete_points(name), now)
+        summary["last_proven_point"] = _proven(catalog.get_proven(name), now)
+        plans.append(summary)
     return ok({"plans": plans})
 
 
@@ -57,6 +59,7 @@ def get_plan(catalog: Catalog, name: str) -> ApiResponse:
     body["source"] = text
     body["plan"] = plan.model_dump(mode="json") if plan else None
     body["state"] = lifecycle.public(lifecycle.read(catalog, name)[0])
+    body["last_proven_point"] = _proven(catalog.get_proven(name), clock.utcnow())
     return ok(body)
 
 
@@ -161,6 +164,16 @@ def _summary(
             for vm, strategy in vms
         ],
     }
+
+
+def _proven(record: dict | None, now: datetime) -> dict[str, Any] | None:
+    """The newest point a drill booted and proved, next to RPO: its time, age and drill."""
+    if record is None:
+        return None
+    age = now - datetime.fromisoformat(record["point_time"])
+    return {"point_time": record["point_time"], "age_minutes": round(age.total_seconds() / 60, 1),
+            "drill": record["drill"], "proven_at": record["proven_at"],
+            "points": record["points"]}
 
 
 def _point(summary: PointSummary | None, now: datetime) -> dict[str, Any] | None:

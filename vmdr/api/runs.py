@@ -11,19 +11,21 @@ from vmdr.api.plans import check_plan_name
 from vmdr.api.responses import ApiError, ApiResponse, ok
 from vmdr.catalog import Catalog
 
-# run-{start:%Y%m%dt%H%M%Sz}-{8 hex} (orchestrators/failover.py)
-RUN_ID = re.compile(r"^run-\d{8}t\d{6}z-[0-9a-f]{8}$")
+# run-{start:%Y%m%dt%H%M%Sz}-{8 hex} (orchestrators/failover.py); drills: drill-…
+RUN_ID = re.compile(r"^(run|drill)-\d{8}t\d{6}z-[0-9a-f]{8}$")
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 
 
-def list_runs(catalog: Catalog, plan: str, query: Mapping[str, str]) -> ApiResponse:
+def list_runs(catalog: Catalog, plan: str, query: Mapping[str, str],
+              kind: str | None = None) -> ApiResponse:
+    """Failovers, failbacks and drills (`kind`: only those)."""
     check_plan_name(plan)
     limit = _limit(query.get("limit"))
     after = query.get("after")
     if after is not None and not RUN_ID.match(after):
         raise ApiError(400, "InvalidQuery", f"after={after!r} is not a run id "
                        "(run-YYYYMMDDtHHMMSSz-xxxxxxxx); use the `next` link of the previous page.")
-    runs = catalog.list_runs(plan)
+    runs = [run for run in catalog.list_runs(plan) if kind is None or run.kind == kind]
     if not runs and catalog.get_plan_text(plan) is None:
         raise ApiError(404, "PlanNotFound", f"There is no plan {plan!r}.")
     start = 0

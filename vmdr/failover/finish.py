@@ -9,6 +9,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from vmdr import lifecycle
 from vmdr.catalog import Catalog
+from vmdr.drill import report as drill_report
 from vmdr.failover import report, runbook
 from vmdr.lifecycle import State
 
@@ -31,8 +32,12 @@ def finish_run(catalog: Catalog, run: dict[str, Any], outcome: str,
     except ResourceNotFoundError:  # blocked before preflight wrote one
         book = None
     built = report.build(run, outcome, ended, book)
-    catalog.put_run_report(run["plan"], run["run_id"], built, report.markdown(built))
     kind = run.get("kind", "failover")
+    text = report.markdown(built)
+    if kind == "drill":
+        built = drill_report.extend(catalog, built, run)
+        text += drill_report.markdown(built)
+    catalog.put_run_report(run["plan"], run["run_id"], built, text)
     if kind in ENDS:
         running, outcomes = ENDS[kind]
         to = outcomes.get(outcome, BEFORE[kind])

@@ -18,7 +18,7 @@ from vmdr.catalog import Catalog, PlanUnavailable, PointNotFound
 from vmdr.engine import observe
 from vmdr.engine.arm import parallel
 from vmdr.failover import runbook as runbooks
-from vmdr.failover.request import FailoverRequest, Mode
+from vmdr.failover.request import FailoverRequest, Mode, PointChoice
 from vmdr.ops import dns, subnets
 from vmdr.plan import Plan, Strategy
 from vmdr.recovery_point import PointSummary
@@ -33,8 +33,8 @@ def preflight(
     except PlanUnavailable as exc:
         return {"blockers": [f"plan: {exc}"]}
     blockers: list[str] = []
-    points = _choose_points(catalog, plan, request, blockers)
-    sizes = _sizes_offered(clients, plan, blockers)
+    points = choose_points(catalog, plan, request, blockers)
+    sizes = sizes_offered(clients, plan, blockers)
     standby: dict[str, dict] = {}
     secondary_vms = _listed(clients, plan, "vms", blockers)
     for vm in plan.vms():
@@ -61,13 +61,14 @@ def preflight(
             _exists(clients, plan.secondary.subscription_id, "virtual_machine_scale_sets",
                     plan.secondary.resource_group, scale_set.name, blockers,
                     f"scale set {scale_set.name}")
-    _room_for_nics(clients, catalog, plan, points, blockers)
+    room_for_nics(clients, catalog, plan, points, blockers, plan.secondary.subnet_id,
+                  "secondary.subnet_id")
     if plan.dns is not None:
         for endpoint in (plan.dns.primary_endpoint, plan.dns.secondary_endpoint):
             try:
                 dns.endpoint_status(clients, endpoint)
             except AzureError as exc:
-                _blocker_or_retry(exc, blockers, f"Traffic Manager endpoint {endpoint}")
+                blocker_or_retry(exc, blockers, f"Traffic Manager endpoint {endpoint}")
     if request.mode is Mode.PLANNED:
         primary_vms = _listed(clients, plan, "primary-vms", blockers)
         for vm in plan.vms() if primary_vms is not None else []:
@@ -111,23 +112,23 @@ def _claim_plan(catalog: Catalog, plan: str, run_id: str) -> str | None:
     return None
 
 
-def _room_for_nics(clients: AzureClients, catalog: Catalog, plan: Plan, points: dict,
-                   blockers: list[str]) -> None:
-    """The secondary subnet must hold a NIC for every NIC of every VM rebuilt (Azure answers
+def room_for_nics(clients: AzureClients, catalog: Catalog, plan: Plan, points: dict,
+                  blockers: list[str], subnet_id: str, field: str) -> None:
+    """The subnet must hold a NIC for every NIC of every VM rebuilt (Azure answers
     SubnetIsFull mid-run otherwise)."""
     needed = sum(len(catalog.complete_point(plan.name, vm, chosen["rp_id"]).vm_configuration.nics
                      or []) for vm, chosen in points.items())
     if not needed:
         return
     try:
-        prefix, free = subnets.free_addresses(clients, plan.secondary.subnet_id)
+        prefix, free = subnets.free_addresses(clients, subnet_id)
     except AzureError as exc:
-        _blocker_or_retry(exc, blockers, f"secondary subnet {plan.secondary.subnet_id}")
+        blocker_or_retry(exc, blockers, f"{field} {subnet_id}")
         return
     if needed > free:
         blockers.append(
-            f"secondary.subnet_id: the subnet ({prefix}) has {free} free address(es) and this "
-            f"failover creates {needed} NIC(s); use a larger subnet (a /24 holds 251 NICs) or "
+            f"{field}: the subnet ({prefix}) has {free} free address(es) and this "
+            f"run creates {needed} NIC(s); use a larger subnet (a /24 holds 251 NICs) or "
             "split the plan")
 
 
@@ -140,12 +141,12 @@ def _listed(clients: AzureClients, plan: Plan, what: str, blockers: list[str]):
     except AzureError as exc:
         label = ("primary VMs (planned mode shuts them down; if the primary region is down, use "
                  "mode unplanned)") if what == "primary-vms" else "VMs of the secondary"
-        _blocker_or_retry(exc, blockers, f"{label} in {site.resource_group}")
+        blocker_or_retry(exc, blockers, f"{label} in {site.resource_group}")
         return None
 
 
-def _choose_points(
-    catalog: Catalog, plan: Plan, request: FailoverRequest, blockers: list[str]
+def choose_points(
+    catalog: Catalog, plan: Plan, request: PointChoice, blockers: list[str]
 ) -> dict[str, dict]:
     wanted = request.recovery_point
     summaries: dict[str, list[PointSummary]] = {}
@@ -193,13 +194,13 @@ def _choose_points(
     return chosen
 
 
-def _sizes_offered(clients: AzureClients, plan: Plan, blockers: list[str]) -> set[str] | None:
+def sizes_offered(clients: AzureClients, plan: Plan, blockers: list[str]) -> set[str] | None:
     site = plan.secondary
     try:
         sizes = clients.compute(site.subscription_id).virtual_machine_sizes.list(site.region)
         return {size.name.lower() for size in sizes}
     except AzureError as exc:
-        _blocker_or_retry(exc, blockers, f"VM sizes of {site.region}")
+        blocker_or_retry(exc, blockers, f"VM sizes of {site.region}")
         return None
 
 
@@ -209,11 +210,11 @@ def _exists(clients, subscription_id, operations, resource_group, name, blockers
     except ResourceNotFoundError:
         blockers.append(f"{what}: not found in resource group {resource_group}")
     except AzureError as exc:
-        _blocker_or_retry(exc, blockers, what)
+        blocker_or_retry(exc, blockers, what)
     return None
 
 
-def _blocker_or_retry(exc: AzureError, blockers: list[str], what: str) -> None:
+def blocker_or_retry(exc: AzureError, blockers: list[str], what: str) -> None:
     if errors.is_transient(exc) and not _is_outage(exc):
         raise errors.classify(exc) from exc
     blockers.append(f"{what}: {errors.describe(exc)}")

@@ -24,16 +24,13 @@ POINT_CHOICES = (
 )
 
 
-class FailoverBody(BaseModel):
-    """What a caller may say in the body of POST /api/plans/{plan}/failover — and nothing else:
-    who started the run comes from the route and the caller's identity, never from the body."""
+class PointChoice(BaseModel):
+    """Which recovery points a run uses (failover and drill bodies)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: Mode
     # "latest", a time (the newest complete point at or before it), or {vm: rp_id}.
     recovery_point: str | AwareDatetime | dict[str, Any] = "latest"
-    reason: str = Field("", max_length=500)
 
     @field_validator("recovery_point", mode="before")
     @classmethod
@@ -62,6 +59,14 @@ class FailoverBody(BaseModel):
             if bad:
                 raise ValueError(f"not rp ids (rp-YYYYMMDDtHHMMSSz-xxxxxxxx) for: {bad}")
         return value
+
+
+class FailoverBody(PointChoice):
+    """What a caller may say in the body of POST /api/plans/{plan}/failover — and nothing else:
+    who started the run comes from the route and the caller's identity, never from the body."""
+
+    mode: Mode
+    reason: str = Field("", max_length=500)
 
 
 class FailoverRequest(FailoverBody):

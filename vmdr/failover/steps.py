@@ -88,7 +88,7 @@ def advance_recovery(catalog: Catalog, clients: AzureClients, ref: StepRef) -> d
     with arm.tally() as tally:
         targets = [recover.Target(vm.name, catalog.complete_point(ref.plan, vm.name,
                                                                   vm.point.rp_id),
-                                  vm.target_size or vm.point.size)
+                                  vm.target_size or vm.point.size, book.subnet_id)
                    for vm in vms if vm.strategy == "recover-from-copy"]
         recovered = recover.advance(clients, plan, ref.run_id, targets, allowance, progress) \
             if targets else []

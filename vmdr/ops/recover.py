@@ -47,6 +47,8 @@ class Target:
     vm: str
     point: RecoveryPoint
     size: str
+    # Where its NICs go: the run's subnet (a drill's is the drill subnet), else the plan's.
+    subnet_id: str | None = None
 
 
 @dataclass
@@ -177,7 +179,8 @@ def _put_disk(compute, plan: Plan, run_id: str, target: Target, record, name: st
 def _put_nic(network, plan: Plan, run_id: str, target: Target, name: str):
     def request() -> None:
         begin(network.network_interfaces.begin_create_or_update, plan.secondary.resource_group,
-              name, nic_body(plan, run_id, target.point, plan.secondary.subnet_id))
+              name, nic_body(plan, run_id, target.point,
+                              target.subnet_id or plan.secondary.subnet_id))
     return request
 
 

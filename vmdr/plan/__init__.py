@@ -3,6 +3,8 @@
 from vmdr.plan.model import (
     Consistency,
     CopyMethod,
+    Drill,
+    DrillCheck,
     Group,
     OnTimeout,
     Plan,
@@ -23,6 +25,8 @@ __all__ = [
     "MAX_PLAN_BYTES",
     "Consistency",
     "CopyMethod",
+    "Drill",
+    "DrillCheck",
     "Group",
     "InvalidPlan",
     "OnTimeout",

@@ -256,6 +256,48 @@ class Failback(Strict):
     health_checks: list[HealthCheck] = Field(default_factory=list)
 
 
+class Shell(StrEnum):
+    LINUX = "linux"  # Run Command RunShellScript
+    WINDOWS = "windows"  # Run Command RunPowerShellScript
+
+
+class RunCommandCheck(Strict):
+    """A script run in each drilled VM's guest through Run Command; exit code 0 passes."""
+
+    script: list[Annotated[str, Field(max_length=4000)]] = Field(min_length=1, max_length=100)
+    shell: Shell = Shell.LINUX
+    # Which drilled VMs run it (default: every VM the drill boots).
+    vms: list[VmName] = Field(default_factory=list)
+    timeout_seconds: int = Field(600, ge=10, le=5400)
+
+
+class DrillCheck(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    run_command: RunCommandCheck
+
+
+class Drill(Strict):
+    """Drills (POST /api/plans/{plan}/drills, and on `schedule`): the plan's VMs booted from
+    their points into `secondary.drill_subnet_id`, proven, and deleted after `keep_minutes`."""
+
+    schedule: str | None = None  # NCRONTAB; none: drills on demand only
+    keep_minutes: int = Field(30, ge=0, le=24 * 60)
+    # How long a drilled VM's guest agent may take to report ready before the drill fails.
+    ready_minutes: int = Field(20, ge=1, le=240)
+    checks: list[DrillCheck] = Field(default_factory=list, max_length=20)
+    # The drill subnet may share the production subnet's virtual network only when this says so
+    # (the drill VMs would then reach production through the VNet).
+    allow_same_vnet: bool = False
+
+    @field_validator("schedule")
+    @classmethod
+    def _ncrontab(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        schedule.check(value)
+        return " ".join(value.split())
+
+
 class Dns(Strict):
     profile_id: TrafficManagerProfileId
     primary_endpoint: TrafficManagerEndpointId
@@ -363,7 +405,30 @@ class Plan(Strict):
     failover: Failover = Failover()
     failback: Failback | None = None
     dns: Dns | None = None
+    drill: Drill | None = None
     groups: list[Group] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _drill_is_isolated(self) -> Self:
+        problems = []
+        subnet = self.secondary.drill_subnet_id
+        if self.drill is not None and self.drill.schedule and not subnet:
+            problems.append("drill.schedule: drills need secondary.drill_subnet_id, an isolated "
+                            "subnet in the secondary region")
+        allowed = self.drill is not None and self.drill.allow_same_vnet
+        if subnet and not allowed and (arm_ids.parse(subnet).parent
+                                       == arm_ids.parse(self.secondary.subnet_id).parent):
+            problems.append("secondary.drill_subnet_id: is in the virtual network of subnet_id, "
+                            "so drill VMs could reach production; use a subnet of an isolated "
+                            "virtual network, or set drill.allow_same_vnet: true")
+        for check in self.drill.checks if self.drill else []:
+            unknown = sorted(set(check.run_command.vms) - {vm.name for vm in self.vms()})
+            if unknown:
+                problems.append(f"drill.checks: {check.name!r} names VMs that are not in the "
+                                f"plan: {', '.join(unknown)}")
+        if problems:
+            raise PlanProblems(problems)
+        return self
 
     @field_validator("name")
     @classmethod

@@ -1,0 +1,114 @@
+"""Drill preflight: can this drill run, and what does it boot? Reads only.
+
+A drill boots the VMs protected by copies (recover-from-copy) into `secondary.drill_subnet_id`.
+It never touches what production uses: standby VMs (an application replicates into them; a
+drill of one would resize or restart the production standby) and scale sets are reported as not
+drilled, with the reason. It writes the drill's runbook (kind `drill`, the drill subnet) so the
+saga's recovery steps rebuild the VMs exactly as a failover would, under the drill's names and
+tags.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vmdr import lifecycle
+from vmdr.azure import AzureClients
+from vmdr.catalog import Catalog, PlanUnavailable
+from vmdr.drill.request import DrillRequest
+from vmdr.failover import preflight as failover_preflight
+from vmdr.failover import runbook as runbooks
+from vmdr.plan import Plan, Strategy
+
+DEFAULT_KEEP_MINUTES = 30
+DEFAULT_READY_MINUTES = 20
+
+
+def preflight(catalog: Catalog, clients: AzureClients, plan_name: str, run_id: str,
+              request: DrillRequest) -> dict[str, Any]:
+    try:
+        plan = catalog.pin_run_plan(plan_name, run_id)
+    except PlanUnavailable as exc:
+        return {"blockers": [f"plan: {exc}"]}
+    blockers = isolation_problems(plan)
+    state = lifecycle.state_of(catalog, plan.name)
+    if state is not lifecycle.State.PROTECTED:
+        # The points a drill boots are the forward ones; once failed over they are stale.
+        blockers.append(f"plan: {plan.name!r} is {state.value}; drills run while it is "
+                        "protected")
+    not_drilled = _not_drilled(plan)
+    points = failover_preflight.choose_points(catalog, plan, request, blockers)
+    sizes = failover_preflight.sizes_offered(clients, plan, blockers)
+    for vm in plan.protected_vms():
+        wanted = vm.target_size or (points.get(vm.name) or {}).get("size")
+        if wanted and sizes is not None and wanted.lower() not in sizes:
+            blockers.append(f"{vm.name}: size {wanted} is not offered in {plan.secondary.region}")
+    if not blockers and plan.secondary.drill_subnet_id:
+        failover_preflight.room_for_nics(clients, catalog, plan, points, blockers,
+                                         plan.secondary.drill_subnet_id,
+                                         "secondary.drill_subnet_id")
+    if blockers:
+        return {"blockers": blockers, "groups": None}
+    book = _runbook(plan, run_id, points)
+    runbooks.save(catalog, book)
+    drill = plan.drill
+    keep = request.keep_minutes if request.keep_minutes is not None else (
+        drill.keep_minutes if drill else DEFAULT_KEEP_MINUTES)
+    return {
+        "blockers": [],
+        "groups": book.summary(),
+        "points": len(points),
+        "keep_minutes": keep,
+        "ready_minutes": drill.ready_minutes if drill else DEFAULT_READY_MINUTES,
+        "checks": len(drill.checks) if drill else 0,
+        "not_drilled": not_drilled,
+    }
+
+
+def isolation_problems(plan: Plan) -> list[str]:
+    """Why the plan cannot drill safely (the plan's validation refuses the same at PUT; a plan
+    stored before that rule is refused here too)."""
+    subnet = plan.secondary.drill_subnet_id
+    if not subnet:
+        return ["secondary.drill_subnet_id: the plan has no drill subnet; add an isolated subnet "
+                "of the secondary region (not the production one) to drill"]
+    if subnet.lower() == plan.secondary.subnet_id.lower():
+        return ["secondary.drill_subnet_id: is the production subnet"]
+    return []
+
+
+def _not_drilled(plan: Plan) -> list[dict]:
+    rows = []
+    for group in plan.groups:
+        for vm in group.vms:
+            if vm.strategy is Strategy.STANDBY_RESIZE:
+                rows.append({"vm": vm.name, "group": group.name,
+                             "reason": f"standby-resize: its standby {vm.standby_vm} is a "
+                                       "production VM that the application replicates to; a drill "
+                                       "does not resize or restart it (it has no recovery point "
+                                       "of its own)"})
+        for scale_set in group.scale_sets:
+            rows.append({"vm": scale_set.name, "group": group.name,
+                         "reason": "scale set: it is production capacity in the secondary; a "
+                                   "drill does not scale it"})
+    return rows
+
+
+def _runbook(plan: Plan, run_id: str, points: dict) -> runbooks.Runbook:
+    groups = []
+    for group in plan.groups:
+        vms = [runbooks.RunbookVm(name=vm.name, strategy=vm.strategy.value,
+                                  target_size=vm.target_size or points[vm.name].get("size"),
+                                  point=points[vm.name])
+               for vm in group.vms if vm.protected_by_copies]
+        if vms:
+            groups.append(runbooks.RunbookGroup(name=group.name, vms=vms))
+    return runbooks.Runbook(
+        plan=plan.name, run_id=run_id, mode="drill", kind="drill",
+        primary=runbooks.Site(subscription_id=plan.primary.subscription_id,
+                              resource_group=plan.primary.resource_group,
+                              region=plan.primary.region),
+        secondary=runbooks.Site(subscription_id=plan.secondary.subscription_id,
+                                resource_group=plan.secondary.resource_group,
+                                region=plan.secondary.region),
+        subnet_id=plan.secondary.drill_subnet_id, groups=groups)

@@ -335,7 +335,14 @@ def _start_one(look: _Look, vm: str, entry: dict, configuration, disks) -> None:
     point = _begin_point(look, vm, entry, configuration, disks)
     if entry["clean"]:
         state = look.power(vm)
-        entry["was_running"] = state in (observe.RUNNING, "PowerState/starting")
+        # Stopping or deallocating counts as running: most likely an earlier attempt of this
+        # look asked Azure to stop it and died before the record was saved. Starting it again
+        # after the point is the safe side — a DR tool must never leave a running VM stopped.
+        entry["was_running"] = state in (observe.RUNNING, "PowerState/starting",
+                                         "PowerState/stopping", "PowerState/deallocating")
+        if state in ("PowerState/stopping", "PowerState/deallocating"):
+            _stage(look, entry, "stopping")
+            return
         if state not in (observe.DEALLOCATED, "PowerState/stopped") and look.allowance.take():
             ops = look.clients.compute(look.plan.primary.subscription_id).virtual_machines
             begin(ops.begin_deallocate, look.plan.primary.resource_group, vm)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app.support import COMBOS, make_point, store_plan
+from tests.app.support import COMBOS, make_point, run_cycle, store_plan
 from tests.oplog import primary_violations
 from vmdr import tags
 
@@ -49,3 +49,17 @@ def test_a_recovery_point_touches_the_primary_only_to_read_it_and_tags_what_it_m
         assert found.get(tags.PLAN) == "shop", (rid, found)
         assert shared or (found.get(tags.SOURCE_VM), found.get(tags.RECOVERY_POINT)) in points, \
             (rid, found)
+
+
+def test_a_clean_copy_vm_found_stopping_is_started_again(arm, catalog, azure_clients):
+    """A retried attempt that finds the VM deallocating (its first attempt asked Azure to stop
+    it, then died before recording that) still starts it again: a DR tool must not leave a
+    running VM stopped (issue 10 item 6)."""
+    store_plan(catalog, "snapshot-set", "snapshot-copy")
+    arm.admin.set_latency(vm_deallocate=7200)  # two real seconds at the app tests' time scale
+    arm.compute.virtual_machines.begin_deallocate("rg-shop-weu", "shop-app-2")  # not waited on
+    view = arm.compute.virtual_machines.instance_view("rg-shop-weu", "shop-app-2")
+    assert "PowerState/deallocating" in [s.code for s in view.statuses]
+    run_cycle(catalog, azure_clients)
+    view = arm.compute.virtual_machines.instance_view("rg-shop-weu", "shop-app-2")
+    assert "PowerState/running" in [s.code for s in view.statuses]

@@ -154,6 +154,15 @@ class AdminClient:
         answer = None if status is None else {"status": status, "code": code}
         return self.set_rules(refusals={rule: answer})
 
+    # --------------------------------------------------------------------------- guests
+    def set_guest(self, vm: str = "*", **settings: Any) -> dict[str, Any]:
+        """How the guests of VMs whose name contains `vm` ("*": all) behave: never_ready=True,
+        exit_code=1, stdout="...", stderr="..." (Run Command results); later calls win."""
+        return self._call("POST", "/guests", json_body={"vm": vm, **settings}).json()
+
+    def clear_guests(self) -> None:
+        self._call("DELETE", "/guests")
+
     # --------------------------------------------------------------------------- log
     def operation_log(self, *, principal: str = "", action: str = "", method: str = "",
                       region: str = "", status: int | None = None, path_contains: str = "",

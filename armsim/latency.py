@@ -38,6 +38,8 @@ class LatencyProfile:
     restore_point_create: float = 30.0
     restore_point_delete: float = 10.0
     nic_create: float = 5.0
+    guest_ready: float = 90.0  # a VM's guest agent reports Ready this long after it runs
+    run_command: float = 30.0  # a Run Command script, once the agent is ready
     nic_delete: float = 5.0
     scale_set_update: float = 10.0
     scale_set_instance: float = 60.0

@@ -12,6 +12,7 @@ from aiohttp import web
 from armsim import estate as estate_module
 from armsim import ids
 from armsim.apps import app_health
+from armsim.compute import guests
 from armsim.compute.models import Disk, DiskRestorePoint, Snapshot
 from armsim.errors import ArmError, InvalidParameter, NotFound
 from armsim.simulator import Simulator
@@ -237,6 +238,32 @@ def register(app: web.Application, sim: Simulator) -> None:
             return web.json_response(registry.rules.describe())
 
     @_guard
+    async def guests_get(request: web.Request) -> web.Response:
+        with lock():
+            return web.json_response({"rules": guests.rules(registry)})
+
+    @_guard
+    async def guests_post(request: web.Request) -> web.Response:
+        """A guest rule: {"vm": "*" or part of a VM name, "never_ready", "exit_code", "stdout",
+        "stderr"} (compute/guests.py); later rules win."""
+        values = await _body(request)
+        unknown = set(values) - {"vm", *guests.DEFAULT}
+        if unknown or not isinstance(values.get("vm", "*"), str):
+            raise InvalidParameter(f"unknown guest settings {sorted(unknown)}; use vm, "
+                                   f"{', '.join(guests.DEFAULT)}")
+        rule = {"vm": values.get("vm", "*"), **{k: values[k] for k in guests.DEFAULT
+                                                 if k in values}}
+        with lock():
+            guests.rules(registry).append(rule)
+            return web.json_response({"rules": guests.rules(registry)})
+
+    @_guard
+    async def guests_delete(request: web.Request) -> web.Response:
+        with lock():
+            guests.rules(registry).clear()
+        return web.json_response({"rules": []})
+
+    @_guard
     async def oplog_get(request: web.Request) -> web.Response:
         q = request.query
         with lock():
@@ -331,6 +358,9 @@ def register(app: web.Application, sim: Simulator) -> None:
     add("PUT", P + "/latency", latency_put)
     add("GET", P + "/rules", rules_get)
     add("PUT", P + "/rules", rules_put)
+    add("GET", P + "/guests", guests_get)
+    add("POST", P + "/guests", guests_post)
+    add("DELETE", P + "/guests", guests_delete)
     add("GET", P + "/oplog", oplog_get)
     add("DELETE", P + "/oplog", oplog_delete)
     add("GET", P + "/dns/{sub}/{rg}/{profile}", dns)

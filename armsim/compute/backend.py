@@ -43,6 +43,7 @@ class ComputeBackend(DiskRules, VmRules, RestorePointRules, ScaleSetRules):
             resource = self.registry.resources.get(key)
             if isinstance(resource, VirtualMachine):
                 resource.power_state = "running" if restart_vms else "deallocated"
+                resource.running_since = self.registry.now() if restart_vms else None
                 names.append(resource.name)
             elif isinstance(resource, ScaleSet):
                 for instance in resource.instances.values():

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from armsim.compute import guests
 from armsim.registry import Registry, Resource
 from armsim.timestamps import iso
 
@@ -213,6 +214,8 @@ class VirtualMachine(Resource):
     extra_properties: dict[str, Any] = field(default_factory=dict)
     operation: Operation | None = None  # the power/update operation in flight, if any
     down_in_outage: bool = False
+    running_since: datetime | None = None  # when it last became running (its guest boots)
+    run_commands: dict[str, dict[str, Any]] = field(default_factory=dict)  # compute/guests.py
 
     def disk_ids(self) -> list[str]:
         found = [self.os_disk["managedDisk"]["id"]]
@@ -227,8 +230,6 @@ class VirtualMachine(Resource):
             "computerName": self.name,
             "osName": "ubuntu" if self.os_disk.get("osType", "Linux") == "Linux" else "Windows",
             "hyperVGeneration": "V2",
-            "vmAgent": {"vmAgentVersion": "2.2.53",
-                        "statuses": [status("ProvisioningState/succeeded", "Ready")]},
             "disks": disks,
             "statuses": [provisioning_status(
                 self.provisioning_state, moment,
@@ -237,6 +238,9 @@ class VirtualMachine(Resource):
         if self.provisioning_state != "Deleting":
             state = self.power_state
             view["statuses"].append(status(f"PowerState/{state}", POWER_DISPLAY[state]))
+        agent = guests.agent_view(registry, self)
+        if agent is not None:
+            view["vmAgent"] = agent
         return view
 
     def to_rest(self, registry: Registry, expand: str = "") -> dict[str, Any]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from armsim import lro
+from armsim.compute import guests
 from armsim.compute.models import Disk, DiskRestorePoint, Snapshot
+from armsim.errors import NotFound
 from armsim.http import Call, Reply
 from armsim.operation import Operation
 from armsim.routing import RG, SUB, Router, paged, scope_of
@@ -64,6 +66,39 @@ def vm_action(action: str):
         return _lro(svc, call, svc.compute.power(*_m(call), action), 202, None)
     handler.__name__ = f"vm_{action}"
     return handler
+
+
+def _run_command_of(call: Call, svc: Services):
+    vm = svc.compute.get_vm(*_m(call))
+    entry = vm.run_commands.get(call.match["cmd"].lower())
+    if entry is None:
+        raise NotFound(f"The Run Command '{call.match['cmd']}' of VM '{vm.name}' was not found.")
+    return vm, entry
+
+
+def put_run_command(call: Call, svc: Services) -> Reply:
+    vm = svc.compute.get_vm(*_m(call))
+    status, body, operation = guests.put_run_command(svc.compute, vm, call.match["cmd"],
+                                                     call.json())
+    return _lro(svc, call, operation, status, body)
+
+
+def get_run_command(call: Call, svc: Services) -> Reply:
+    vm, entry = _run_command_of(call, svc)
+    return Reply(200, guests.run_command_rest(svc.registry, vm, entry, call.param("$expand")))
+
+
+def list_run_commands(call: Call, svc: Services) -> Reply:
+    vm = svc.compute.get_vm(*_m(call))
+    return Reply(200, {"value": [guests.run_command_rest(svc.registry, vm, e, "")
+                                 for e in vm.run_commands.values()]})
+
+
+def delete_run_command(call: Call, svc: Services) -> Reply:
+    vm = svc.compute.get_vm(*_m(call))
+    if vm.run_commands.pop(call.match["cmd"].lower(), None) is None:
+        return Reply(204)
+    return Reply(200)
 
 
 def vm_instance_view(call: Call, svc: Services) -> Reply:
@@ -336,6 +371,11 @@ def register(router: Router) -> None:
         r("POST", VM + "/" + action.lower(), vm_action(action),
           f"{A}virtualMachines/{action}/action")
     r("GET", VM + "/instanceview", vm_instance_view, A + "virtualMachines/instanceView/read")
+    run_command = VM + "/runcommands/(?P<cmd>[^/]+)"
+    r("PUT", run_command, put_run_command, A + "virtualMachines/runCommands/write")
+    r("GET", run_command, get_run_command, A + "virtualMachines/runCommands/read")
+    r("DELETE", run_command, delete_run_command, A + "virtualMachines/runCommands/delete")
+    r("GET", VM + "/runcommands", list_run_commands, A + "virtualMachines/runCommands/read")
     r("GET", VM + "/vmsizes", vm_sizes, A + "virtualMachines/vmSizes/read")
     r("GET", RG + CP + "/virtualmachines", list_vms, A + "virtualMachines/read")
     r("GET", SUB + CP + "/virtualmachines", list_vms, A + "virtualMachines/read")

@@ -166,6 +166,7 @@ class VmRules(ComputeBase):
 
         def created() -> None:
             vm.provisioning_state, vm.power_state = "Succeeded", "running"
+            vm.running_since = self.registry.now()
 
         def failed(error: dict[str, Any]) -> None:
             vm.provisioning_state, vm.power_state = "Failed", "stopped"
@@ -386,6 +387,8 @@ class VmRules(ComputeBase):
 
         def done() -> None:
             vm.power_state, vm.provisioning_state = final, "Succeeded"
+            if final == "running":
+                vm.running_since = self.registry.now()
 
         def failed(error: dict[str, Any]) -> None:
             # e.g. AllocationFailed on start: the VM stays where it was, provisioning Failed.

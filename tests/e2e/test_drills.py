@@ -165,3 +165,26 @@ def test_a_drill_needs_an_isolated_subnet(vmdr):
     response = vmdr.client.call("POST", "plans/shop/drills", json_body={})
     assert response.status == 400 and "drill_subnet_id" in response.text, response.text
     assert vmdr.client.status("drill-shop") is None
+
+
+def test_a_guest_never_ready_and_a_failing_check_fail_the_drill_which_still_cleans_up(vmdr):
+    vmdr.put_plan(drill_plan(vmdr))
+    protect(vmdr)
+    vmdr.admin.set_guest("shop-app-1", never_ready=True)
+    vmdr.admin.set_guest("shop-app-2", exit_code=2, stdout="", stderr="connection refused")
+    start_drill(vmdr)
+    output = finish_drill(vmdr)
+    assert output["outcome"] == "failed", output
+    assert drill_resources(vmdr) == []
+    report = vmdr.catalog.get_run_report("shop", output["run_id"])
+    rows = {row["vm"]: row for row in report["proof"]}
+    assert rows["shop-app-1"]["result"] == "failed"
+    assert "guest agent is not ready" in rows["shop-app-1"]["error"]
+    assert rows["shop-app-1"]["seconds_to_ready"] is None
+    check = rows["shop-app-2"]["checks"]["app-answers"]
+    assert (check["state"], check["exit_code"]) == ("failed", 2)
+    assert "connection refused" in check["output"]
+    assert report["proven"] is False
+    assert [s["name"] for s in report["steps"]][-2:] == ["cleanup", "report"]
+    plan = vmdr.client.call("GET", "plans/shop").json()
+    assert plan["last_proven_point"] is None

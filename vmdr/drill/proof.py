@@ -129,7 +129,8 @@ def _check(clients: AzureClients, site: runbooks.Site, row: dict, check: DrillCh
     if entry["state"] == "due":
         if allowance.take():
             guest.start_script(clients, site.subscription_id, site.resource_group, row["name"],
-                               check.name, command.script, command.shell.value)
+                               check.name, command.script, site.region,
+                               command.timeout_seconds)
             entry.update(state="started", started=now.isoformat())
         return
     result = guest.script_result(clients, site.subscription_id, site.resource_group,

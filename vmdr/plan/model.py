@@ -256,16 +256,11 @@ class Failback(Strict):
     health_checks: list[HealthCheck] = Field(default_factory=list)
 
 
-class Shell(StrEnum):
-    LINUX = "linux"  # Run Command RunShellScript
-    WINDOWS = "windows"  # Run Command RunPowerShellScript
-
-
 class RunCommandCheck(Strict):
-    """A script run in each drilled VM's guest through Run Command; exit code 0 passes."""
+    """A script run in each drilled VM's guest through Run Command (bash on Linux, PowerShell
+    on Windows: the guest's own shell); exit code 0 passes."""
 
     script: list[Annotated[str, Field(max_length=4000)]] = Field(min_length=1, max_length=100)
-    shell: Shell = Shell.LINUX
     # Which drilled VMs run it (default: every VM the drill boots).
     vms: list[VmName] = Field(default_factory=list)
     timeout_seconds: int = Field(600, ge=10, le=5400)

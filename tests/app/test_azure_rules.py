@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,15 +33,23 @@ def seq(arm) -> int:
 def test_restore_points_of_a_vm_are_taken_at_least_an_hour_apart(arm, catalog, azure_clients):
     store_plan(catalog, "restore-point", "snapshot-copy")
     make_point(catalog, azure_clients, arm)
+    newest = {vm: p.created for vm, p in catalog.newest_complete_points("shop").items()}
     since = seq(arm)
     soon = run_cycle(catalog, azure_clients)
-    [row] = [vm for vm in soon["vms"] if vm["vm"] == "shop-db-1"]
-    assert row["outcome"] == "skipped"
-    assert "takes the next crash-consistent one from" in row["error"]
-    assert restore_point_writes(arm, since) == []  # vmdr did not ask Azure for a refusal
+    # At the app tests' time scale an hour passes in a real second or two, so which VMs are
+    # still inside their hour depends on the machine: the rule must hold for each VM.
+    skipped = [vm for vm in soon["vms"] if vm["outcome"] == "skipped"]
+    assert skipped, "no VM was inside its hour: the test did not exercise the rule"
+    for row in soon["vms"]:
+        started = datetime.fromisoformat(soon["started"])
+        inside = started - newest[row["vm"]] < timedelta(hours=1)
+        assert (row["outcome"] == "skipped") is inside, (row, newest[row["vm"]], started)
+    for row in skipped:
+        assert "takes the next crash-consistent one from" in row["error"]
+        assert restore_point_writes(arm, since, row["vm"]) == []  # no refusal asked for
     arm.sim.clock.advance(3601)
     later = run_cycle(catalog, azure_clients)
-    assert [vm["outcome"] for vm in later["vms"] if vm["vm"] == "shop-db-1"] == ["protected"]
+    assert {vm["outcome"] for vm in later["vms"]} == {"protected"}
 
 
 @pytest.mark.parametrize(("status", "code"), [(409, "TooManyConcurrentCopies"),

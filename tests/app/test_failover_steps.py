@@ -36,7 +36,7 @@ def make_runbook(catalog, run_id: str, vms: list[RunbookVm],
     weu = Site(subscription_id=SUB, resource_group="rg-shop-weu", region="westeurope")
     runbook.save(catalog, Runbook(
         plan="shop", run_id=run_id, mode="unplanned", primary=weu, secondary=neu,
-        subnet_id=f"/subscriptions/{SUB}/resourceGroups/rg-net/providers/Microsoft.Network/"
+        subnet_id=f"/subscriptions/{SUB}/resourceGroups/rg-net-neu/providers/Microsoft.Network/"
                   "virtualNetworks/vnet-neu/subnets/app",
         groups=[RunbookGroup(name="data", vms=vms, scale_sets=list(scale_sets))]))
 

@@ -8,7 +8,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from vmdr import lifecycle
-from vmdr.catalog import Catalog
+from vmdr.catalog import Catalog, PlanUnavailable
 from vmdr.failover import report, runbook
 from vmdr.lifecycle import State
 
@@ -31,6 +31,7 @@ def finish_run(catalog: Catalog, run: dict[str, Any], outcome: str,
     except ResourceNotFoundError:  # blocked before preflight wrote one
         book = None
     built = report.build(run, outcome, ended, book)
+    built["rpo_minutes_target"] = _rpo_target(catalog, run)
     catalog.put_run_report(run["plan"], run["run_id"], built, report.markdown(built))
     kind = run.get("kind", "failover")
     if kind in ENDS:
@@ -42,3 +43,11 @@ def finish_run(catalog: Catalog, run: dict[str, Any], outcome: str,
         lifecycle.end_run(catalog, run["plan"], run["run_id"], running, to, ended,
                           f"{kind} {outcome}", **extra)
     return report.output(built)
+
+
+def _rpo_target(catalog: Catalog, run: dict[str, Any]) -> float | None:
+    """The RPO target of the plan the run was pinned to (the HTML report's RPO column)."""
+    try:
+        return catalog.load_run_plan(run["plan"], run["run_id"]).protection.rpo_minutes
+    except PlanUnavailable:
+        return None

@@ -1,9 +1,12 @@
-"""Run reports through devhost: the RTO of a plan without DNS, and the runs listing."""
+"""Run reports through devhost: the RTO of a plan without DNS, the runs listing, the HTML
+report in a browser, and the run's telemetry."""
 
 from __future__ import annotations
 
 from tests.browser import measured_bars
 from tests.e2e.test_failover import finish, protect, shop_plan, start_failover
+from tests.telemetry import in_memory
+from vmdr import telemetry
 
 
 def test_a_plan_without_dns_reports_the_rto_to_healthy_and_its_runs_are_listed(vmdr, tmp_path):
@@ -51,3 +54,15 @@ def test_a_plan_without_dns_reports_the_rto_to_healthy_and_its_runs_are_listed(v
     assert all(b["width"] > 0 for b in bars), bars
     assert sorted(b["label"] for b in bars if b["section"] == "VMs") == sorted(
         r["vm"] for r in report.json()["recovered"])
+
+    # What the report activity emits for this run (devhost runs it in another process; here the
+    # same call on the run's stored report, through the in-memory exporter): a span per step.
+    otel = in_memory()
+    telemetry.run_finished(report.json())
+    spans = otel.spans.get_finished_spans()
+    assert [s.attributes["vmdr.step"] for s in spans if s.name.startswith("vmdr.step ")] == [
+        s["name"] for s in steps]
+    assert {s.attributes["vmdr.run_id"] for s in spans} == {output["run_id"]}
+    [rto_point] = [p for p in otel.points(telemetry.RTO_METRIC)
+                   if p.attributes["vmdr.plan"] == "shop"]
+    assert rto_point.sum == rto["seconds_to_healthy"]

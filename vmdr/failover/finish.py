@@ -7,7 +7,7 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from vmdr import lifecycle
+from vmdr import lifecycle, telemetry
 from vmdr.catalog import Catalog, PlanUnavailable
 from vmdr.failover import report, runbook
 from vmdr.lifecycle import State
@@ -33,6 +33,7 @@ def finish_run(catalog: Catalog, run: dict[str, Any], outcome: str,
     built = report.build(run, outcome, ended, book)
     built["rpo_minutes_target"] = _rpo_target(catalog, run)
     catalog.put_run_report(run["plan"], run["run_id"], built, report.markdown(built))
+    telemetry.run_finished(built)
     kind = run.get("kind", "failover")
     if kind in ENDS:
         running, outcomes = ENDS[kind]

@@ -81,6 +81,7 @@ def test_a_failover_through_the_cli(vmdr, tmp_path):
             watcher.wait()
         watcher.stdout.close()
         watcher.stderr.close()
+    print("\n" + out)  # what the operator saw (README shows it)
     assert watcher.returncode == 0, out + err
     for step in ("preflight", "approval", "shutdown", "final-copy", "health"):
         assert step in out

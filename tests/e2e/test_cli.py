@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 
 import yaml
 from click.testing import CliRunner
@@ -19,6 +22,46 @@ from click.testing import CliRunner
 from tests.e2e.conftest import ROOT
 from tests.e2e.test_failover import shop_plan
 from vmdr.cli import cli
+
+
+@dataclass
+class Screen:
+    returncode: int
+    text: str
+
+
+def on_a_terminal(args: list[str], env: dict[str, str], answers: list[tuple[str, str]]) -> Screen:
+    """`python -m vmdr ARGS` with a pseudo-terminal as stdin and stdout; each answer is typed
+    once its question has appeared."""
+    main, side = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "vmdr", *args], cwd=ROOT,
+                               env={**os.environ, **env, "COLUMNS": "120"},
+                               stdin=side, stdout=side, stderr=side, close_fds=True)
+    os.close(side)
+    seen = b""
+    pending = list(answers)
+    try:
+        while True:
+            ready, _, _ = select.select([main], [], [], 120)
+            if not ready:
+                break
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+            if pending and pending[0][0].encode() in seen.split(b"\x00")[-1]:
+                os.write(main, pending.pop(0)[1].encode() + b"\r")
+                seen += b"\x00"  # answered up to here
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(main)
+    return Screen(process.returncode, seen.replace(b"\x00", b"").decode(errors="replace"))
 
 
 def test_a_failover_through_the_cli(vmdr, tmp_path):
@@ -51,6 +94,18 @@ def test_a_failover_through_the_cli(vmdr, tmp_path):
     assert "shop-app-1" in table and "over the RPO target" not in table
     assert all(not vm["over_rpo"] for vm in json.loads(
         run("protect", "status", "shop", "-o", "json").output)["vms"])
+
+    # On a terminal, --watch asks at the approval: rejected there, the run changes nothing and
+    # the command exits 1 (the failover did not happen).
+    run("failover", "start", "shop", "--reason", "asked on a terminal")
+    screen = on_a_terminal(["failover", "status", "shop", "--watch"], env,
+                           answers=[("approve, reject or wait", "reject"), ("comment", "no")])
+    assert screen.returncode == 1, screen.text
+    assert "awaits approval" in screen.text and key not in screen.text
+    rejected = json.loads(run("failover", "status", "shop", "-o", "json", code=1).output)
+    steps = {step["name"]: step["state"] for step in rejected["status"]["steps"]}
+    assert steps["approval"] == "failed" and "shutdown" not in steps, steps
+    assert rejected["output"]["outcome"] != "succeeded"
 
     started = json.loads(run("failover", "start", "shop", "--reason", "cli test",
                              "-o", "json").output)
@@ -92,7 +147,8 @@ def test_a_failover_through_the_cli(vmdr, tmp_path):
     assert [g["state"] for g in final["status"]["groups"]] == ["recovered"] * 3
     run_id = final["output"]["run_id"]
     runs = json.loads(run("runs", "list", "shop", "-o", "json").output)
-    assert [r["run_id"] for r in runs["runs"]] == [run_id]
+    assert [r["run_id"] for r in runs["runs"]] == [run_id, rejected["output"]["run_id"]]
+    assert [r["outcome"] for r in runs["runs"]] == ["succeeded", rejected["output"]["outcome"]]
     shown = run("runs", "show", "shop", run_id).output
     assert "succeeded" in shown and "RTO" in shown
     report = json.loads(run("runs", "show", "shop", run_id, "-o", "json").output)

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from vmdr.cli.client import BAD_INPUT, Client, CliFailure
@@ -67,7 +68,12 @@ def remote(command: Callable) -> Callable:
 def styled(state: Any) -> str:
     text = str(state) if state is not None else "-"
     style = STATE_STYLES.get(text)
-    return f"[{style}]{text}[/]" if style else text
+    return f"[{style}]{escape(text)}[/]" if style else escape(text)
+
+
+def plain(value: Any) -> str:
+    """Text from the API, printed as it is (never read as Rich markup)."""
+    return escape(str(value))
 
 
 def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> Table:

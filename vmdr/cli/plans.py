@@ -8,7 +8,7 @@ import click
 
 from vmdr.cli import offline
 from vmdr.cli.client import BAD_INPUT, CliFailure
-from vmdr.cli.output import Session, remote, styled, table
+from vmdr.cli.output import Session, plain, remote, styled, table
 
 
 @click.group("plans")
@@ -43,9 +43,10 @@ def show_plan(session: Session, plan: str) -> None:
         out.print(f"[bold]{data['name']}[/]  state: {styled(state.get('state'))}"
                   f"  valid: {'yes' if data['valid'] else '[red]no[/]'}")
         if state.get("next"):
-            out.print(f"next: {state['next']}")
+            out.print(f"next: {plain(state['next'])}")
         for problem in data.get("problems", []):
-            out.print(f"[red]problem[/] {problem.get('path')}: {problem.get('message')}")
+            out.print(f"[red]problem[/] {plain(problem.get('path'))}: "
+                      f"{plain(problem.get('message'))}")
         out.print(table(None, ["VM", "strategy", "newest complete point"], [
             (vm["name"], vm["strategy"], (vm.get("newest_complete_point") or {}).get("rp_id"))
             for vm in data["vms"]]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from vmdr.cli.output import Session, duration, remote, styled, table
+from vmdr.cli.output import Session, duration, plain, remote, styled, table
 
 
 @click.group("runs")
@@ -65,12 +65,13 @@ def render_report(out, report: dict) -> None:
             (s.get("name"), styled(s.get("state")), s.get("started"), s.get("ended"))
             for s in steps]))
     if report.get("failure"):
-        out.print(f"[red]failure[/] {report['failure']}")
+        out.print(f"[red]failure[/] {plain(report['failure'])}")
     groups = report.get("groups") or []
     if groups:
         out.print(table("groups", ["group", "state", "VMs"], [
             (g.get("name"), styled(g.get("state")), g.get("vms")) for g in groups]))
     for item in report.get("compensations_run") or []:
-        out.print(f"[magenta]compensated[/] {item.get('description')}")
+        out.print(f"[magenta]compensated[/] {plain(item.get('description'))}")
     for item in report.get("left") or []:
-        out.print(f"[bold red]left undone[/] {item.get('description')}: {item.get('error')}")
+        out.print(f"[bold red]left undone[/] {plain(item.get('description'))}: "
+                  f"{plain(item.get('error'))}")

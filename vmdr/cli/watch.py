@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.text import Text
 
 from vmdr.cli.client import Client
-from vmdr.cli.output import between, console, duration, parse_time, styled, table
+from vmdr.cli.output import between, console, duration, parse_time, plain, styled, table
 
 ACTIVE = {"Running", "Pending", "ContinuedAsNew", "Suspended"}
 POLL_SECONDS = 1.0
@@ -61,7 +61,7 @@ def view(status: dict[str, Any], now: datetime | None = None) -> Group:
     output = status.get("output")
     if isinstance(output, dict) and output.get("outcome"):
         parts.append(Text.from_markup(f"outcome {styled(output['outcome'])}"
-                                      + (f": {output['failure']}" if output.get("failure")
+                                      + (f": {plain(output['failure'])}" if output.get("failure")
                                          else "")))
     return Group(*parts)
 

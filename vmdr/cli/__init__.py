@@ -2,9 +2,8 @@
 plus the offline plan-file checks.
 
 Exit codes: 0 ok; 1 the run did not succeed (failed, rolled back, rejected, aborted) or a plan
-file has problems; 2 usage or
-bad input; 3 not found; 4 conflict (wrong state, already running); 5 cannot reach vmdr, the key
-was refused, or vmdr failed.
+file has problems; 2 usage or bad input; 3 not found; 4 conflict (wrong state, already running);
+5 cannot reach vmdr, the key was refused, or vmdr failed.
 """
 
 from __future__ import annotations

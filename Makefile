@@ -5,11 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 TOOLS := .venv-tools
 
-.PHONY: test lint install tools wheelhouse package demo bench clean
+.PHONY: test lint install tools wheelhouse package demo bench clean chromium
 
 install: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-cli.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
@@ -40,10 +40,15 @@ wheelhouse: .wheelhouse/.built
 package: install
 	$(BIN)/python -m localplatform.package --out dist/vmdr
 
+# Debian's chromium for the browser test of the HTML run report (tests/browser.py); only when
+# missing. Without it that test is skipped, and says so.
+chromium:
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+
 lint: install
 	$(BIN)/ruff check .
 
-test: install tools wheelhouse lint
+test: install tools wheelhouse chromium lint
 	$(BIN)/python -m pytest
 
 # The main job end to end on the local platform: protect, alert, approve, fail over, verify.

@@ -10,10 +10,12 @@ import azure.functions as func
 import activities
 import orchestrators
 import triggers
-from vmdr import settings
+from vmdr import settings, telemetry
 
 # Refuse to start with settings that are unsafe or cannot work; the message names each one.
 settings.load()
+# Spans and metrics to Application Insights when its connection string is set (vmdr/telemetry.py).
+telemetry.configure()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 

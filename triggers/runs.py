@@ -29,3 +29,11 @@ def run_report(req: func.HttpRequest) -> func.HttpResponse:
 def run_report_markdown(req: func.HttpRequest) -> func.HttpResponse:
     plan, run_id = req.route_params.get("plan", ""), req.route_params.get("run_id", "")
     return to_http(guarded(lambda: runs_api.report(default_catalog(), plan, run_id, "md")))
+
+
+@bp.route(route="plans/{plan}/runs/{run_id}/report", methods=["GET"])
+def run_report_page(req: func.HttpRequest) -> func.HttpResponse:
+    """HTML for a browser (Accept: text/html), else the JSON report."""
+    plan, run_id = req.route_params.get("plan", ""), req.route_params.get("run_id", "")
+    return to_http(guarded(lambda: runs_api.negotiated(default_catalog(), plan, run_id,
+                                                       req.headers.get("Accept"))))

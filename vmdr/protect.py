@@ -24,7 +24,7 @@ from typing import Any
 from azure.core.exceptions import AzureError
 from pydantic import AwareDatetime, BaseModel
 
-from vmdr import errors, schedule
+from vmdr import errors, schedule, telemetry
 from vmdr.azure import AzureClients
 from vmdr.catalog import PROTECTION, Catalog, CatalogConflict, PointNotFound
 from vmdr.engine import arm, observe
@@ -595,6 +595,7 @@ def finish_cycle(catalog: Catalog, plan_name: str, cycle_id: str, now: datetime,
                                                   **row}})
         catalog.put_protection_status(plan_name, report)
         _reprotected(catalog, plan_name, counts, now)
+    telemetry.cycle_finished(report)
     worst = [row["worst_rpo_minutes"] for row in rows if row["worst_rpo_minutes"] is not None]
     return {"counts": counts, "runbook": report.get("runbook"),
             "worst_rpo_minutes": max(worst) if worst else None,

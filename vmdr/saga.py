@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 
 STATUS_KEYS = ("kind", "plan", "run_id", "mode", "phase", "steps", "awaiting", "children")
+# Each group's progress in the status (counts only; the CLI's --watch shows them).
+GROUP_KEYS = ("name", "state", "vms", "done_recovered", "done_standbys", "done_scale_sets")
 
 
 class Saga:
@@ -108,8 +110,10 @@ class Saga:
 
     def custom_status(self) -> dict[str, Any]:
         """`{kind, plan, run_id, mode, phase, steps: [{name, state, started, ended}], awaiting,
-        children}`."""
+        children, groups: [{name, state, vms, done_*}]}`."""
         status = {key: self.state.get(key) for key in STATUS_KEYS}
         status["steps"] = [{k: step[k] for k in ("name", "state", "started", "ended")}
                            for step in self.state["steps"]]
+        status["groups"] = [{k: group[k] for k in GROUP_KEYS if k in group}
+                            for group in self.state.get("groups") or []]
         return status

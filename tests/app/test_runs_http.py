@@ -53,7 +53,8 @@ def test_runs_are_listed_newest_first_in_pages_with_links_to_their_reports(app_f
     assert first["outcome"] == "succeeded" and first["mode"] == "planned"
     assert first["rto_seconds"] == 904.0 and first["rpo_max_seconds"] == 0.0
     assert first["report"] == {"json": f"/api/plans/shop/runs/{ids[4]}/report.json",
-                               "markdown": f"/api/plans/shop/runs/{ids[4]}/report.md"}
+                               "markdown": f"/api/plans/shop/runs/{ids[4]}/report.md",
+                               "html": f"/api/plans/shop/runs/{ids[4]}/report"}
     assert body["next"] == f"/api/plans/shop/runs?limit=2&after={ids[3]}"
     seen = [r["run_id"] for r in body["runs"]]
     while body["next"]:

@@ -17,9 +17,9 @@ from vmdr.settings import APP_SETTINGS, local_only, required_in_azure
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 BICEP_FILES = sorted(INFRA.rglob("*.bicep"))
 ROLE_FILES = sorted((INFRA / "roles").glob("*.json"))
-# Settings the Functions host reads itself (telemetry), not vmdr.
-HOST_SETTINGS = {"APPLICATIONINSIGHTS_CONNECTION_STRING",
-                 "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"}
+# Settings the Functions host reads itself (telemetry), not vmdr (vmdr.settings declares the
+# connection string, which vmdr/telemetry.py reads too).
+HOST_SETTINGS = {"APPLICATIONINSIGHTS_AUTHENTICATION_STRING"}
 
 
 def parse(path: Path) -> dict[str, Any]:

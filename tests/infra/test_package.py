@@ -67,7 +67,8 @@ def test_funcignore_keeps_out_the_local_platform_and_secrets():
     for path in ("armsim/server.py", "devhost/host.py", "localplatform/demo.py",
                  "tests/conftest.py", "examples/estate/demo.yaml", "infra/main.bicep",
                  "local.settings.json", ".azure/prod/.env", ".venv/bin/python",
-                 "vmdr/__pycache__/x.cpython-311.pyc", "requirements-dev.txt", "azure.yaml"):
+                 "vmdr/__pycache__/x.cpython-311.pyc", "requirements-dev.txt",
+                 "requirements-cli.txt", "azure.yaml"):
         assert spec.match_file(path), path
     for path in ("function_app.py", "host.json", "requirements.txt", "vmdr/settings.py"):
         assert not spec.match_file(path), path

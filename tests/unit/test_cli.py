@@ -77,3 +77,25 @@ def test_validate_refuses_hostile_files_with_a_message_not_a_traceback(tmp_path)
     shown = run("plan", "show", str(deep))
     assert shown.returncode == 1 and "Traceback" not in shown.stderr
     assert "nests too deep" in shown.stderr
+
+
+def test_remote_commands_need_a_url_and_check_plan_files_before_sending(tmp_path):
+    from click.testing import CliRunner
+
+    from vmdr.cli import cli
+
+    runner = CliRunner()
+    no_url = runner.invoke(cli, ["plans", "list"], env={"VMDR_URL": "", "VMDR_KEY": ""})
+    assert no_url.exit_code == 2 and "no vmdr URL: pass --url or set VMDR_URL" in no_url.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: shop\n")
+    # Port 9 (discard) is never reached: the file's problems stop the command first.
+    put = runner.invoke(cli, ["plans", "put", str(broken), "--url", "http://127.0.0.1:9",
+                              "--key", "k-secret"])
+    assert put.exit_code == 2 and "problem(s); nothing was sent" in put.stderr
+    unreachable = runner.invoke(cli, ["runs", "list", "shop", "--url", "http://127.0.0.1:9",
+                                      "--key", "k-secret"])
+    assert unreachable.exit_code == 5 and "cannot reach vmdr at http://127.0.0.1:9" in \
+        unreachable.stderr
+    assert "k-secret" not in unreachable.output + unreachable.stderr
+    assert "Traceback" not in unreachable.output + unreachable.stderr

@@ -32,9 +32,11 @@ def test_custom_status_has_the_documented_shape_and_lists_the_children():
     saga.begin("preflight", T0)
     saga.end(T0 + timedelta(seconds=5), detail={"big": "x" * 1000})
     saga.watching(["failover-shop:run-1:1"])
+    saga["groups"] = [{"name": "app", "state": "recovering", "vms": 2, "batches": 1}]
     status = saga.custom_status()
+    assert status["groups"] == [{"name": "app", "state": "recovering", "vms": 2}]
     assert set(status) == {"kind", "plan", "run_id", "mode", "phase", "steps", "awaiting",
-                           "children"}
+                           "children", "groups"}
     assert status["children"] == ["failover-shop:run-1:1"]
     assert status["steps"] == [{"name": "preflight", "state": "succeeded",
                                 "started": T0.isoformat(),

@@ -8,6 +8,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_CODE = ["function_app.py", "vmdr", "triggers", "orchestrators", "activities"]
+# The operator's command line reads VMDR_URL/VMDR_KEY on the operator's machine, not in the app.
+NOT_THE_APP = ROOT / "vmdr" / "cli"
 
 
 def settings_read_by_the_app() -> set[str]:
@@ -15,6 +17,8 @@ def settings_read_by_the_app() -> set[str]:
     for place in APP_CODE:
         path = ROOT / place
         for source in [path] if path.is_file() else path.rglob("*.py"):
+            if NOT_THE_APP in source.parents:
+                continue
             text = source.read_text()
             names |= set(re.findall(r'"(VMDR_[A-Z_]+|AzureWebJobsStorage|TaskHubName)"', text))
             names |= set(re.findall(r'"%(\w+)%"', text))  # binding expressions: %Setting%

@@ -1,5 +1,6 @@
 """GET /api/plans/{plan}/runs (past failover runs, newest first, paged) and each run's report
-(GET /api/plans/{plan}/runs/{run_id}/report.json and report.md)."""
+(GET /api/plans/{plan}/runs/{run_id}/report.json and report.md; .../report answers HTML when the
+Accept header asks for text/html, else the JSON)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict
 
+from vmdr.api.bodies import media_type
 from vmdr.api.plans import check_plan_name
 from vmdr.api.responses import ApiError, ApiResponse, ok
 from vmdr.catalog import Catalog
+from vmdr.failover import report_html
 
 # run-{start:%Y%m%dt%H%M%Sz}-{8 hex} (orchestrators/failover.py); drills: drill-…
 RUN_ID = re.compile(r"^(run|drill)-\d{8}t\d{6}z-[0-9a-f]{8}$")
@@ -52,12 +55,22 @@ def report(catalog: Catalog, plan: str, run_id: str, kind: str) -> ApiResponse:
         text = catalog.get_run_markdown(plan, run_id)
         if text is not None:
             return ApiResponse(200, text, {"Content-Type": "text/markdown"})
+    elif kind == "html":
+        found = catalog.get_run_report(plan, run_id)
+        if found is not None:
+            return ApiResponse(200, report_html.render(found), {"Content-Type": "text/html"})
     else:
         found = catalog.get_run_report(plan, run_id)
         if found is not None:
             return ok(found)
     raise ApiError(404, "RunNotFound", f"Plan {plan!r} has no report of run {run_id!r}; "
                    f"GET /api/plans/{plan}/runs lists the runs that have one.")
+
+
+def negotiated(catalog: Catalog, plan: str, run_id: str, accept: str | None) -> ApiResponse:
+    """The report as HTML when `accept` names text/html (a browser), else as JSON."""
+    kinds = {media_type(part) for part in (accept or "").split(",")}
+    return report(catalog, plan, run_id, "html" if "text/html" in kinds else "json")
 
 
 def _limit(value: str | None) -> int:
@@ -73,5 +86,6 @@ def _entry(plan: str, run) -> dict:
     entry = asdict(run)
     entry.pop("alert_key")
     base = f"/api/plans/{plan}/runs/{run.run_id}"
-    entry["report"] = {"json": f"{base}/report.json", "markdown": f"{base}/report.md"}
+    entry["report"] = {"json": f"{base}/report.json", "markdown": f"{base}/report.md",
+                       "html": f"{base}/report"}
     return entry

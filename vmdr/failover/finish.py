@@ -7,8 +7,8 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from vmdr import lifecycle
-from vmdr.catalog import Catalog
+from vmdr import lifecycle, telemetry
+from vmdr.catalog import Catalog, PlanUnavailable
 from vmdr.drill import report as drill_report
 from vmdr.failover import report, runbook
 from vmdr.lifecycle import State
@@ -32,12 +32,14 @@ def finish_run(catalog: Catalog, run: dict[str, Any], outcome: str,
     except ResourceNotFoundError:  # blocked before preflight wrote one
         book = None
     built = report.build(run, outcome, ended, book)
+    built["rpo_minutes_target"] = _rpo_target(catalog, run)
     kind = run.get("kind", "failover")
     text = report.markdown(built)
     if kind == "drill":
         built = drill_report.extend(catalog, built, run)
         text += drill_report.markdown(built)
     catalog.put_run_report(run["plan"], run["run_id"], built, text)
+    telemetry.run_finished(built)
     if kind in ENDS:
         running, outcomes = ENDS[kind]
         to = outcomes.get(outcome, BEFORE[kind])
@@ -47,3 +49,11 @@ def finish_run(catalog: Catalog, run: dict[str, Any], outcome: str,
         lifecycle.end_run(catalog, run["plan"], run["run_id"], running, to, ended,
                           f"{kind} {outcome}", **extra)
     return report.output(built)
+
+
+def _rpo_target(catalog: Catalog, run: dict[str, Any]) -> float | None:
+    """The RPO target of the plan the run was pinned to (the HTML report's RPO column)."""
+    try:
+        return catalog.load_run_plan(run["plan"], run["run_id"]).protection.rpo_minutes
+    except PlanUnavailable:
+        return None

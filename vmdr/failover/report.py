@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from vmdr import naming
+from vmdr.failover import timeline
 from vmdr.failover.runbook import Runbook
 
 # The orchestration's output keeps at most this many per-VM rows (the report has all).
@@ -180,6 +181,9 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"- **failure**: {report['failure']}")
     if report["blockers"]:
         lines += ["", "## Blockers", ""] + [f"- {b}" for b in report["blockers"]]
+    chart = timeline.mermaid(report)
+    if chart:
+        lines += ["", "## Timeline", ""] + chart
     lines += ["", "## Steps", "", "| step | state | started | ended |", "|---|---|---|---|"]
     for step in report["steps"]:
         lines.append(f"| {step['name']} | {step['state']} | {step['started']} | "

@@ -1,8 +1,7 @@
-"""`python -m vmdr plan validate FILE...` and `python -m vmdr plan show FILE`."""
+"""Plan files without a running vmdr: `plan(s) validate FILE...` and `plan show FILE`."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
@@ -13,7 +12,7 @@ import yaml
 from vmdr.plan import Plan, PlanProblem, check_text
 
 
-def _read(path: str) -> tuple[Plan | None, list[PlanProblem]]:
+def read(path: str) -> tuple[Plan | None, list[PlanProblem]]:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -24,7 +23,7 @@ def _read(path: str) -> tuple[Plan | None, list[PlanProblem]]:
 def validate(paths: Sequence[str]) -> int:
     failed = 0
     for path in paths:
-        plan, problems = _read(path)
+        plan, problems = read(path)
         if plan is not None:
             vms = plan.vms()
             scale_sets = sum(len(g.scale_sets) for g in plan.groups)
@@ -41,7 +40,7 @@ def validate(paths: Sequence[str]) -> int:
 
 
 def show(path: str, as_json: bool) -> int:
-    plan, problems = _read(path)
+    plan, problems = read(path)
     if plan is None:
         print(f"FAIL  {path}: {len(problems)} problem(s)", file=sys.stderr)
         for problem in problems:
@@ -61,20 +60,3 @@ def show(path: str, as_json: bool) -> int:
     else:
         print(yaml.safe_dump(document, sort_keys=False, width=120), end="")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m vmdr", description="vmdr command line")
-    commands = parser.add_subparsers(dest="area", required=True)
-    plan = commands.add_parser("plan", help="recovery plans").add_subparsers(
-        dest="command", required=True
-    )
-    check = plan.add_parser("validate", help="check plans; print every problem with its path")
-    check.add_argument("files", nargs="+", metavar="FILE")
-    display = plan.add_parser("show", help="the normalised plan, failover and shutdown order")
-    display.add_argument("file", metavar="FILE")
-    display.add_argument("--json", action="store_true", help="JSON instead of YAML")
-    args = parser.parse_args(argv)
-    if args.command == "validate":
-        return validate(args.files)
-    return show(args.file, args.json)

@@ -1,0 +1,48 @@
+"""`protect now|status`: a protect cycle on demand, and each VM's RPO against the target."""
+
+from __future__ import annotations
+
+import click
+
+from vmdr.cli.output import Session, remote, table
+
+
+@click.group("protect")
+def protect() -> None:
+    """Protect cycles and recovery points."""
+
+
+@protect.command("now")
+@click.argument("plan")
+@remote
+def protect_now(session: Session, plan: str) -> None:
+    """Start a protect cycle of PLAN now (it runs in the app; `protect status` follows it)."""
+    data = session.client.json("POST", f"plans/{plan}/protect")
+    session.emit(data, lambda out, d: out.print(f"started protect cycle {d['id']}"))
+
+
+@protect.command("status")
+@click.argument("plan")
+@remote
+def protect_status(session: Session, plan: str) -> None:
+    """Each VM's RPO and newest complete recovery point; over the target in red."""
+    data = session.client.json("GET", f"plans/{plan}/recovery-points")
+
+    def render(out, data):
+        target = data.get("rpo_minutes_target")
+        rows = []
+        for vm in data["vms"]:
+            rpo = "none" if vm["rpo_minutes"] is None else f"{vm['rpo_minutes']:.1f}"
+            if vm["over_rpo"]:
+                rpo = f"[bold red]{rpo}[/]"
+            rows.append((vm["vm"], rpo, vm["newest_complete"], len(vm["points"])))
+        out.print(table(f"{data['plan']}: RPO target {target} min",
+                        ["VM", "RPO (min)", "newest complete point", "points"], rows))
+        cycle = data.get("last_cycle")
+        if cycle:
+            out.print(f"last cycle {cycle['cycle_id']}: started {cycle['started']}, "
+                      f"ended {cycle.get('ended') or '-'}, counts {cycle.get('counts')}")
+        over = [vm["vm"] for vm in data["vms"] if vm["over_rpo"]]
+        if over:
+            out.print(f"[bold red]{len(over)} VM(s) over the RPO target:[/] {', '.join(over)}")
+    session.emit(data, render)

@@ -18,10 +18,12 @@ SWEEP_DEADLINE = timedelta(hours=1)
 @bp.function_name(fn.SWEEP_PLAN)
 @bp.orchestration_trigger(context_name="context")
 def sweep_plan(context: df.DurableOrchestrationContext):
-    request = context.get_input()  # {"plan", "keep_runs": the runs of the plan that run now}
+    # {"plan", "keep_runs": the plan's runs that run now, "before": when the sweep was asked
+    # for — a run started since is spared (the drill tick starts its drill after the sweep)}
+    request = context.get_input()
     now = context.current_utc_datetime
     job = {"activity": fn.ADVANCE_SWEEP,
-           "input": {**request, "before": now.isoformat()},
+           "input": {"before": now.isoformat(), **request},
            "deadline": (now + SWEEP_DEADLINE).isoformat(),
            "budget": {"burst": budget.DELETES[0] / 4, "rate": budget.DELETES[1] / 4},
            "abortable": False}

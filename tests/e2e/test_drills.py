@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from tests.e2e.conftest import demo_plan
+from tests.e2e.conftest import demo_plan, started_input
 from tests.e2e.test_failover import protect
 from tests.e2e.test_invariants import resources
 from tests.oplog import WRITES
@@ -52,11 +52,11 @@ def wait_phase(vmdr, phase: str, timeout: float = 60) -> dict:
         "drill-shop", lambda s: (s or {}).get("phase") == phase, timeout=timeout)
 
 
-def test_a_drill_boots_the_app_in_the_drill_subnet_proves_it_and_leaves_nothing(vmdr):
-    vmdr.put_plan(drill_plan(vmdr))
+def test_a_scheduled_drill_boots_the_app_in_the_drill_subnet_proves_it_and_leaves_nothing(vmdr):
+    vmdr.put_plan(drill_plan(vmdr, schedule="0 * * * * *"))  # due every minute
     protect(vmdr)
     since = max((e["seq"] for e in vmdr.admin.operation_log()), default=0)
-    start_drill(vmdr)
+    vmdr.client.run_function("drill_tick")  # the timer: the drill is due
     wait_phase(vmdr, "keep")
     booted = {rid: r for rid, r in resources(vmdr).items() if tags.DRILL in (r.get("tags") or {})}
     nics = [r for r in booted.values() if "/networkinterfaces/" in r["id"].lower()]
@@ -97,6 +97,11 @@ def test_a_drill_boots_the_app_in_the_drill_subnet_proves_it_and_leaves_nothing(
     listed = vmdr.client.call("GET", "plans/shop/drills").json()
     assert [d["run_id"] for d in listed["drills"]] == [output["run_id"]]
     assert listed["drills"][0]["kind"] == "drill" and listed["current"] is None
+    assert started_input(vmdr.client.status("drill-shop"))["requested_by"] \
+        == "timer"
+    # The sweep the tick started beside the drill spared it (it began after the sweep).
+    sweep = vmdr.client.wait_for_completion("sweep-shop", timeout=60)["output"]
+    assert sweep["ok"] and output["run_id"] not in sweep["detail"]["deleted_runs"], sweep
 
 
 def test_a_failover_started_during_a_drill_wins_and_the_drill_cleans_up(vmdr):

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 
 from azure.durable_functions import DurableOrchestrationClient
 
+from vmdr import clock, lifecycle, schedule
 from vmdr import functions as fn
-from vmdr import lifecycle, schedule
 from vmdr.api import instances
 from vmdr.api import runs as runs_api
 from vmdr.api.bodies import json_object
@@ -76,7 +76,8 @@ async def sweep(client: DurableOrchestrationClient, catalog: Catalog,
     load_plan(catalog, plan_name)
     return await instances.start_exclusive(
         client, fn.SWEEP_PLAN, fn.sweep_instance(plan_name),
-        {"plan": plan_name, "keep_runs": await running_runs(client, plan_name)},
+        {"plan": plan_name, "keep_runs": await running_runs(client, plan_name),
+         "before": clock.utcnow().isoformat()},
         f"A sweep of {plan_name!r}")
 
 
@@ -119,7 +120,8 @@ async def tick(client: DurableOrchestrationClient, catalog: Catalog,
         decision = {"plan": name}
         if not instances.is_active(await instances.status(client, fn.sweep_instance(name))):
             await client.start_new(fn.SWEEP_PLAN, fn.sweep_instance(name),
-                                   {"plan": name, "keep_runs": await running_runs(client, name)})
+                                   {"plan": name, "keep_runs": await running_runs(client, name),
+                                    "before": now.isoformat()})
             decision["sweep"] = "started"
         if plan.drill and plan.drill.schedule:
             decision["drill"] = await _scheduled(client, catalog, name, plan.drill.schedule, now)

@@ -238,6 +238,23 @@ class Demo:
         markdown = self.catalog.get_run_markdown("shop", output["run_id"])
         self.check("report written to the catalog", bool(markdown))
         print("\n" + "=" * 78 + "\n" + (markdown or "(no report)") + "=" * 78, flush=True)
+        page = self.api.call("GET", f"plans/shop/runs/{output['run_id']}/report",
+                             headers={"Accept": "text/html"})
+        saved = ROOT / ".demo" / f"report-{output['run_id']}.html"
+        saved.parent.mkdir(exist_ok=True)
+        saved.write_text(page.text)
+        self.check("HTML report served", page.status == 200 and "<html" in page.text.lower(),
+                   f"HTTP {page.status}")
+        self.say(f"HTML report (timeline, RPO per VM): {saved.relative_to(ROOT)}")
+        self.say(f"the command line: python -m vmdr runs show shop {output['run_id']}")
+        shown = subprocess.run(
+            [sys.executable, "-m", "vmdr", "runs", "show", "shop", output["run_id"]],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+            env={**os.environ, "VMDR_URL": self.api.base_url, "VMDR_KEY": self.api.function_key,
+                 "COLUMNS": "100"})
+        print(shown.stdout, flush=True)
+        self.check("python -m vmdr runs show answers", shown.returncode == 0,
+                   shown.stderr.strip()[-200:])
         rto = (output.get("rto") or {}).get("seconds_to_dns_switch")
         bound = critical_path_seconds(self.admin.latency(), yaml.safe_load(PLAN.read_text()))
         if rto:

@@ -1,8 +1,8 @@
 """`python -m vmdr` against the running local app (devhost + armsim + Azurite): a plan put,
 protected and failed over through the CLI, with its exit codes and `--output json`.
 
-One devhost for the whole story (each start costs seconds). The drill commands are not driven
-here: their routes are built on another branch (tests of them belong with those routes).
+One devhost for the whole story (each start costs seconds). The drill commands are driven in
+tests/e2e/test_drills.py, beside the drills they start.
 """
 
 from __future__ import annotations

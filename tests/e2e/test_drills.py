@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 
+from click.testing import CliRunner
+
 from tests.e2e.conftest import demo_plan, started_input
 from tests.e2e.test_failover import protect
 from tests.e2e.test_invariants import resources
@@ -16,6 +18,17 @@ from vmdr import tags
 APP = ("shop-app-1", "shop-app-2")
 DRILL_SUBNET = ("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-net-neu/"
                 "providers/Microsoft.Network/virtualNetworks/vnet-neu-drill/subnets/app")
+
+
+def cli(vmdr, *args: str, code: int = 0) -> str:
+    """`python -m vmdr ARGS` against this test's app (in-process)."""
+    from vmdr.cli import cli as command
+
+    env = {"VMDR_URL": vmdr.client.base_url, "VMDR_KEY": vmdr.client.function_key}
+    result = CliRunner().invoke(command, list(args), env=env, catch_exceptions=False)
+    assert result.exit_code == code, (args, result.output)
+    assert "Traceback" not in result.output
+    return result.output
 
 
 def drill_plan(vmdr, keep_minutes: int = 5, **drill) -> dict:
@@ -99,6 +112,8 @@ def test_a_scheduled_drill_boots_the_app_in_the_drill_subnet_proves_it_and_leave
     assert listed["drills"][0]["kind"] == "drill" and listed["current"] is None
     assert started_input(vmdr.client.status("drill-shop"))["requested_by"] \
         == "timer"
+    shown = cli(vmdr, "drill", "list", "shop")
+    assert output["run_id"] in shown and "last proven point" in shown
     # The sweep the tick started beside the drill spared it (it began after the sweep).
     sweep = vmdr.client.wait_for_completion("sweep-shop", timeout=60)["output"]
     assert sweep["ok"] and output["run_id"] not in sweep["detail"]["deleted_runs"], sweep
@@ -107,7 +122,7 @@ def test_a_scheduled_drill_boots_the_app_in_the_drill_subnet_proves_it_and_leave
 def test_a_failover_started_during_a_drill_wins_and_the_drill_cleans_up(vmdr):
     vmdr.put_plan(drill_plan(vmdr, keep_minutes=240))
     protect(vmdr)
-    start_drill(vmdr)
+    assert "started drill drill-shop" in cli(vmdr, "drill", "start", "shop")
     wait_phase(vmdr, "keep")
     response = vmdr.client.call("POST", "plans/shop/failover", json_body={"mode": "unplanned"})
     assert response.status == 202, response.text
@@ -169,6 +184,7 @@ def test_a_drill_needs_an_isolated_subnet(vmdr):
     vmdr.put_plan(plan)
     response = vmdr.client.call("POST", "plans/shop/drills", json_body={})
     assert response.status == 400 and "drill_subnet_id" in response.text, response.text
+    assert "drill_subnet_id" in cli(vmdr, "drill", "start", "shop", code=2)
     assert vmdr.client.status("drill-shop") is None
 
 

@@ -300,3 +300,39 @@ def test_health_checks_may_probe_public_and_private_targets_and_allowed_loopback
 def test_the_example_production_plan_does_not_allow_loopback():
     plan = parse_plan((EXAMPLES / "shop.yaml").read_text())
     assert [c.allow_loopback for c in plan.failover.health_checks] == [False]
+
+
+DISK_CASES = [
+    ("lun not an integer", {"exclude_luns": ["one"]}, "groups[1].vms[0].disks.exclude_luns[0]",
+     "is not a LUN"),
+    ("os disk", {"exclude_luns": [1, "os"]}, "groups[1].vms[0].disks.exclude_luns[1]",
+     "the OS disk cannot be excluded"),
+    ("lun out of range", {"exclude_luns": [64]}, "groups[1].vms[0].disks.exclude_luns[0]",
+     "data disk LUNs are 0-63"),
+    ("duplicates", {"exclude_luns": [1, 2, 1]}, "groups[1].vms[0].disks.exclude_luns",
+     "LUN 1 is listed more than once"),
+    ("bad mode", {"exclude_luns": [1], "excluded_at_failover": "zero"},
+     "groups[1].vms[0].disks.excluded_at_failover", "is not one of: empty, omit"),
+    ("unknown key", {"exclude_lun": [1]}, "groups[1].vms[0].disks.exclude_lun", "did you mean"),
+]
+
+
+@pytest.mark.parametrize(("disks", "path", "fragment"), [c[1:] for c in DISK_CASES],
+                         ids=[c[0] for c in DISK_CASES])
+def test_disk_selection_problems_name_their_path(disks, path, fragment):
+    plan, problems = check_data(mutate(("groups.1.vms.0.disks", disks)))
+    assert plan is None
+    matching = [p for p in problems if p.path == path]
+    assert matching and any(fragment in p.message for p in matching), problems
+
+
+def test_disk_selection_accepted_and_defaults():
+    plan, problems = check_data(mutate(("groups.1.vms.0.disks", {"exclude_luns": [2, 0]})))
+    assert problems == []
+    spec = plan.vm("shop-app-1")
+    assert spec.disks.exclude_luns == [2, 0] and spec.disks.excluded_at_failover == "empty"
+    assert plan.vm("shop-app-2").disks.exclude_luns == []
+    plan, problems = check_data(mutate(("groups.0.vms.0.disks", {"exclude_luns": [1]})))
+    assert plan is None
+    assert any(p.path == "groups[0].vms[0].disks" and "recover-from-copy" in p.message
+               for p in problems), problems

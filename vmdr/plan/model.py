@@ -320,6 +320,40 @@ class Strategy(StrEnum):
     STANDBY_RESIZE = "standby-resize"
 
 
+class ExcludedAtFailover(StrEnum):
+    EMPTY = "empty"  # an empty disk of the same size, SKU and caching at the same LUN
+    OMIT = "omit"  # no disk at that LUN
+
+
+def _lun(value: object) -> int:
+    if isinstance(value, str) and value.strip().lower() in ("os", "osdisk", "os_disk", "os-disk"):
+        raise ValueError("the OS disk cannot be excluded (the recovered VM boots from it); "
+                         "list data disk LUNs only")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not a LUN: give the data disk's LUN as an integer 0-63")
+    if not 0 <= value <= 63:
+        raise ValueError(f"{value} is not a LUN: data disk LUNs are 0-63")
+    return value
+
+
+Lun = Annotated[int, BeforeValidator(_lun)]
+
+
+class DiskSelection(Strict):
+    """Data disks left out of protection: not captured, not copied (issue 14)."""
+
+    exclude_luns: list[Lun] = Field(default_factory=list)
+    excluded_at_failover: ExcludedAtFailover = ExcludedAtFailover.EMPTY
+
+    @field_validator("exclude_luns")
+    @classmethod
+    def _no_duplicates(cls, luns: list[int]) -> list[int]:
+        twice = sorted({lun for lun in luns if luns.count(lun) > 1})
+        if twice:
+            raise ValueError(f"LUN {', '.join(map(str, twice))} is listed more than once")
+        return luns
+
+
 class VmSpec(Strict):
     """One protected VM. Its primary lives in the plan's primary resource group."""
 
@@ -332,6 +366,8 @@ class VmSpec(Strict):
     standby_vm: VmName | None = None
     # The standby's everyday size, restored on rollback (default: its size when failover starts).
     standby_size: VmSize | None = None
+    # recover-from-copy: data disks not protected, and what a failover puts at their LUNs
+    disks: DiskSelection = DiskSelection()
 
     @model_validator(mode="after")
     def _strategy_fields(self) -> Self:
@@ -361,6 +397,9 @@ def strategy_problems(vm: dict) -> list[str]:
         for field in ("standby_vm", "target_size"):
             if field not in present:
                 problems.append(f"{field}: required when strategy is standby-resize")
+        if isinstance(vm.get("disks"), dict) and vm["disks"].get("exclude_luns"):
+            problems.append("disks: only for strategy recover-from-copy (a standby VM's disks "
+                            "are its own)")
         if "clean_copy" in present:
             problems.append(
                 "clean_copy: only for strategy recover-from-copy (a standby VM is kept "

@@ -30,7 +30,7 @@ from vmdr.catalog import PROTECTION, Catalog, CatalogConflict, PointNotFound
 from vmdr.engine import arm, observe
 from vmdr.engine.arm import Allowance, begin, parallel
 from vmdr.engine.progress import Progress
-from vmdr.ops import capture, points
+from vmdr.ops import capture, disk_selection, points
 from vmdr.ops.power import VmRef
 from vmdr.plan import Consistency, Plan
 from vmdr.plan.model import MIN_INTERVAL
@@ -293,6 +293,10 @@ def _start_new(look: _Look) -> None:
                          error=f"VM {vm} not found in {look.plan.primary.resource_group}")
             continue
         configuration, disks = configs[vm]
+        disks, excluded, problem = disk_selection.split(look.plan, vm, disks)
+        if problem:
+            entry.update(stage="done", outcome="failed", error=problem)
+            continue
         refusal = _restore_point_refusal(look, entry, disks)
         if refusal:
             entry.update(stage="done", outcome=refusal[0], error=refusal[1])
@@ -301,7 +305,7 @@ def _start_new(look: _Look) -> None:
         if look.allowance.left < needed:
             break
         try:
-            _start_one(look, vm, entry, configuration, disks)
+            _start_one(look, vm, entry, configuration, disks, excluded)
         except AzureError as exc:
             if errors.is_transient(exc):
                 raise
@@ -331,8 +335,8 @@ def _restore_point_refusal(look: _Look, entry: dict, disks) -> tuple[str, str] |
     return None
 
 
-def _start_one(look: _Look, vm: str, entry: dict, configuration, disks) -> None:
-    point = _begin_point(look, vm, entry, configuration, disks)
+def _start_one(look: _Look, vm: str, entry: dict, configuration, disks, excluded) -> None:
+    point = _begin_point(look, vm, entry, configuration, disks, excluded)
     if entry["clean"]:
         state = look.power(vm)
         # Stopping or deallocating counts as running: most likely an earlier attempt of this
@@ -353,7 +357,8 @@ def _start_one(look: _Look, vm: str, entry: dict, configuration, disks) -> None:
     _save(look, point)
 
 
-def _begin_point(look: _Look, vm: str, entry: dict, configuration, disks) -> RecoveryPoint:
+def _begin_point(look: _Look, vm: str, entry: dict, configuration, disks,
+                 excluded) -> RecoveryPoint:
     try:
         point, _ = look.catalog.read_point(look.plan.name, vm, entry["rp_id"])
         return point
@@ -363,7 +368,7 @@ def _begin_point(look: _Look, vm: str, entry: dict, configuration, disks) -> Rec
         plan=look.plan.name, vm=vm, rp_id=entry["rp_id"], created=look.now,
         consistency=look.record.get("consistency") or look.plan.protection.consistency.value,
         copy_method=look.plan.protection.copy_method.value,
-        vm_configuration=configuration, disks=disks)
+        vm_configuration=configuration, disks=disks, excluded_disks=excluded)
     try:
         look.catalog.create_point(point)
     except CatalogConflict:

@@ -101,6 +101,9 @@ class RecoveryPoint(Model):
     copy_method: str
     vm_configuration: VmConfiguration | None = None
     disks: list[DiskRecord] = Field(default_factory=list)
+    # Data disks the plan excludes (disks.exclude_luns): described, never captured nor copied;
+    # a failover creates them empty or omits them (plan disks.excluded_at_failover).
+    excluded_disks: list[DiskRecord] = Field(default_factory=list)
     # Where the restore point collections live, for restore-point consistency.
     primary_collection_id: str | None = None
     secondary_collection_id: str | None = None

@@ -117,10 +117,12 @@ def recovery_points(catalog: Catalog, plan_name: str, now: datetime) -> ApiRespo
         plan = catalog.load_plan(plan_name)
         target = plan.protection.rpo_minutes
         vms = [vm.name for vm in plan.protected_vms()]
+        selections = {vm.name: vm.disks for vm in plan.protected_vms()}
     except PlanUnavailable as exc:
         if not exc.problems:
             raise ApiError(404, "PlanNotFound", f"There is no plan {plan_name!r}.") from exc
         target, vms = None, []  # an invalid plan still shows what the catalog holds
+        selections = {}
     by_vm: dict[str, list] = {vm: [] for vm in vms}
     for summary in catalog.list_points(plan_name):
         by_vm.setdefault(summary.vm, []).append(summary)
@@ -134,6 +136,11 @@ def recovery_points(catalog: Catalog, plan_name: str, now: datetime) -> ApiRespo
             "rpo_minutes": rpo,
             "over_rpo": rpo is None or (target is not None and rpo > target),
             "newest_complete": newest.rp_id if newest else None,
+            # data disks the plan leaves unprotected, and what a failover puts at their LUNs
+            "excluded_luns": list(selections[vm].exclude_luns) if vm in selections else [],
+            "excluded_at_failover": (selections[vm].excluded_at_failover.value
+                                     if vm in selections and selections[vm].exclude_luns
+                                     else None),
             "points": [
                 {"rp_id": s.rp_id, "created": s.created.isoformat(), "complete": s.complete}
                 for s in sorted(summaries, key=lambda s: s.created, reverse=True)

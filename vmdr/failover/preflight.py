@@ -190,7 +190,9 @@ def choose_points(
                             "(a disk copy or the VM configuration is missing)")
             continue
         chosen[vm] = {"rp_id": point.rp_id, "created": point.created.isoformat(),
-                      "size": point.vm_configuration.size}
+                      "size": point.vm_configuration.size,
+                      "excluded_disks": [{"lun": d.lun, "name": d.name, "size_gb": d.size_gb}
+                                         for d in point.excluded_disks]}
     return chosen
 
 

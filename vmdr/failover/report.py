@@ -34,7 +34,9 @@ def build(run: dict[str, Any], outcome: str, ended: datetime,
         for vm, point in sorted(runbook.points().items()):
             rpo.append({"vm": vm, "rp_id": point.rp_id, "point_time": point.created.isoformat(),
                         "rpo_seconds": max(0.0, round(
-                            (started - point.created).total_seconds(), 1))})
+                            (started - point.created).total_seconds(), 1)),
+                        # data disks the plan excluded: not captured, not copied
+                        "excluded_disks": list(point.excluded_disks)})
         done = {g["name"] for g in run.get("groups", []) if g.get("state") == "recovered"}
         if outcome == "succeeded":
             recovered = _restored(runbook) if runbook.kind == "failback" else \
@@ -194,6 +196,12 @@ def markdown(report: dict[str, Any]) -> str:
         for row in report["rpo"]:
             lines.append(f"| {row['vm']} | {row['rp_id']} | {row['point_time']} | "
                          f"{_duration(row['rpo_seconds'])} |")
+        excluded = [(row["vm"], d) for row in report["rpo"] for d in row.get("excluded_disks", [])]
+        if excluded:
+            lines += ["", "Excluded by the plan (not protected; created empty or omitted as "
+                      "its disks.excluded_at_failover says):", ""]
+            lines += [f"- {vm}: LUN {d['lun']} `{d['name']}` ({d['size_gb']} GiB)"
+                      for vm, d in excluded]
     if report["recovered"]:
         lines += ["", "## Recovered", ""]
         lines += [f"- {r['vm']}: {r.get('kind', 'vm')} `{r.get('name', '')}` "

@@ -30,6 +30,8 @@ class ChosenPoint(BaseModel):
     rp_id: str
     created: AwareDatetime
     size: str | None = None
+    # data disks the plan excluded from the point ({lun, name, size_gb}; issue 14)
+    excluded_disks: list[dict] = Field(default_factory=list)
 
 
 class RunbookVm(BaseModel):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from azure.mgmt.compute.models import (
+    CreationData,
     DataDisk,
     Disk,
     DiskSku,
@@ -34,6 +35,7 @@ from vmdr.engine.arm import Allowance, begin, parallel
 from vmdr.engine.progress import Progress
 from vmdr.ops import points
 from vmdr.plan import Plan
+from vmdr.plan.model import ExcludedAtFailover
 from vmdr.recovery_point import DiskRole, RecoveryPoint
 
 # A resource whose creation failed is asked for again this many times before the VM fails.
@@ -100,7 +102,7 @@ def advance(clients: AzureClients, plan: Plan, run_id: str, targets: list[Target
                 requests.first.append(_put_vm(compute, plan, run_id, target, name))
             continue
         ready = True
-        for record in target.point.disks:
+        for record in [*target.point.disks, *empty_disks(plan, target.point)]:
             disk_name = naming.recovered_disk(target.vm, record.key, run_id)
             disk = now.disks.get(disk_name.lower())
             ready &= _check_or_request(disk, plan, run_id, progress, f"disk:{disk_name}",
@@ -209,14 +211,29 @@ def _zones(plan: Plan, primary_zone: str | None) -> list[str] | None:
     return [zone] if zone else None
 
 
+def empty_disks(plan: Plan, point: RecoveryPoint) -> list:
+    """The point's excluded data disks a failover creates empty (plan disks.excluded_at_failover
+    `empty`); none when the plan says `omit`."""
+    if not point.excluded_disks:
+        return []
+    try:
+        mode = plan.vm(point.vm).disks.excluded_at_failover
+    except KeyError:
+        mode = ExcludedAtFailover.EMPTY
+    return list(point.excluded_disks) if mode is ExcludedAtFailover.EMPTY else []
+
+
 def disk_body(plan: Plan, run_id: str, point: RecoveryPoint, record) -> Disk:
-    """A managed disk from the point's secondary copy of one disk."""
+    """A managed disk from the point's secondary copy of one disk; an excluded disk empty, of
+    its size and SKU."""
     config = point.vm_configuration
+    excluded = any(record.key == d.key for d in point.excluded_disks)
     return Disk(
         location=plan.secondary.region,
         sku=DiskSku(name=record.sku) if record.sku else None,
         disk_size_gb=record.size_gb or None,
-        creation_data=points.disk_source(plan, point, record),
+        creation_data=(CreationData(create_option="Empty") if excluded
+                       else points.disk_source(plan, point, record)),
         os_type=config.os_type if record.role is DiskRole.OS else None,
         hyper_v_generation=config.hyper_v_generation if record.role is DiskRole.OS else None,
         zones=_zones(plan, config.zone),
@@ -255,7 +272,9 @@ def vm_body(plan: Plan, run_id: str, point: RecoveryPoint, size: str) -> Virtual
                            caching=os_record.caching, managed_disk=managed(os_record)),
             data_disks=[DataDisk(lun=d.lun, create_option="Attach", caching=d.caching,
                                  managed_disk=managed(d))
-                        for d in point.disks if d.role is DiskRole.DATA],
+                        for d in sorted([*point.disks, *empty_disks(plan, point)],
+                                        key=lambda d: d.lun or 0)
+                        if d.role is DiskRole.DATA],
         ),
         network_profile=NetworkProfile(network_interfaces=[
             NetworkInterfaceReference(id=nic, primary=index == 0)

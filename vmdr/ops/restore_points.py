@@ -46,7 +46,9 @@ def request_point(clients: AzureClients, plan: Plan, point: RecoveryPoint,
     name = naming.restore_point(point.rp_id)
     if _get_point(compute, site.resource_group, collection.name, name) is None:
         begin(compute.restore_points.begin_create, site.resource_group, collection.name, name,
-              RestorePoint(consistency_mode="CrashConsistent"))
+              RestorePoint(consistency_mode="CrashConsistent", exclude_disks=[
+                  ApiEntityReference(id=d.source_disk_id) for d in point.excluded_disks]
+                  or None))
     for disk in pending:
         disk.state = CopyState.CAPTURING
 

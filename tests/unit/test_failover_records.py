@@ -51,13 +51,17 @@ def test_report_gives_rto_to_dns_and_to_ttl_expiry_and_rpo_per_vm():
     saga.begin("preflight", T0)
     saga.end(T0 + timedelta(seconds=2))
     book = runbook(RunbookVm(name="app-1", strategy="recover-from-copy", target_size="S",
-                             point=ChosenPoint(rp_id="rp-x", created=T0 - timedelta(minutes=3))))
+                             point=ChosenPoint(rp_id="rp-x", created=T0 - timedelta(minutes=3),
+                                               excluded_disks=[{"lun": 2, "name": "app-1-tmp",
+                                                                "size_gb": 64}])))
     built = report.build(saga.state, "succeeded", T0 + timedelta(minutes=13), book)
     assert built["rto"]["seconds_to_dns_switch"] == 720
     assert built["rto"]["seconds_to_ttl_expiry"] == 750
     assert built["rpo"] == [{"vm": "app-1", "rp_id": "rp-x",
                              "point_time": (T0 - timedelta(minutes=3)).isoformat(),
-                             "rpo_seconds": 180.0}]
+                             "rpo_seconds": 180.0,
+                             "excluded_disks": [{"lun": 2, "name": "app-1-tmp", "size_gb": 64}]}]
+    assert "- app-1: LUN 2 `app-1-tmp` (64 GiB)" in report.markdown(built)
     assert [r["kind"] for r in built["recovered"]] == ["recovered VM"]
     text = report.markdown(built)
     assert "# Failover of plan `shop` — succeeded" in text

@@ -336,3 +336,23 @@ def test_disk_selection_accepted_and_defaults():
     assert plan is None
     assert any(p.path == "groups[0].vms[0].disks" and "recover-from-copy" in p.message
                for p in problems), problems
+
+
+def test_disk_selection_split_and_a_lun_the_vm_does_not_have():
+    from vmdr.ops import disk_selection
+    from vmdr.recovery_point import DiskRecord, DiskRole
+
+    def record(role, lun):
+        return DiskRecord(role=role, lun=lun, name=f"d{lun}", source_disk_id=f"/x/d{lun}",
+                          size_gb=8)
+
+    disks = [record(DiskRole.OS, None), record(DiskRole.DATA, 0), record(DiskRole.DATA, 1)]
+    plan, _ = check_data(mutate(("groups.1.vms.0.disks", {"exclude_luns": [1]})))
+    kept, excluded, problem = disk_selection.split(plan, "shop-app-1", disks)
+    assert problem is None
+    assert [d.key for d in kept] == ["os", "lun0"] and [d.key for d in excluded] == ["lun1"]
+    assert disk_selection.split(plan, "shop-app-2", disks) == (disks, [], None)
+    plan, _ = check_data(mutate(("groups.1.vms.0.disks", {"exclude_luns": [5]})))
+    kept, excluded, problem = disk_selection.split(plan, "shop-app-1", disks)
+    assert kept == disks and excluded == []
+    assert "LUN 5" in problem and "shop-app-1" in problem and "LUNs: 0, 1" in problem

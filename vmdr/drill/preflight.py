@@ -105,10 +105,5 @@ def _runbook(plan: Plan, run_id: str, points: dict) -> runbooks.Runbook:
             groups.append(runbooks.RunbookGroup(name=group.name, vms=vms))
     return runbooks.Runbook(
         plan=plan.name, run_id=run_id, mode="drill", kind="drill",
-        primary=runbooks.Site(subscription_id=plan.primary.subscription_id,
-                              resource_group=plan.primary.resource_group,
-                              region=plan.primary.region),
-        secondary=runbooks.Site(subscription_id=plan.secondary.subscription_id,
-                                resource_group=plan.secondary.resource_group,
-                                region=plan.secondary.region),
+        primary=runbooks.Site.of(plan.primary), secondary=runbooks.Site.of(plan.secondary),
         subnet_id=plan.secondary.drill_subnet_id, groups=groups)

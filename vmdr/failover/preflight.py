@@ -234,12 +234,7 @@ def _runbook(plan: Plan, run_id: str, request: FailoverRequest, points: dict,
         plan=plan.name,
         run_id=run_id,
         mode=request.mode.value,
-        primary=runbooks.Site(subscription_id=plan.primary.subscription_id,
-                              resource_group=plan.primary.resource_group,
-                              region=plan.primary.region),
-        secondary=runbooks.Site(subscription_id=plan.secondary.subscription_id,
-                                resource_group=plan.secondary.resource_group,
-                                region=plan.secondary.region),
+        primary=runbooks.Site.of(plan.primary), secondary=runbooks.Site.of(plan.secondary),
         subnet_id=plan.secondary.subnet_id,
         groups=[
             runbooks.RunbookGroup(

@@ -70,6 +70,12 @@ class Site(BaseModel):
     resource_group: str
     region: str | None = None
 
+    @classmethod
+    def of(cls, site) -> Site:
+        """The runbook's copy of a plan's primary or secondary site."""
+        return cls(subscription_id=site.subscription_id, resource_group=site.resource_group,
+                   region=site.region)
+
 
 class Runbook(BaseModel):
     plan: str

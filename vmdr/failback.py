@@ -134,7 +134,8 @@ def _runbook(plan: Plan, run_id: str, failover_run: str, points: dict) -> runboo
                                            created=points[vm.name]["created"],
                                            size=points[vm.name]["size"]))
                 for vm in group.vms],
-            scale_sets=[runbooks.RunbookScaleSet(**s.model_dump()) for s in group.scale_sets])
+            scale_sets=[runbooks.RunbookScaleSet(**s.model_dump()) for s in group.scale_sets],
+            rolling=group.rolling)
             for group in plan.groups],
     )
 

@@ -246,6 +246,7 @@ def _runbook(plan: Plan, run_id: str, request: FailoverRequest, points: dict,
                     standby_size=vm.standby_size or standby.get(vm.name, {}).get("size"),
                     point=points.get(vm.name)) for vm in group.vms],
                 scale_sets=[runbooks.RunbookScaleSet(**s.model_dump()) for s in group.scale_sets],
+                rolling=group.rolling,
             )
             for group in plan.groups
         ],

@@ -57,11 +57,13 @@ class RunbookGroup(BaseModel):
     rolling: bool = False
 
     def batches(self) -> int:
-        return max(1, -(-len(self.vms) // BATCH_VMS))
+        # A rolling group is one batch: batches run in parallel, and its standbys must not.
+        return 1 if self.rolling else max(1, -(-len(self.vms) // BATCH_VMS))
 
     def batch(self, index: int) -> tuple[list[RunbookVm], list[RunbookScaleSet]]:
         """The VMs of batch `index`; scale sets ride with the first batch."""
-        vms = self.vms[index * BATCH_VMS:(index + 1) * BATCH_VMS]
+        size = len(self.vms) if self.rolling else BATCH_VMS
+        vms = self.vms[index * size:(index + 1) * size]
         return vms, (self.scale_sets if index == 0 else [])
 
 

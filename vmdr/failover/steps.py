@@ -132,6 +132,8 @@ def advance_undo_group(catalog: Catalog, clients: AzureClients, ref: StepRef) ->
             deleting.done = True
         wanted = [standby.Wanted(_site_ref(book.secondary, name), old["size"], old["running"])
                   for name, old in before["standbys"].items()]
+        if group.rolling:
+            wanted.reverse()  # undone in the reverse of the order they were resized
         standby_progress = Progress(memo=progress.memo)
         standby.advance(clients, wanted, allowance, standby_progress,
                         rolling=group.rolling)

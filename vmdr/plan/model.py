@@ -423,6 +423,10 @@ class Group(Strict):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     vms: list[VmSpec] = Field(default_factory=list)
     scale_sets: list[ScaleSetSpec] = Field(default_factory=list)
+    # Standbys deallocated, resized and started one after another, in plan order, each running
+    # before the next is touched (a replica set never loses all its members at once); undone in
+    # the reverse order.
+    rolling: bool = False
 
     @model_validator(mode="after")
     def _not_empty(self) -> Self:

@@ -58,14 +58,14 @@ def standby_requests(vmdr) -> list[tuple[datetime, str, str]]:
 def down_together(requests: list[tuple[datetime, str, str]], start_seconds: float) -> list:
     """Moments at which both standbys were deallocated (or not yet running again): a VM is down
     from its deallocate request until its start request plus the start's latency."""
-    down: dict[str, tuple[datetime, datetime | None]] = {}
+    down: dict[str, datetime] = {}
     spans = {name: [] for name in STANDBYS}
     for at, name, verb in requests:
         if verb == "deallocate":
-            down[name] = (at, None)
+            down[name] = at
         elif verb == "start" and name in down:
-            spans[name].append((down.pop(name)[0], at.timestamp() + start_seconds))
-    for name, (since, _) in down.items():
+            spans[name].append((down.pop(name), at.timestamp() + start_seconds))
+    for name, since in down.items():
         spans[name].append((since, float("inf")))
     overlaps = []
     for a_since, a_until in spans[STANDBYS[0]]:

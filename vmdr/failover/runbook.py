@@ -56,13 +56,17 @@ class RunbookGroup(BaseModel):
     scale_sets: list[RunbookScaleSet] = Field(default_factory=list)
     rolling: bool = False
 
-    def batches(self) -> int:
+    @property
+    def batch_size(self) -> int:
         # A rolling group is one batch: batches run in parallel, and its standbys must not.
-        return 1 if self.rolling else max(1, -(-len(self.vms) // BATCH_VMS))
+        return max(1, len(self.vms)) if self.rolling else BATCH_VMS
+
+    def batches(self) -> int:
+        return max(1, -(-len(self.vms) // self.batch_size))
 
     def batch(self, index: int) -> tuple[list[RunbookVm], list[RunbookScaleSet]]:
         """The VMs of batch `index`; scale sets ride with the first batch."""
-        size = len(self.vms) if self.rolling else BATCH_VMS
+        size = self.batch_size
         vms = self.vms[index * size:(index + 1) * size]
         return vms, (self.scale_sets if index == 0 else [])
 

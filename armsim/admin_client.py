@@ -157,11 +157,26 @@ class AdminClient:
     # --------------------------------------------------------------------------- guests
     def set_guest(self, vm: str = "*", **settings: Any) -> dict[str, Any]:
         """How the guests of VMs whose name contains `vm` ("*": all) behave: never_ready=True,
-        exit_code=1, stdout="...", stderr="..." (Run Command results); later calls win."""
+        exit_code=1, stdout="...", stderr="...", duration_seconds=N (Run Command results and how
+        long scripts take), only for Run Commands whose name contains `command=` if given;
+        later calls win."""
         return self._call("POST", "/guests", json_body={"vm": vm, **settings}).json()
 
     def clear_guests(self) -> None:
         self._call("DELETE", "/guests")
+
+    # --------------------------------------------------------------------------- webhooks
+    def set_webhook(self, name: str, **settings: Any) -> dict[str, Any]:
+        """How receiver `name` answers: status=200, body="ok", failures=N (the next N deliveries
+        get failure_status=500 first)."""
+        return self._call("PUT", f"/webhooks/{name}", json_body=settings).json()
+
+    def webhook(self, name: str) -> dict[str, Any]:
+        """{"config": ..., "received": [{"at", "status", "headers", "body"}]}"""
+        return self._call("GET", f"/webhooks/{name}").json()
+
+    def clear_webhooks(self) -> None:
+        self._call("DELETE", "/webhooks")
 
     # --------------------------------------------------------------------------- log
     def operation_log(self, *, principal: str = "", action: str = "", method: str = "",

@@ -34,7 +34,7 @@ def drill_plan(context: df.DurableOrchestrationContext):
     try:
         yield from steps.converge_groups(
             run, "boot", fn.RECORD_GROUP, fn.ADVANCE_RECOVERY, fn.ADVANCE_UNDO_GROUP,
-            "delete the drill's VMs, NICs and disks of group {group}")
+            "delete the drill's VMs, NICs and disks of group {group}", hooks=True)
         yield from steps.prove(run, checked)
         yield from steps.keep(run, checked["keep_minutes"])
     except Exception as failure:  # a StepFailed, or an activity that failed all its attempts

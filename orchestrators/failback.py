@@ -43,7 +43,7 @@ def failback_plan(context: df.DurableOrchestrationContext):
             run, "restore", fn.RECORD_PRIMARY_DISKS, fn.ADVANCE_RESTORE_PRIMARY,
             fn.ADVANCE_UNDO_RESTORE,
             "put the primary VMs of group {group} back on their own disks and power state, and "
-            "delete the disks this run made for them")
+            "delete the disks this run made for them", hooks=True)
         yield from steps.health(run, checked["health_checks"], "primary")
         yield from steps.converge_groups(
             run, "standby", fn.RECORD_GROUP, fn.ADVANCE_STANDBY_SHAPE, fn.ADVANCE_UNDO_GROUP,

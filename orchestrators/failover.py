@@ -39,7 +39,8 @@ def failover_plan(context: df.DurableOrchestrationContext):
         yield from steps.converge_groups(
             run, "recover", fn.RECORD_GROUP, fn.ADVANCE_RECOVERY, fn.ADVANCE_UNDO_GROUP,
             "undo the recovery of group {group}: delete the VMs, NICs and disks this run "
-            "created, standbys and scale sets back to their size, power state and capacity")
+            "created, standbys and scale sets back to their size, power state and capacity",
+            hooks=True)
         yield from steps.health(run, checked["health_checks"], "secondary")
         yield from steps.switch_dns(run, checked["dns"], enable="secondary", disable="primary")
     except Exception as failure:  # a StepFailed, or an activity that failed all its attempts

@@ -261,13 +261,16 @@ def fence(run: Run, dns: dict | None, disable: str):
 
 
 def converge_groups(run: Run, step: str, record: str, advance: str, undo: str,
-                    description: str, batched: bool = True):
+                    description: str, batched: bool = True, hooks: bool = False):
     """Each group in order: what it changes recorded (`record`), its compensation (`undo`)
     recorded, then its batches advanced together (`advance`), their ARM budget shared
-    (`batched=False`: one advance for the whole group)."""
+    (`batched=False`: one advance for the whole group). `hooks`: the group's `before` hooks run
+    first and its `after` hooks once it is done."""
     saga = run.saga
     for group in saga["groups"]:
         run.check_abort()
+        if hooks:
+            yield from run_hooks(run, group, "before")
         run.begin(f"{step}:{group['name']}")
         ref = run.ref(group=group["name"])
         yield run.context.call_activity_with_retry(record, RETRY, ref)
@@ -281,6 +284,28 @@ def converge_groups(run: Run, step: str, record: str, advance: str, undo: str,
                 for key in ("recovered", "standbys", "scale_sets")}
         group.update(state="recovered", **{f"done_{k}": v for k, v in done.items()})
         saga.end(run.now, detail=done)
+        if hooks:
+            yield from run_hooks(run, group, "after")
+
+
+def run_hooks(run: Run, group: dict, phase: str):
+    """The group's hooks of `phase` (vmdr/ops/hooks.py), one after another, each a step; a
+    hook's `undo` is recorded as a compensation before the hook runs (a rollback runs it after
+    whatever the hook may have done, also when the hook itself failed)."""
+    for hook in group.get("hooks") or []:
+        if hook["phase"] != phase:
+            continue
+        run.check_abort()
+        label = f"hook {hook['name']} ({phase} group {group['name']})"
+        run.begin(f"hook:{group['name']}:{hook['name']}")
+        ref = run.ref(group=group["name"], phase=phase, name=hook["name"])
+        if hook["undo"]:
+            run.saga.compensate_later(f"hook:{group['name']}:{hook['name']}", fn.ADVANCE_HOOK,
+                                      {**ref, "action": "undo"}, f"undo of {label}")
+        results = yield from run.converge_all([run.job(
+            fn.ADVANCE_HOOK, {**ref, "action": "do"},
+            timedelta(seconds=hook["limit_seconds"]))])
+        run.saga.end(run.now, detail=results[0]["progress"]["detail"])
 
 
 def health(run: Run, checks: list[dict], side: str):

@@ -27,7 +27,7 @@ from vmdr.engine.arm import Allowance
 from vmdr.engine.progress import Progress
 from vmdr.failover import runbook as runbooks
 from vmdr.failover.steps import StepRef, _book, _site_ref
-from vmdr.ops import recover, restore, scale_sets, standby
+from vmdr.ops import hooks, recover, restore, scale_sets, standby
 from vmdr.plan import Plan
 from vmdr.retention import points_to_delete
 
@@ -86,6 +86,7 @@ def preflight(catalog: Catalog, clients: AzureClients, plan_name: str, run_id: s
     except AzureError as exc:
         blockers.append(f"primary region: {exc.__class__.__name__}: the primary must be "
                         "reachable to fail back")
+    blockers.extend(hooks.missing_secrets(plan, "failback"))
     if blockers:
         return {"blockers": blockers, "groups": None}
     if state is lifecycle.State.REPROTECTED:
@@ -135,7 +136,7 @@ def _runbook(plan: Plan, run_id: str, failover_run: str, points: dict) -> runboo
                                            size=points[vm.name]["size"]))
                 for vm in group.vms],
             scale_sets=[runbooks.RunbookScaleSet(**s.model_dump()) for s in group.scale_sets],
-            rolling=group.rolling)
+            rolling=group.rolling, hooks=runbooks.hooks_of(group, "failback"))
             for group in plan.groups],
     )
 

@@ -38,6 +38,9 @@ ADVANCE_STANDBY_SHAPE = "advance_standby_shape"
 ADVANCE_CLEAN_SECONDARY = "advance_clean_secondary"
 ADVANCE_RETIRE_REVERSE = "advance_retire_reverse"
 
+# Hooks of a group, around its recovery in every saga (vmdr/ops/hooks.py)
+ADVANCE_HOOK = "advance_hook"
+
 # Drill activities (and its saga)
 DRILL_PLAN = "drill_plan"
 DRILL_PREFLIGHT = "drill_preflight"

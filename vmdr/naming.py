@@ -87,3 +87,8 @@ def recovered_vm(vm: str, run_id: str) -> str:
 def failback_disk(vm: str, disk_key: str, run_id: str) -> str:
     """A primary VM's new disk from its reverse point (failback), next to its old ones."""
     return f"{_short(vm, 46)}-{disk_key}-fb-{run_tag(run_id)}"
+
+
+def hook_run_command(run_id: str, hook: str, action: str, attempt: int) -> str:
+    """The managed Run Command of one attempt of a hook (or its undo) in a run."""
+    return f"vmdr-{run_tag(run_id)}-{_short(hook, 32)}-{action}-{attempt}"

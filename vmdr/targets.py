@@ -1,4 +1,4 @@
-"""Which hosts a plan's health checks may probe.
+"""Which hosts a plan's health checks and hook webhooks may reach.
 
 A health check is an HTTP GET that the Function App makes with its own network position, so a
 plan must not be able to aim it at the app itself or at the platform's services:
@@ -36,8 +36,8 @@ NAT64 = ipaddress.ip_network("64:ff9b::/96")
 METADATA_NAMES = {"metadata.google.internal", "metadata.goog", "metadata", "instance-data",
                   "instance-data.ec2.internal", "metadata.azure.internal"}
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
-LOOPBACK_HINT = ("set allow_loopback: true on this health check only if it is meant to probe the "
-                 "Function App's own host (the local platform does)")
+LOOPBACK_HINT = ("set allow_loopback: true on this health check or webhook only if it is meant "
+                 "to reach the Function App's own host (the local platform does)")
 
 
 def _embedded_ipv4(address: Address) -> ipaddress.IPv4Address | None:
@@ -62,7 +62,7 @@ def address_problem(address: str | Address, allow_loopback: bool = False) -> str
     judged = _embedded_ipv4(ip) or ip
     shown = str(ip) if judged == ip else f"{ip} (that is {judged})"
     if judged in METADATA_ADDRESSES:
-        return f"{shown} is {METADATA_ADDRESSES[judged]}; a health check never probes it"
+        return f"{shown} is {METADATA_ADDRESSES[judged]}; vmdr never calls it"
     if judged.is_link_local:
         return f"{shown} is a link-local address (platform services live there); refused"
     if judged.is_unspecified or judged in THIS_NETWORK:
@@ -86,7 +86,7 @@ def host_problem(host: str, allow_loopback: bool = False) -> str | None:
     except ValueError:
         pass
     if name in METADATA_NAMES:
-        return f"{name} is a cloud instance metadata service; a health check never probes it"
+        return f"{name} is a cloud instance metadata service; vmdr never calls it"
     if (name in LOOPBACK_NAMES or name.endswith(".localhost")) and not allow_loopback:
         return f"{name} is the local host (RFC 6761); {LOOPBACK_HINT}"
     return None

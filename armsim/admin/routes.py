@@ -10,7 +10,7 @@ import yaml
 from aiohttp import web
 
 from armsim import estate as estate_module
-from armsim import ids
+from armsim import ids, webhooks
 from armsim.apps import app_health
 from armsim.compute import guests
 from armsim.compute.models import Disk, DiskRestorePoint, Snapshot
@@ -244,15 +244,17 @@ def register(app: web.Application, sim: Simulator) -> None:
 
     @_guard
     async def guests_post(request: web.Request) -> web.Response:
-        """A guest rule: {"vm": "*" or part of a VM name, "never_ready", "exit_code", "stdout",
-        "stderr"} (compute/guests.py); later rules win."""
+        """A guest rule: {"vm": "*" or part of a VM name, "command": part of a Run Command's
+        name (optional), "never_ready", "exit_code", "stdout", "stderr", "duration_seconds"}
+        (compute/guests.py); later rules win."""
         values = await _body(request)
-        unknown = set(values) - {"vm", *guests.DEFAULT}
-        if unknown or not isinstance(values.get("vm", "*"), str):
-            raise InvalidParameter(f"unknown guest settings {sorted(unknown)}; use vm, "
+        unknown = set(values) - {"vm", "command", *guests.DEFAULT}
+        if unknown or not isinstance(values.get("vm", "*"), str) or \
+                not isinstance(values.get("command", ""), str):
+            raise InvalidParameter(f"unknown guest settings {sorted(unknown)}; use vm, command, "
                                    f"{', '.join(guests.DEFAULT)}")
-        rule = {"vm": values.get("vm", "*"), **{k: values[k] for k in guests.DEFAULT
-                                                 if k in values}}
+        rule = {"vm": values.get("vm", "*"), "command": values.get("command", ""),
+                **{k: values[k] for k in guests.DEFAULT if k in values}}
         with lock():
             guests.rules(registry).append(rule)
             return web.json_response({"rules": guests.rules(registry)})
@@ -337,6 +339,35 @@ def register(app: web.Application, sim: Simulator) -> None:
                 assignments=body.get("assignments"))
             return web.json_response(principal.describe(), status=201)
 
+    @_guard
+    async def webhook_post(request: web.Request) -> web.Response:
+        body = await request.read()
+        with lock():
+            status, text = webhooks.receive(registry, request.match_info["name"],
+                                            dict(request.headers), body)
+        return web.Response(status=status, text=text)
+
+    @_guard
+    async def webhook_put(request: web.Request) -> web.Response:
+        values = await _body(request)
+        with lock():
+            try:
+                found = webhooks.configure(registry, request.match_info["name"], values)
+            except ValueError as exc:
+                raise InvalidParameter(str(exc)) from exc
+            return web.json_response(found)
+
+    @_guard
+    async def webhook_get(request: web.Request) -> web.Response:
+        with lock():
+            return web.json_response(webhooks.receiver(registry, request.match_info["name"]))
+
+    @_guard
+    async def webhooks_delete(request: web.Request) -> web.Response:
+        with lock():
+            webhooks.receivers(registry).clear()
+        return web.json_response({})
+
     add = app.router.add_route
     add("GET", P + "/health", health)
     add("POST", P + "/estate", seed)
@@ -367,5 +398,9 @@ def register(app: web.Application, sim: Simulator) -> None:
     add("PUT", P + "/trafficmanager/endpoint-health", endpoint_health_put)
     add("DELETE", P + "/trafficmanager/endpoint-health", endpoint_health_delete)
     add("GET", P + "/apps/{name}/health", app_health_get)
+    add("POST", P + "/webhooks/{name}", webhook_post)
+    add("PUT", P + "/webhooks/{name}", webhook_put)
+    add("GET", P + "/webhooks/{name}", webhook_get)
+    add("DELETE", P + "/webhooks", webhooks_delete)
     add("GET", P + "/principals", principals_get)
     add("POST", P + "/principals", principals_post)

@@ -9,7 +9,8 @@ Run Commands (`virtualMachines/{vm}/runCommands/{name}`, compute API 2023-03-01 
   the agent is ready. The script's outcome is the run command's `instanceView`
   (`executionState` Succeeded/Failed, `exitCode`, `output`, `error`, times); provisioningState
   is Succeeded whatever the exit code, as Azure does unless `treatFailureAsDeploymentFailure`.
-  Exit code and output are set per VM by `/_armsim/guests` (default: exit 0, no output).
+  Exit code, output and duration are set per VM (and per Run Command name) by
+  `/_armsim/guests` (default: exit 0, no output, the latency profile's `run_command`).
 
 Simpler than Azure: the script is not run (its result is what the test set); a Run Command on a
 VM whose agent is not ready waits for it instead of failing after Azure's long timeout; a VM that
@@ -24,20 +25,25 @@ from typing import Any
 from armsim.errors import InvalidParameter, OperationNotAllowed
 from armsim.timestamps import iso
 
-DEFAULT = {"never_ready": False, "exit_code": 0, "stdout": "", "stderr": ""}
+# duration_seconds: how long a script runs once the agent is ready (None: the latency profile's
+# run_command).
+DEFAULT = {"never_ready": False, "exit_code": 0, "stdout": "", "stderr": "",
+           "duration_seconds": None}
 
 
 def rules(registry) -> list[dict[str, Any]]:
     return registry.extra.setdefault("guest_rules", [])
 
 
-def behaviour(registry, vm_name: str) -> dict[str, Any]:
-    """The guest settings of a VM: later rules win; a rule's `vm` is `*` or part of the name
-    (a drill's VM `shop-app-1-drill-1a2b3c` matches `shop-app-1`)."""
+def behaviour(registry, vm_name: str, command: str = "") -> dict[str, Any]:
+    """The guest settings of a VM (and of Run Command `command` in it): later rules win; a
+    rule's `vm` is `*` or part of the name (a drill's VM `shop-app-1-drill-1a2b3c` matches
+    `shop-app-1`), its optional `command` part of the Run Command's name."""
     found = dict(DEFAULT)
     for rule in rules(registry):
-        if rule["vm"] == "*" or rule["vm"].lower() in vm_name.lower():
-            found.update({k: v for k, v in rule.items() if k != "vm"})
+        if (rule["vm"] == "*" or rule["vm"].lower() in vm_name.lower()) and \
+                (rule.get("command") or "").lower() in command.lower():
+            found.update({k: v for k, v in rule.items() if k in DEFAULT})
     return found
 
 
@@ -86,13 +92,15 @@ def put_run_command(service, vm, name: str, body: dict[str, Any]) -> tuple[int, 
     now = registry.now()
     agent_ready = ready_at(registry, vm)
     begins = max(now, agent_ready) if agent_ready is not None else None
-    outcome = behaviour(registry, vm.name)
+    outcome = behaviour(registry, vm.name, name)
     entry = {"name": name, "location": body.get("location") or vm.location,
              "tags": dict(body.get("tags") or {}), "properties": props,
              "provisioningState": "Creating" if existing is None else "Updating",
              "created": now, "begins": begins, "outcome": outcome, "ended": None}
     vm.run_commands[name.lower()] = entry
-    duration = (begins - now).total_seconds() + registry.latency.run_command \
+    runs = registry.latency.run_command if outcome["duration_seconds"] is None \
+        else float(outcome["duration_seconds"])
+    duration = (begins - now).total_seconds() + runs \
         if begins is not None else 10 * 365 * 24 * 3600.0  # never ready: never ends
 
     def done() -> None:

@@ -58,7 +58,9 @@ def test_a_guest_can_be_made_never_ready(arm):
 
 
 def test_a_run_command_is_started_then_its_outcome_read(arm):
-    arm.admin.set_guest("shop-app-1", exit_code=3, stdout="checked", stderr="db down")
+    # an hour of script is a real second at the tests' time scale: the first read sees it run
+    arm.admin.set_guest("shop-app-1", exit_code=3, stdout="checked", stderr="db down",
+                        duration_seconds=3600)
     ops = arm.compute.virtual_machine_run_commands
     ops.begin_create_or_update(RG, "shop-app-1", "probe", command(), polling=False)
     first = execution(arm, "shop-app-1", "probe")
@@ -91,3 +93,43 @@ def test_a_run_command_on_a_deallocated_vm_is_refused(arm):
             RG, "shop-app-2", "probe", command()).result()
     assert caught.value.status_code == 409
     assert caught.value.error.code == "OperationNotAllowed"
+
+
+def test_guest_rules_may_name_a_run_command_and_set_how_long_it_runs(arm):
+    """A rule for one Run Command name (a hook's script) leaves the VM's other scripts alone;
+    `duration_seconds` is how long that script runs (simulated)."""
+    arm.admin.set_guest("shop-app-1", command="promote", exit_code=1, stdout="replica lag",
+                        duration_seconds=7200)
+    ops = arm.compute.virtual_machine_run_commands
+    ops.begin_create_or_update(RG, "shop-app-1", "vmdr-promote-do-1", command(), polling=False)
+    ops.begin_create_or_update(RG, "shop-app-1", "other", command(), polling=False)
+    other = until(lambda: (v := execution(arm, "shop-app-1", "other")).execution_state
+                  not in ("Pending", "Running") and v)
+    assert (other.execution_state, other.exit_code) == ("Succeeded", 0)
+    # two simulated hours are two real seconds at the tests' time scale: still running
+    assert execution(arm, "shop-app-1", "vmdr-promote-do-1").execution_state == "Running"
+    slow = until(lambda: (v := execution(arm, "shop-app-1", "vmdr-promote-do-1"))
+                 .execution_state not in ("Pending", "Running") and v, timeout=30)
+    assert (slow.exit_code, slow.output) == (1, "replica lag")
+    started, ended = slow.start_time, slow.end_time
+    # it ends when a request comes after its due time (armsim completes work lazily)
+    assert (ended - started).total_seconds() >= 7200
+    with pytest.raises(Exception, match="unknown guest settings"):
+        arm.admin.set_guest("shop-app-1", colour="red")
+
+
+def test_webhook_receivers_record_deliveries_and_answer_as_set(arm):
+    import requests
+
+    arm.admin.set_webhook("ops", failures=1, failure_status=503, body="promoted")
+    url = f"{arm.info.admin}/webhooks/ops"
+    first = requests.post(url, data=b'{"a":1}', headers={"X-Vmdr-Delivery": "d1",
+                                                         "Authorization": "secret"},
+                          verify=arm.info.ca_bundle, timeout=10)
+    second = requests.post(url, data=b'{"a":2}', verify=arm.info.ca_bundle, timeout=10)
+    assert (first.status_code, second.status_code, second.text) == (503, 200, "promoted")
+    received = arm.admin.webhook("ops")["received"]
+    assert [r["body"] for r in received] == ['{"a":1}', '{"a":2}']
+    assert received[0]["headers"] == {"X-Vmdr-Delivery": "d1"}  # only vmdr's headers kept
+    arm.admin.clear_webhooks()
+    assert arm.admin.webhook("ops")["received"] == []

@@ -18,6 +18,7 @@ from vmdr.catalog import Catalog, PlanUnavailable
 from vmdr.drill.request import DrillRequest
 from vmdr.failover import preflight as failover_preflight
 from vmdr.failover import runbook as runbooks
+from vmdr.ops import hooks
 from vmdr.plan import Plan, Strategy
 
 DEFAULT_KEEP_MINUTES = 30
@@ -47,6 +48,7 @@ def preflight(catalog: Catalog, clients: AzureClients, plan_name: str, run_id: s
         failover_preflight.room_for_nics(clients, catalog, plan, points, blockers,
                                          plan.secondary.drill_subnet_id,
                                          "secondary.drill_subnet_id")
+    blockers.extend(hooks.missing_secrets(plan, "drill"))
     if blockers:
         return {"blockers": blockers, "groups": None}
     book = _runbook(plan, run_id, points)
@@ -102,7 +104,8 @@ def _runbook(plan: Plan, run_id: str, points: dict) -> runbooks.Runbook:
                                   point=points[vm.name])
                for vm in group.vms if vm.protected_by_copies]
         if vms:
-            groups.append(runbooks.RunbookGroup(name=group.name, vms=vms))
+            groups.append(runbooks.RunbookGroup(name=group.name, vms=vms,
+                                                hooks=runbooks.hooks_of(group, "drill")))
     return runbooks.Runbook(
         plan=plan.name, run_id=run_id, mode="drill", kind="drill",
         primary=runbooks.Site.of(plan.primary), secondary=runbooks.Site.of(plan.secondary),

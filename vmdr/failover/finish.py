@@ -12,6 +12,7 @@ from vmdr.catalog import Catalog, PlanUnavailable
 from vmdr.drill import report as drill_report
 from vmdr.failover import report, runbook
 from vmdr.lifecycle import State
+from vmdr.ops import hooks
 
 # kind -> (the state the run holds the plan in, where each outcome leaves it)
 ENDS: dict[str, tuple[State, dict[str, State]]] = {
@@ -32,6 +33,7 @@ def finish_run(catalog: Catalog, run: dict[str, Any], outcome: str,
     except ResourceNotFoundError:  # blocked before preflight wrote one
         book = None
     built = report.build(run, outcome, ended, book)
+    built["hooks"] = hooks.records(catalog, run["plan"], run["run_id"])
     built["rpo_minutes_target"] = _rpo_target(catalog, run)
     kind = run.get("kind", "failover")
     text = report.markdown(built)

@@ -19,7 +19,7 @@ from vmdr.engine import observe
 from vmdr.engine.arm import parallel
 from vmdr.failover import runbook as runbooks
 from vmdr.failover.request import FailoverRequest, Mode, PointChoice
-from vmdr.ops import dns, subnets
+from vmdr.ops import dns, hooks, subnets
 from vmdr.plan import Plan, Strategy
 from vmdr.recovery_point import PointSummary
 
@@ -77,6 +77,7 @@ def preflight(
                     f"primary VM {vm.name}: not found in resource group "
                     f"{plan.primary.resource_group} (planned mode shuts it down; if the primary "
                     "region is down, use mode unplanned)")
+    blockers.extend(hooks.missing_secrets(plan, "failover"))
     if blockers:
         return {"blockers": blockers, "groups": None}
     claimed = _claim_plan(catalog, plan.name, run_id)
@@ -247,6 +248,7 @@ def _runbook(plan: Plan, run_id: str, request: FailoverRequest, points: dict,
                     point=points.get(vm.name)) for vm in group.vms],
                 scale_sets=[runbooks.RunbookScaleSet(**s.model_dump()) for s in group.scale_sets],
                 rolling=group.rolling,
+                hooks=runbooks.hooks_of(group, "failover"),
             )
             for group in plan.groups
         ],

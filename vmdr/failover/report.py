@@ -206,6 +206,17 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["", "## Recovered", ""]
         lines += [f"- {r['vm']}: {r.get('kind', 'vm')} `{r.get('name', '')}` "
                   f"({r.get('size', '')})" for r in report["recovered"]]
+    if report.get("hooks"):
+        lines += ["", "## Hooks", "", "| group | hook | runs | on | result | attempts | output |",
+                  "|---|---|---|---|---|---|---|"]
+        for row in report["hooks"]:
+            last = row["attempts"][-1] if row["attempts"] else {}
+            code = f" (exit {last['exit_code']})" if last.get("exit_code") is not None else (
+                f" (HTTP {last['status']})" if last.get("status") else "")
+            what = f"{row['phase']}{' — undo' if row['action'] == 'undo' else ''}"
+            lines.append(f"| {row['group']} | {row['hook']} | {what} | {row['target']} | "
+                         f"{row['state']}{code} | {len(row['attempts'])} | "
+                         f"{_cell(last.get('output') or last.get('error') or '')} |")
     if report["compensations_run"]:
         lines += ["", "## Compensations run", ""]
         lines += [f"- {c['description']}" for c in report["compensations_run"]]
@@ -213,6 +224,12 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["", "## Needs attention", ""]
         lines += [f"- {item['description']}: {item['error']}" for item in report["left"]]
     return "\n".join(lines) + "\n"
+
+
+def _cell(text: str, limit: int = 120) -> str:
+    """Output in one table cell: one line, pipes escaped, the tail kept (where errors are)."""
+    flat = " ".join(str(text).split()).replace("|", "\\|")
+    return flat if len(flat) <= limit else "…" + flat[-limit:]
 
 
 def _duration(seconds: float) -> str:

@@ -50,11 +50,34 @@ class RunbookScaleSet(BaseModel):
     capacity: int
 
 
+class RunbookHook(BaseModel):
+    """A hook the saga runs around the group (its details stay in the pinned plan)."""
+
+    phase: str  # before | after
+    name: str
+    undo: bool = False
+    # How long its converge may take: every attempt's timeout and the pauses between them.
+    limit_seconds: int = 3600
+
+
+def hooks_of(group, saga: str) -> list[RunbookHook]:
+    """The hooks of a plan group that saga `saga` (failover, failback, drill) runs, in order."""
+    found = []
+    for phase, hook in group.hooks.for_saga(saga):
+        timeout = hook.run_command.timeout_seconds if hook.run_command else \
+            hook.webhook.timeout_seconds
+        attempts = hook.retries + 1
+        found.append(RunbookHook(phase=phase.value, name=hook.name, undo=hook.undo is not None,
+                                 limit_seconds=attempts * (timeout + 600)))
+    return found
+
+
 class RunbookGroup(BaseModel):
     name: str
     vms: list[RunbookVm] = Field(default_factory=list)
     scale_sets: list[RunbookScaleSet] = Field(default_factory=list)
     rolling: bool = False
+    hooks: list[RunbookHook] = Field(default_factory=list)
 
     @property
     def batch_size(self) -> int:
@@ -109,7 +132,8 @@ class Runbook(BaseModel):
                  "copies": sum(vm.point is not None for vm in g.vms),
                  "recover": sum(vm.strategy == "recover-from-copy" for vm in g.vms),
                  "standbys": sum(vm.strategy == "standby-resize" for vm in g.vms),
-                 "scale_sets": len(g.scale_sets)} for g in self.groups]
+                 "scale_sets": len(g.scale_sets),
+                 "hooks": [h.model_dump() for h in g.hooks]} for g in self.groups]
 
 
 def _blob(plan: str, run_id: str, name: str) -> str:

@@ -60,7 +60,9 @@ class _CheckedConnection:
         raise NewConnectionError(self, f"Failed to establish a new connection: {error}")
 
 
-def _session(allow_loopback: bool) -> requests.Session:
+def checked_session(allow_loopback: bool) -> requests.Session:
+    """A requests session whose every connection checks its target (vmdr.targets); webhooks
+    (vmdr/ops/webhook.py) use it too."""
     class Http(_CheckedConnection, HTTPConnection):
         pass
 
@@ -94,7 +96,7 @@ def probe(clients: AzureClients, url: str, expect_status: int,
     problem = targets.host_problem(requests.utils.urlparse(url).hostname or "", allow_loopback)
     if problem:  # a plan stored before the rule: refused here too
         return {"ok": False, "status": None, "error": f"refused: {problem}"}
-    with _session(allow_loopback) as session:
+    with checked_session(allow_loopback) as session:
         try:
             response = session.get(url, timeout=PROBE_TIMEOUT, verify=verify)
         except RefusedTarget as exc:

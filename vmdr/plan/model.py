@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from vmdr import arm_ids, regions, schedule, targets
+from vmdr.plan.hooks import Hooks
 
 # Plan names become orchestration instance ids (`failover-{plan}`), blob names and tag values.
 PLAN_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
@@ -427,6 +428,8 @@ class Group(Strict):
     # before the next is touched (a replica set never loses all its members at once); undone in
     # the reverse order.
     rolling: bool = False
+    # Run Command scripts or signed webhooks before and after the group's recovery (plan/hooks.py)
+    hooks: Hooks = Hooks()
 
     @model_validator(mode="after")
     def _not_empty(self) -> Self:

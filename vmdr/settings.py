@@ -109,6 +109,9 @@ APP_SETTINGS: tuple[AppSetting, ...] = (
     AppSetting("VMDR_STORAGE_RETRIES", "optional", "retries of a storage call, default 3"),
     AppSetting("VMDR_EXTRA_REGIONS", "optional", "region names to accept beyond vmdr's list"),
     AppSetting("VMDR_SIM_CLOCK", "local-only", "the local platform's virtual clock"),
+    AppSetting("VMDR_HOOK_SECRET_<NAME>", "optional",
+               "the secret a plan's webhook hook signs its body with (the plan names the "
+               "setting); in Azure a Key Vault reference, added by the operator per webhook"),
     AppSetting("APPLICATIONINSIGHTS_CONNECTION_STRING", "optional",
                "Application Insights: vmdr's OpenTelemetry spans and metrics go there when set "
                "(vmdr/telemetry.py); infra/ sets it"),

@@ -34,6 +34,7 @@ DEMO_ESTATE = ROOT / "examples" / "estate" / "demo.yaml"
 SUB = "00000000-0000-0000-0000-000000000001"
 # One real second is two simulated minutes: a 20-minute failover takes about 10 s.
 E2E_SCALE = 120.0
+HOOK_SECRET_SETTING, HOOK_SECRET = "VMDR_HOOK_SECRET_TEST", "e2e-hook-secret"
 
 
 @dataclass
@@ -88,6 +89,11 @@ class Vmdr:
     def health_url(self, region: str) -> str:
         return f"{self.platform.armsim.info.admin}/apps/shop/health?region={region}"
 
+    def webhook(self, name: str) -> dict:
+        """A plan's webhook to armsim's receiver `name`, signed with the test secret."""
+        return {"url": f"{self.platform.armsim.info.admin}/webhooks/{name}",
+                "secret_setting": HOOK_SECRET_SETTING, "allow_loopback": True}
+
 
 def started_input(status: dict) -> dict:
     """The orchestration input from a status: devhost (as the host) reports the JSON text the
@@ -115,6 +121,7 @@ def vmdr(platform: Platform, tmp_path: Path) -> Iterator[Vmdr]:
     sim.admin.seed({"estate_file": str(DEMO_ESTATE)}, reset=True)
     container = f"vmdr-{uuid.uuid4().hex[:12]}"
     settings = local_app_settings(platform.azurite, sim.info, container=container)
+    settings[HOOK_SECRET_SETTING] = HOOK_SECRET  # the secret plans' test webhooks sign with
     host = start_devhost(ROOT / "function_app.py", state_dir=tmp_path / "devhost",
                          settings=settings, clock=platform.clock)
     catalog = Catalog(ContainerClient.from_connection_string(

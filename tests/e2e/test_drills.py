@@ -5,6 +5,7 @@ of what a lost drill left."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from click.testing import CliRunner
@@ -66,7 +67,10 @@ def wait_phase(vmdr, phase: str, timeout: float = 60) -> dict:
 
 
 def test_a_scheduled_drill_boots_the_app_in_the_drill_subnet_proves_it_and_leaves_nothing(vmdr):
-    vmdr.put_plan(drill_plan(vmdr, schedule="0 * * * * *"))  # due every minute
+    plan = drill_plan(vmdr, schedule="0 * * * * *")  # due every minute
+    # a hook of every saga: told it is a drill, with the drill VMs' names
+    plan["groups"][1]["hooks"] = {"after": [{"name": "tell-ops", "webhook": vmdr.webhook("ops")}]}
+    vmdr.put_plan(plan)
     protect(vmdr)
     since = max((e["seq"] for e in vmdr.admin.operation_log()), default=0)
     vmdr.client.run_function("drill_tick")  # the timer: the drill is due
@@ -92,7 +96,13 @@ def test_a_scheduled_drill_boots_the_app_in_the_drill_subnet_proves_it_and_leave
         assert row["rpo_seconds"] > 0
     assert {row["vm"] for row in report["not_drilled"]} == {"shop-db-1", "shop-web"}
     steps = [s["name"] for s in report["steps"]]
-    assert steps == ["preflight", "boot:app", "proof", "keep", "cleanup", "report"], steps
+    assert steps == ["preflight", "boot:app", "hook:app:tell-ops", "proof", "keep", "cleanup",
+                     "report"], steps
+    [delivery] = vmdr.admin.webhook("ops")["received"]
+    told = json.loads(delivery["body"])
+    assert (told["saga"], told["mode"], told["group"]) == ("drill", "drill", "app")
+    assert [vm["name"] for vm in told["vms"]] == [
+        next(r["drill_vm"] for r in report["proof"] if r["vm"] == vm) for vm in APP]
 
     log = vmdr.admin.operation_log(since_seq=since)
     touched = [f"{e['method']} {e['path']}" for e in log if e["method"] in WRITES and (

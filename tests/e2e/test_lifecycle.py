@@ -15,7 +15,7 @@ from vmdr import naming, tags
 APP = ("shop-app-1", "shop-app-2")
 
 
-def shop(vmdr) -> dict:
+def shop(vmdr, hooks: bool = False) -> dict:
     plan = demo_plan()
     plan["failover"]["approval"]["required"] = False
     plan["failover"]["health_checks"] = [
@@ -24,7 +24,22 @@ def shop(vmdr) -> dict:
     plan["failback"] = {"health_checks": [
         {"url": vmdr.health_url("westeurope"), "expect_status": 200, "timeout_seconds": 600,
          "allow_loopback": True}]}
+    if hooks:  # a script once the app tier is up: in its recovered VM, then in the primary
+        plan["groups"][1]["hooks"] = {"after": [{
+            "name": "app-ready", "sagas": ["failover", "failback"],
+            "run_command": {"vm": "shop-app-1", "script": ["systemctl start shop"]}}]}
     return plan
+
+
+def hook_vms(vmdr, since: int = 0) -> list[str]:
+    """`resource group/VM` of each Run Command the app-ready hook started after `since`."""
+    found = []
+    for entry in vmdr.admin.operation_log(since_seq=since, method="PUT",
+                                          path_contains="/runCommands/"):
+        if "app-ready" in entry["path"]:
+            group, rest = entry["path"].split("/resourceGroups/")[1].split("/", 1)
+            found.append(f"{group}/{rest.split('/virtualMachines/')[1].split('/')[0]}")
+    return found
 
 
 def grant_failback_role(vmdr) -> None:
@@ -77,12 +92,13 @@ def resources_of(vmdr, run_id: str) -> list[str]:
 
 @pytest.mark.slow
 def test_failover_reprotect_failback_and_protected_again(vmdr):
-    vmdr.put_plan(shop(vmdr))
+    vmdr.put_plan(shop(vmdr, hooks=True))
     before = endpoints(vmdr)
     primary_ids = {vm: vmdr.compute.virtual_machines.get("rg-shop-weu", vm).id for vm in APP}
     output = failed_over(vmdr)
     run_id = output["run_id"]
     assert state(vmdr) == "failed-over"
+    assert hook_vms(vmdr) == [f"rg-shop-neu/{naming.recovered_vm('shop-app-1', run_id)}"]
 
     # A new alert, or a second POST, does not fail over again.
     again = post_alert(vmdr, alert(alert_id="life-0002"))
@@ -118,6 +134,7 @@ def test_failover_reprotect_failback_and_protected_again(vmdr):
     assert response.status == 202, response.text
     done = vmdr.client.wait_for_completion("failback-shop", timeout=300)["output"]
     assert done["outcome"] == "succeeded", (done["failure"], done["blockers"], done["left"])
+    assert hook_vms(vmdr, since) == ["rg-shop-weu/shop-app-1"]  # the primary VM, back
 
     for vm in APP:
         machine = vmdr.compute.virtual_machines.get("rg-shop-weu", vm)

@@ -45,3 +45,17 @@ def test_the_html_page_draws_a_bar_per_step_and_vm_and_the_rpo_against_the_targe
     assert 'style="left:0.00%;width:14.29%"' in html  # preflight: 1 min of the 7 drawn
     assert "<script" not in html and "undo &lt;app&gt;" in html
     assert "RPO per VM (target 15 min)" in html and '<td class="over">20m00s (over)' in html
+
+
+def test_hooks_are_a_table_in_the_markdown_and_the_html_page():
+    built = a_report()
+    built["hooks"] = [{"group": "data", "phase": "after", "hook": "promote", "action": "undo",
+                       "target": "VM shop-db-standby", "state": "failed",
+                       "attempts": [{"exit_code": 2, "output": "lag | <40 s>"}]}]
+    markdown = report.markdown(built)
+    assert "## Hooks" in markdown
+    assert "| data | promote | after — undo | VM shop-db-standby | failed (exit 2) | 1 | " \
+           "lag \\| <40 s> |" in markdown
+    html = report_html.render(built)
+    assert "<h2>Hooks</h2>" in html and "promote (undo) (after)" in html
+    assert "lag | &lt;40 s&gt;" in html and '<td class="over">failed (exit 2)</td>' in html

@@ -48,6 +48,7 @@ def render(report: dict[str, Any], rpo_minutes_target: float | None = None) -> s
         parts.append(f"<p class=\"over\">failure: {escape(str(report['failure']))}</p>")
     parts += _timeline(report)
     parts += _rpo(report, target)
+    parts += _hooks(report)
     compensated = report.get("compensations_run") or []
     parts.append("<h2>Compensated</h2>")
     parts.append("<ul>" + "".join(f"<li>{escape(c['description'])} at {escape(c['at'])}</li>"
@@ -102,6 +103,27 @@ def _rpo(report: dict[str, Any], target: float | None) -> list[str]:
                    f"{_duration(row['rpo_seconds'])}{' (over)' if over else ''}</td></tr>")
     out.append("</table>")
     return out
+
+
+def _hooks(report: dict[str, Any]) -> list[str]:
+    """The plan's hooks that ran: each hook (or undo), where, its result and output's tail."""
+    rows = report.get("hooks") or []
+    if not rows:
+        return []
+    out = ["<h2>Hooks</h2><table><tr><th>group</th><th>hook</th><th>on</th><th>result</th>"
+           "<th>attempts</th><th>output</th></tr>"]
+    for row in rows:
+        last = row["attempts"][-1] if row["attempts"] else {}
+        name = row["hook"] + (" (undo)" if row["action"] == "undo" else "")
+        result = row["state"] + (f" (exit {last['exit_code']})" if last.get("exit_code")
+                                 is not None else "")
+        css = "" if row["state"] == "succeeded" else ' class="over"'
+        out.append(f"<tr><td>{escape(row['group'])}</td><td>{escape(name)} "
+                   f"({escape(row['phase'])})</td><td>{escape(row['target'])}</td>"
+                   f"<td{css}>{escape(result)}</td><td>{len(row['attempts'])}</td>"
+                   f"<td><code>{escape(last.get('output') or last.get('error') or '')}</code>"
+                   "</td></tr>")
+    return [*out, "</table>"]
 
 
 def _duration(seconds: float) -> str:

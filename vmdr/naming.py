@@ -87,3 +87,9 @@ def recovered_vm(vm: str, run_id: str) -> str:
 def failback_disk(vm: str, disk_key: str, run_id: str) -> str:
     """A primary VM's new disk from its reverse point (failback), next to its old ones."""
     return f"{_short(vm, 46)}-{disk_key}-fb-{run_tag(run_id)}"
+
+
+def backup_copy(target_prefix: str, source_blob: str) -> str:
+    """A backup's copy in the target container: its source name under the target's prefix (the
+    source prefix stays part of it, so copies read like the backups they are)."""
+    return f"{target_prefix}{source_blob}"

@@ -10,10 +10,12 @@ import time
 from datetime import datetime, timedelta
 
 from azure.storage.blob import BlobServiceClient
+from click.testing import CliRunner
 
 from localplatform.azurite import ACCOUNT_KEY
 from tests.e2e.conftest import demo_plan, started_input
 from tests.e2e.test_failover import finish, start_failover
+from vmdr.cli import cli
 
 SUB = "00000000-0000-0000-0000-000000000001"
 
@@ -112,6 +114,11 @@ def test_backups_are_copied_their_rpo_reported_kept_and_named_at_failover(vmdr):
     later = vmdr.client.call("GET", "plans/shop/recovery-points").json()
     assert later["backups"][0]["rpo_minutes"] == _minutes(later["now"], backup_time) >= 300
     assert later["backups"][0]["over_rpo"] is True
+    shown = CliRunner().invoke(cli, ["protect", "status", "shop"], catch_exceptions=False, env={
+        "VMDR_URL": vmdr.client.base_url, "VMDR_KEY": vmdr.client.function_key, "COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "application backups" in shown.output and "nightly/2026-12-02.bak" in shown.output
+    assert "2 backup set(s) over the RPO target: db-dumps, share" in shown.output
 
     # A new backup; the timer's cycle (the hourly schedule is due) copies only it, and the
     # retention (keep_last 2) deletes the oldest copy — never a backup.

@@ -36,6 +36,10 @@ def backups(azure_clients, catalog, azurite):
     plan["groups"][1]["backups"][0]["target"]["container"] = f"share-copies-{suffix}"
     catalog.put_plan("backups", yaml.safe_dump(plan))
 
+    def retention(keep_last: int, keep_days: int) -> None:
+        spec["retention"] = {"keep_last": keep_last, "keep_days": keep_days}
+        catalog.put_plan("backups", yaml.safe_dump(plan))
+
     def service(account: str) -> BlobServiceClient:
         return BlobServiceClient(azurite.blob_endpoint(account),
                                  credential={"account_name": account, "account_key": ACCOUNT_KEY})
@@ -44,7 +48,8 @@ def backups(azure_clients, catalog, azurite):
     source.create_container()
     target = service("shopbackupsneu").get_container_client(spec["target"]["container"])
     yield type("Backups", (), {"source": source, "target": target, "catalog": catalog,
-                               "clients": azure_clients, "set": "db-dumps"})
+                               "clients": azure_clients, "set": "db-dumps",
+                               "retention": staticmethod(retention)})
     source.delete_container()
     if target.exists():
         target.delete_container()
@@ -177,3 +182,54 @@ def test_a_source_that_cannot_be_listed_says_why_and_a_plan_not_protected_stops(
     stopped = look(backups, "c2")
     assert stopped["done"] and stopped["detail"] == {"stopped": "the plan is failing-over"}
     assert record_of(backups).cycle_id == "c1"  # not looked at
+
+
+def test_a_look_starts_at_most_the_cap_newest_first_and_the_rest_wait(backups, monkeypatch):
+    monkeypatch.setattr(copying, "MAX_IN_FLIGHT", 2)
+    backups.retention(keep_last=5, keep_days=0)
+    for day in ("2026-12-01", "2026-12-02", "2026-12-03"):
+        backups.source.upload_blob(f"nightly/{day}.bak", day.encode())
+    first = look(backups)
+    assert not first["done"] and (first["total"], first["finished"]) == (3, 2), first
+    assert sorted(b.name for b in backups.target.list_blobs()) == [
+        "nightly/2026-12-02.bak", "nightly/2026-12-03.bak"]  # the newest first
+    assert record_of(backups).last_look.waiting == 1
+    second = look(backups)
+    assert second["done"] and (second["total"], second["finished"]) == (3, 3), second
+    assert len(list(backups.target.list_blobs())) == 3
+
+
+def test_a_rewritten_backup_whose_copy_is_refused_keeps_its_previous_copy(backups, monkeypatch):
+    backups.source.upload_blob("nightly/wed.bak", b"wednesday v1")
+    look(backups)
+    backups.source.upload_blob("nightly/wed.bak", b"wednesday v2", overwrite=True)
+    real = type(backups.clients).readable_url
+    monkeypatch.setattr(type(backups.clients), "readable_url", lambda self, blob, now: real(
+        self, blob, now - timedelta(hours=7)))  # every SAS already expired: refused
+    for attempt in (1, 2, 3):
+        result = look(backups, "c2")
+        assert result["done"] is (attempt == 3), result
+    entry = record_of(backups).copies["nightly/wed.bak"]
+    assert entry.state is CopyState.COPIED and entry.attempts == 3
+    assert "its newer version was not copied: the copy could not read the backup" in entry.error
+    shown = backup_status.plan_status(backups.catalog, backups.catalog.load_plan("backups"),
+                                      clock.utcnow())[0]
+    assert shown["newest"]["source_blob"] == "nightly/wed.bak" and shown["failed_count"] == 1
+    assert backups.target.get_blob_client("nightly/wed.bak").download_blob().readall() == \
+        b"wednesday v1"
+    monkeypatch.setattr(type(backups.clients), "readable_url", real)
+    assert look(backups, "c3")["done"]  # the next cycle tries again, and copies it
+    assert backups.target.get_blob_client("nightly/wed.bak").download_blob().readall() == \
+        b"wednesday v2"
+    assert record_of(backups).copies["nightly/wed.bak"].error is None
+
+
+def test_backups_the_retention_would_let_go_at_once_are_not_copied(backups):
+    for day in ("2026-12-01", "2026-12-02", "2026-12-03"):  # keep_last 2
+        backups.source.upload_blob(f"nightly/{day}.bak", day.encode())
+    result = look(backups)
+    assert result["done"] and (result["total"], result["finished"]) == (2, 2), result
+    assert sorted(b.name for b in backups.target.list_blobs()) == [
+        "nightly/2026-12-02.bak", "nightly/2026-12-03.bak"]
+    assert "nightly/2026-12-01.bak" not in record_of(backups).copies
+    assert look(backups, "c2")["total"] == 0  # not wanted the next cycle either

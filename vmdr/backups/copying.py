@@ -8,8 +8,9 @@ so the copy is of the version vmdr saw); retention over the complete copies; the
 written back ETag-conditionally. Nothing waits on a copy: a look asks and returns, the
 orchestration (`converge`) looks again later.
 
-Bounded work: at most `MAX_IN_FLIGHT` copies pending per plan (a look starts no more than the
-room left), the newest backups first, so the RPO improves first. A copy that fails is recorded
+Bounded work: a look starts at most `MAX_IN_FLIGHT` copies less those still pending (per plan,
+all sets together), the newest backups first, so the RPO improves first; the rest wait for the
+next look. A copy that fails is recorded
 with Azure's reason and tried again at the next look, `MAX_ATTEMPTS` times per cycle; the next
 cycle tries again. A source that cannot be listed (its region down, a role missing) is recorded
 on the set and tried at the next look, the same number of times.
@@ -123,7 +124,8 @@ def _look(clients: AzureClients, plan: str, backup_set: BackupSet, record: SetRe
         del record.copies[name]
     _retention(plan, backup_set, target, record, look, now)
     look.in_flight = len(record.in_state(CopyState.COPYING))
-    retry = [c for c in record.in_state(CopyState.FAILED) if c.attempts < MAX_ATTEMPTS]
+    retry = [c for name, c in record.copies.items()
+             if name in listed and _wanted(c, _etag(listed[name].etag))]
     record.cycle_done = not look.waiting and not look.in_flight and not retry
     if look.failed:
         log.warning("vmdr.backups plan=%s backup=%s failed=%d: %s", plan, spec.name, look.failed,
@@ -174,7 +176,7 @@ def _copy_seen(entry: BackupCopy, properties: BlobProperties, look: Look,
         copied_etag = (properties.metadata or {}).get(tags.BACKUP_SOURCE_ETAG)
         if copied_etag and copied_etag != entry.etag:
             entry.etag = copied_etag
-        entry.state, entry.copied, entry.error = CopyState.COPIED, now, None
+        entry.state, entry.copied, entry.error, entry.attempts = CopyState.COPIED, now, None, 0
         look.copied += 1
     elif status in ("failed", "aborted"):
         _failed(entry, look, f"copy {status}: {properties.copy.status_description or 'no reason'}")
@@ -191,9 +193,10 @@ def _wanted(entry: BackupCopy | None, etag: str) -> bool:
         return True
     if entry.state is CopyState.COPYING:
         return False  # its end is awaited; a newer version is copied after it
-    if entry.etag != etag:
-        return True  # the application rewrote it
-    return entry.state is CopyState.FAILED and entry.attempts < MAX_ATTEMPTS
+    if entry.etag == etag and entry.state is not CopyState.FAILED:
+        return False  # this version is copied (or was let go)
+    # A failed copy, or a backup the application rewrote: within this cycle's attempts.
+    return entry.attempts < MAX_ATTEMPTS
 
 
 def _start(clients: AzureClients, plan: str, backup_set: BackupSet, source: ContainerClient,
@@ -204,6 +207,12 @@ def _start(clients: AzureClients, plan: str, backup_set: BackupSet, source: Cont
     wanted = sorted((b for b in listed.values()
                      if _wanted(record.copies.get(b.name), _etag(b.etag))),
                     key=lambda b: (b.last_modified, b.name), reverse=True)
+    # A backup the retention would let go as soon as it is copied is not copied at all (the
+    # first cycle over a container of old backups copies only what is kept).
+    doomed = {c.source for c in copies_to_delete(
+        _as_if_copied(record, wanted, look, now), spec.retention.keep_last,
+        spec.retention.keep_days, now)}
+    wanted = [b for b in wanted if b.name not in doomed]
     if wanted and room[0] > 0:
         try:
             target.create_container(metadata={tags.BACKUP_PLAN: plan})
@@ -214,6 +223,7 @@ def _start(clients: AzureClients, plan: str, backup_set: BackupSet, source: Cont
         if room[0] <= 0:
             break
         started += 1
+        room[0] -= 1
         etag, previous = _etag(blob.etag), record.copies.get(blob.name)
         same = previous is not None and previous.etag == etag
         target_name = naming.backup_copy(spec.target.prefix, blob.name)
@@ -222,7 +232,7 @@ def _start(clients: AzureClients, plan: str, backup_set: BackupSet, source: Cont
             time=previous.time if same else records.app_time(blob.last_modified,
                                                              look.storage_now, now),
             size=blob.size or 0, target=target_name, state=CopyState.COPYING,
-            cycle=record.cycle_id, attempts=previous.attempts if same else 0, started=now)
+            cycle=record.cycle_id, attempts=previous.attempts if previous else 0, started=now)
         record.copies[blob.name] = entry
         if len(target_name) > MAX_BLOB_NAME:
             entry.attempts = MAX_ATTEMPTS - 1
@@ -240,24 +250,45 @@ def _start(clients: AzureClients, plan: str, backup_set: BackupSet, source: Cont
                 source_etag=f'"{etag}"', source_match_condition=MatchConditions.IfNotModified)
         except HttpResponseError as exc:
             if exc.status_code == 409 and "pendingcopy" in str(exc.error_code or "").lower():
-                room[0] -= 1  # an earlier attempt's copy is still running: poll it
-                look.started += 1
+                look.started += 1  # an earlier attempt's copy is still running: poll it
                 continue
-            reason = describe(exc)
-            if exc.status_code in (404, 412) or "cannotverifycopysource" in \
-                    str(exc.error_code or "").lower():
-                reason = f"the backup changed or was deleted since it was listed ({reason})"
-            _failed(entry, look, reason)
+            _failed(entry, look, _refused(exc))
+            if previous is not None and previous.state is CopyState.COPIED and not same:
+                # Refused before it began: the target still holds the previous version whole.
+                previous.attempts, previous.error = entry.attempts, \
+                    f"its newer version was not copied: {entry.error}"
+                record.copies[blob.name] = previous
             continue
         entry.copy_id = answer.get("copy_id")
         look.started += 1
         if str(answer.get("copy_status") or "").lower() == "success":
             # Done at once (Azurite; a small blob within one account): nothing to poll.
-            entry.state, entry.copied = CopyState.COPIED, now
+            entry.state, entry.copied, entry.attempts = CopyState.COPIED, now, 0
             look.copied += 1
-        else:
-            room[0] -= 1
     return len(wanted) - started
+
+
+def _as_if_copied(record: SetRecord, wanted: list[BlobProperties], look: Look,
+                  now: datetime) -> list[BackupCopy]:
+    """The set's complete copies as they would be once every wanted backup is copied."""
+    copies = {c.source: c for c in record.in_state(CopyState.COPIED)}
+    for blob in wanted:
+        copies[blob.name] = BackupCopy(
+            source=blob.name, etag=_etag(blob.etag), last_modified=blob.last_modified,
+            time=records.app_time(blob.last_modified, look.storage_now, now), target="",
+            state=CopyState.COPIED)
+    return list(copies.values())
+
+
+def _refused(exc: HttpResponseError) -> str:
+    """Why Azure refused to start a copy, in words an operator can act on."""
+    reason = describe(exc)
+    if exc.status_code in (404, 412):
+        return f"the backup changed or was deleted since it was listed ({reason})"
+    if exc.status_code == 403:
+        return (f"the copy could not read the backup: the source SAS was refused — check the "
+                f"identity's Storage Blob Data Reader role on the source account ({reason})")
+    return reason
 
 
 def _retention(plan: str, backup_set: BackupSet, target: ContainerClient, record: SetRecord,

@@ -233,3 +233,17 @@ def test_backups_the_retention_would_let_go_at_once_are_not_copied(backups):
         "nightly/2026-12-02.bak", "nightly/2026-12-03.bak"]
     assert "nightly/2026-12-01.bak" not in record_of(backups).copies
     assert look(backups, "c2")["total"] == 0  # not wanted the next cycle either
+
+
+def test_a_backup_cycle_now_is_refused_clearly_without_backup_sets_or_plan(catalog):
+    import asyncio
+
+    from vmdr.api import backups as backups_api
+    from vmdr.api.responses import ApiError
+
+    catalog.put_plan("minimal", (ROOT / "examples/plans/minimal.yaml").read_text())
+    for plan, status, code in (("minimal", 400, "NoBackupSets"), ("nosuch", 404, "PlanNotFound"),
+                               ("Bad Name", 400, "InvalidPlanName")):
+        with pytest.raises(ApiError) as refused:  # before any orchestration is asked for
+            asyncio.run(backups_api.start_backups(None, catalog, plan, "manual:http"))
+        assert (refused.value.status, refused.value.code) == (status, code), refused.value.message

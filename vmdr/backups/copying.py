@@ -131,6 +131,14 @@ def _look(clients: AzureClients, plan: str, backup_set: BackupSet, record: SetRe
         log.warning("vmdr.backups plan=%s backup=%s failed=%d: %s", plan, spec.name, look.failed,
                     "; ".join(f"{c.source}: {c.error}" for c in
                               record.in_state(CopyState.FAILED)[:5]))
+    # One line per set and look, like each VM's `vmdr.rpo` of a protect cycle: ready for a log
+    # alert on a set over its RPO.
+    rpo = record.rpo_minutes(now)
+    over = rpo is None or rpo > backup_set.rpo_minutes
+    log.info("vmdr.backup_rpo plan=%s backup=%s rpo_minutes=%s over_rpo=%s", plan, spec.name,
+             rpo, over, extra={"custom_dimensions": {
+                 "metric": "vmdr.backup_rpo", "plan": plan, "backup": spec.name,
+                 "rpo_minutes": rpo, "over_rpo": over}})
 
 
 def _list(source: ContainerClient, prefix: str) -> tuple[dict[str, BlobProperties],

@@ -91,6 +91,11 @@ class SetRecord(BaseModel):
         copied = self.in_state(CopyState.COPIED)
         return max(copied, key=lambda c: (c.last_modified, c.source)) if copied else None
 
+    def rpo_minutes(self, now: datetime) -> float | None:
+        """The set's RPO at `now`: the age of its newest copied backup (None: none copied)."""
+        newest = self.newest_copy()
+        return round((now - newest.time).total_seconds() / 60, 1) if newest else None
+
 
 def app_time(last_modified: datetime, storage_now: datetime | None, now: datetime) -> datetime:
     """`last_modified` (the storage service's clock) on vmdr's clock, from a look at `now` whose

@@ -25,7 +25,7 @@ def plan_status(catalog: Catalog, plan: Plan, now: datetime) -> list[dict[str, A
 
 def set_status(backup_set: BackupSet, record: SetRecord, now: datetime) -> dict[str, Any]:
     newest = record.newest_copy()
-    rpo = round((now - newest.time).total_seconds() / 60, 1) if newest else None
+    rpo = record.rpo_minutes(now)
     # Backups not copied, and copies with a problem (a newer version refused, not deleted).
     failed = sorted((c for c in record.copies.values()
                      if c.state is CopyState.FAILED or c.error), key=lambda c: c.source)

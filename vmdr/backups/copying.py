@@ -10,10 +10,10 @@ orchestration (`converge`) looks again later.
 
 Bounded work: a look starts at most `MAX_IN_FLIGHT` copies less those still pending (per plan,
 all sets together), the newest backups first, so the RPO improves first; the rest wait for the
-next look. A copy that fails is recorded
-with Azure's reason and tried again at the next look, `MAX_ATTEMPTS` times per cycle; the next
-cycle tries again. A source that cannot be listed (its region down, a role missing) is recorded
-on the set and tried at the next look, the same number of times.
+next look. A copy that fails is recorded with Azure's reason and tried again at the next look,
+`MAX_ATTEMPTS` times per cycle; the next cycle tries again. A source that cannot be listed (its
+region down, a role missing) is recorded on the set and tried at the next look, the same number
+of times.
 
 Only while the plan is protected: a look of a plan in any other state stops the cycle (a
 failover owns the plan; the primary's storage may be unreachable).
@@ -124,8 +124,9 @@ def _look(clients: AzureClients, plan: str, backup_set: BackupSet, record: SetRe
         del record.copies[name]
     _retention(plan, backup_set, target, record, look, now)
     look.in_flight = len(record.in_state(CopyState.COPYING))
+    # Copies that failed (or whose newer version was refused) and may be tried again.
     retry = [c for name, c in record.copies.items()
-             if name in listed and _wanted(c, _etag(listed[name].etag))]
+             if c.error and name in listed and _wanted(c, _etag(listed[name].etag))]
     record.cycle_done = not look.waiting and not look.in_flight and not retry
     if look.failed:
         log.warning("vmdr.backups plan=%s backup=%s failed=%d: %s", plan, spec.name, look.failed,

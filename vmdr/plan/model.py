@@ -530,12 +530,13 @@ class Plan(Strict):
             for b, spec in enumerate(group.backups):
                 if spec.schedule is None and spec.rpo_minutes is None:
                     continue  # the protection's pair, checked there
-                chosen = self.backup_set(spec.name)
-                longest = schedule.intervals(chosen.schedule)[1]
-                if chosen.rpo_minutes * 60 < longest.total_seconds():
+                cron = spec.schedule or self.protection.schedule
+                rpo = spec.rpo_minutes or self.protection.rpo_minutes
+                longest = schedule.intervals(cron)[1]
+                if rpo * 60 < longest.total_seconds():
                     problems.append(
-                        f"groups[{g}].backups[{b}].rpo_minutes: {chosen.rpo_minutes} is shorter "
-                        f"than the longest interval of its schedule {chosen.schedule!r} "
+                        f"groups[{g}].backups[{b}].rpo_minutes: {rpo} is shorter "
+                        f"than the longest interval of its schedule {cron!r} "
                         f"({_minutes(longest)}), so the RPO could never be met; lengthen "
                         "rpo_minutes or copy more often")
         if problems:

@@ -1,8 +1,9 @@
 // vmdr in Azure: `azd up` deploys this at the subscription of the secondary region (README
 // "Deploy to Azure"). It creates the app's resource group with a Flex Consumption Function App,
 // its storage, monitoring and user-assigned identity; the custom roles of roles/*.json, assigned
-// to the identity at the scopes given below; data roles on the app's and the staging storage; and
-// the alert wiring. Modelled on Azure-Samples/durable-functions-quickstart-python-azd.
+// to the identity at the scopes given below; data roles on the app's and the staging storage and
+// on the accounts of application backups; and the alert wiring. Modelled on
+// Azure-Samples/durable-functions-quickstart-python-azd.
 targetScope = 'subscription'
 
 // ---------------------------------------------------------------------------------- parameters
@@ -44,6 +45,12 @@ param assignFailbackRole bool = false
 
 @description('Resource id of the staging storage account of copy_method: blob plans (secondary.storage_account_id); empty when no plan copies by blob.')
 param stagingStorageAccountId string = ''
+
+@description('Resource ids of the storage accounts where applications write the backups plans copy (groups[].backups[].source.storage_account_id, primary region); Storage Blob Data Reader is assigned at each. Empty: no application backups.')
+param backupSourceStorageAccountIds array = []
+
+@description('Resource ids of the storage accounts vmdr copies application backups to (groups[].backups[].target.storage_account_id, secondary region); Storage Blob Data Contributor is assigned at each.')
+param backupTargetStorageAccountIds array = []
 
 @minLength(11)
 @maxLength(100)
@@ -313,6 +320,26 @@ module stagingAssignment 'modules/rbac/staging-storage.bicep' = if (!empty(stagi
     principalId: identity.outputs.principalId
   }
 }
+
+module backupSourceAssignments 'modules/rbac/backup-storage.bicep' = [for id in backupSourceStorageAccountIds: {
+  name: take('vmdr-backups-src-${uniqueString(id)}', 64)
+  scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
+  params: {
+    storageAccountId: id
+    principalId: identity.outputs.principalId
+    side: 'source'
+  }
+}]
+
+module backupTargetAssignments 'modules/rbac/backup-storage.bicep' = [for id in backupTargetStorageAccountIds: {
+  name: take('vmdr-backups-dst-${uniqueString(id)}', 64)
+  scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
+  params: {
+    storageAccountId: id
+    principalId: identity.outputs.principalId
+    side: 'target'
+  }
+}]
 
 // ---------------------------------------------------------------------------- alert wiring
 module alerts 'modules/alerts.bicep' = {

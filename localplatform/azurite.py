@@ -28,9 +28,11 @@ ACCOUNT_KEY = (
 )
 APP_ACCOUNT = "devstoreaccount1"
 # The accounts a local session starts with: the app's storage, the disk storage of the two
-# simulated regions of examples/estate, and the secondary-region staging account that plans with
-# `copy_method: blob` name. Tests and the demo share this list so that one Azurite serves all.
-DEFAULT_ACCOUNTS = (APP_ACCOUNT, "weudisks", "neudisks", "vmdrstaging")
+# simulated regions of examples/estate, the secondary-region staging account that plans with
+# `copy_method: blob` name, and the shop's application backups in each region (the backup sets of
+# examples/plans/backups.yaml). Tests and the demo share this list so that one Azurite serves all.
+DEFAULT_ACCOUNTS = (APP_ACCOUNT, "weudisks", "neudisks", "vmdrstaging", "shopbackupsweu",
+                    "shopbackupsneu")
 
 _LISTENING = re.compile(r"successfully listens on (http://127\.0\.0\.1:(\d+))")
 

@@ -10,6 +10,7 @@ import azure.functions as func
 
 from triggers.http import caller, to_http
 from vmdr import clock
+from vmdr.api import backups as backups_api
 from vmdr.api import protect as protect_api
 from vmdr.api.responses import guarded, guarded_async
 from vmdr.catalog import default_catalog
@@ -23,6 +24,8 @@ log = logging.getLogger("vmdr.protect")
 async def protect_tick(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     decisions = await protect_api.tick(client, default_catalog(), clock.utcnow())
     log.info("vmdr.protect.tick %s", decisions)
+    log.info("vmdr.backups.tick %s", await backups_api.tick(client, default_catalog(),
+                                                            clock.utcnow()))
 
 
 @bp.route(route="plans/{plan}/protect", methods=["POST"])

@@ -11,13 +11,22 @@ import functools
 import logging
 import threading
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from azure.core.credentials import AccessToken, TokenCredential
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.trafficmanager import TrafficManagerManagementClient
-from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry
+from azure.storage.blob import (
+    BlobClient,
+    BlobSasPermissions,
+    BlobServiceClient,
+    ContainerClient,
+    ExponentialRetry,
+    UserDelegationKey,
+    generate_blob_sas,
+)
 
 from vmdr import settings as app_settings
 from vmdr.engine import arm
@@ -39,6 +48,17 @@ class StaticTokenCredential:
         return AccessToken(self._token, int(time.time()) + 3600)
 
 
+# A read SAS handed to a server-side copy: long enough for a large backup to cross regions (the
+# copy reads its source in the background, so the SAS must outlive it; a copy still pending when
+# it expires fails and is started again), short enough that a leaked URL soon stops working.
+SOURCE_SAS_LIFETIME = timedelta(hours=6)
+# Clock skew allowance of a SAS's start (the storage service's clock, not the app's).
+SAS_SKEW = timedelta(minutes=5)
+# A user delegation key may be valid for 7 days at most (Get User Delegation Key); vmdr asks for
+# one a day per account and signs every SAS of that day with it.
+DELEGATION_KEY_LIFETIME = timedelta(days=1)
+
+
 class AzureClients:
     """SDK clients for one configuration, built on first use and shared by all threads."""
 
@@ -47,6 +67,7 @@ class AzureClients:
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], Any] = {}
         self._credential: TokenCredential | None = None
+        self._delegation_keys: dict[str, UserDelegationKey] = {}
 
     @property
     def credential(self) -> TokenCredential:
@@ -139,6 +160,43 @@ class AzureClients:
             return BlobServiceClient(url, credential=self.credential, **self._storage_kwargs())
 
         return self._cached("blob", account, build)
+
+
+    def readable_url(self, blob: BlobClient, storage_now: datetime) -> str:
+        """The URL of `blob` with a SAS that lets Azure Storage read that one blob, and nothing
+        else, for `SOURCE_SAS_LIFETIME`: the source of a server-side copy
+        (`start_copy_from_url`), so no byte passes through the Function App.
+
+        In Azure a *user delegation* SAS: signed with a key that the managed identity asks the
+        account for (Get User Delegation Key: `generateUserDelegationKey`, part of Storage Blob
+        Data Reader), no account key anywhere; what it may read is also bounded by the
+        identity's own role. Locally (VMDR_LOCAL_STORAGE_KEY, Azurite on loopback) an
+        account-key SAS: Azurite issues user delegation keys only to OAuth over HTTPS (Azurite
+        issues #656, #2397), which the local platform does not run. This is the only place the
+        two differ. Times are the storage service's (`storage_now`, from its Date header)."""
+        start, expiry = storage_now - SAS_SKEW, storage_now + SOURCE_SAS_LIFETIME
+        common = {"account_name": blob.account_name, "container_name": blob.container_name,
+                  "blob_name": blob.blob_name, "permission": BlobSasPermissions(read=True),
+                  "start": start, "expiry": expiry}
+        if self.settings.local_storage_key:
+            sas = generate_blob_sas(account_key=self.settings.local_storage_key, **common)
+        else:
+            sas = generate_blob_sas(
+                user_delegation_key=self._delegation_key(blob.account_name, storage_now, expiry),
+                **common)
+        return f"{blob.url}?{sas}"
+
+    def _delegation_key(self, account: str, storage_now: datetime,
+                        needed_until: datetime) -> UserDelegationKey:
+        with self._lock:
+            key = self._delegation_keys.get(account)
+        if key is None or datetime.fromisoformat(
+                key.signed_expiry.replace("Z", "+00:00")) < needed_until:
+            key = self.blob_service(account).get_user_delegation_key(
+                storage_now - SAS_SKEW, storage_now + DELEGATION_KEY_LIFETIME)
+            with self._lock:
+                self._delegation_keys[account] = key
+        return key
 
 
 def text(value: Any) -> str | None:

@@ -5,6 +5,7 @@
     runs/{plan}/{run_id}/report.json, report.md, and plan.yaml (the plan the run was pinned to)
     protection/{plan}/last-cycle.json and skipped-ticks.json
     alerts/{plan}/{hash of the alert id}.json (an alert's claim: starting, started, ...)
+    backups/{plan}/{set}/state.json (an application backup set's copies: vmdr/backups/record.py)
 
 Manifest writes are conditional on the blob's ETag, so two writers never silently overwrite each
 other. Each manifest blob also carries its summary (time, complete) as blob metadata, which a

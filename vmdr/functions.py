@@ -49,6 +49,10 @@ ADVANCE_DRILL_PROOF = "advance_drill_proof"
 SWEEP_PLAN = "sweep_plan"
 ADVANCE_SWEEP = "advance_sweep"
 
+# Application backups copied to the secondary (vmdr/backups/)
+BACKUP_PLAN = "backup_plan"
+ADVANCE_BACKUPS = "advance_backups"
+
 # External events a running failover listens for
 APPROVE_EVENT = "approve"
 REJECT_EVENT = "reject"
@@ -75,6 +79,11 @@ def drill_instance(plan: str) -> str:
 
 def sweep_instance(plan: str) -> str:
     return f"sweep-{plan}"
+
+
+def backups_instance(plan: str) -> str:
+    """One backup cycle per plan at a time (all its sets)."""
+    return f"backups-{plan}"
 
 
 # Retry policy of activities (the host retries; Python sends first interval and attempts only).

@@ -92,3 +92,9 @@ def failback_disk(vm: str, disk_key: str, run_id: str) -> str:
 def hook_run_command(run_id: str, hook: str, action: str, attempt: int) -> str:
     """The managed Run Command of one attempt of a hook (or its undo) in a run."""
     return f"vmdr-{run_tag(run_id)}-{_short(hook, 32)}-{action}-{attempt}"
+
+
+def backup_copy(target_prefix: str, source_blob: str) -> str:
+    """A backup's copy in the target container: its source name under the target's prefix (the
+    source prefix stays part of it, so copies read like the backups they are)."""
+    return f"{target_prefix}{source_blob}"

@@ -20,6 +20,14 @@ SOURCE_DISK = "vmdr-source-disk"
 DRILL = "vmdr-drill"
 
 
+# Blob metadata of an application backup's copy (vmdr/backups/): what it copies, from where.
+BACKUP_PLAN = "vmdr_plan"
+BACKUP_SET = "vmdr_backup"
+BACKUP_SOURCE = "vmdr_source"
+BACKUP_SOURCE_ETAG = "vmdr_source_etag"
+BACKUP_SOURCE_MODIFIED = "vmdr_source_last_modified"
+
+
 class NotOwnedByVmdr(PermissionError):
     """A delete was asked for a resource vmdr did not create; it is refused."""
 
@@ -62,3 +70,23 @@ def require_owned(
             f"refusing to delete {resource_id}: its tags {dict(wrong)} do not show vmdr created "
             f"it for {wanted}"
         )
+
+
+def for_backup_copy(plan: str, backup: str, source_url: str, etag: str,
+                    last_modified: str) -> dict[str, str]:
+    """Metadata of a backup's copy (blob metadata values are ASCII: the source's URL is
+    percent-encoded, its time ISO 8601)."""
+    return {BACKUP_PLAN: plan, BACKUP_SET: backup, BACKUP_SOURCE: source_url,
+            BACKUP_SOURCE_ETAG: etag, BACKUP_SOURCE_MODIFIED: last_modified}
+
+
+def require_owned_copy(url: str, metadata: Mapping[str, str] | None, plan: str, backup: str,
+                       source_url: str) -> None:
+    """Raise NotOwnedByVmdr unless the blob's metadata shows vmdr copied it for this plan's
+    backup set, from this source blob."""
+    metadata = metadata or {}
+    wanted = {BACKUP_PLAN: plan, BACKUP_SET: backup, BACKUP_SOURCE: source_url}
+    wrong = {key: metadata.get(key) for key, value in wanted.items() if metadata.get(key) != value}
+    if wrong:
+        raise NotOwnedByVmdr(f"refusing to delete {url}: its metadata {wrong} does not show vmdr "
+                             f"copied it for {wanted}")

@@ -148,7 +148,7 @@ BROKEN = [
      "Microsoft.Network/trafficManagerProfiles"),
     ("no groups", [("groups", [])], "groups", "needs at least 1 item"),
     ("empty group", [("groups.2.scale_sets", [])], "groups[2]",
-     "a group needs at least one VM or scale set"),
+     "a group needs at least one VM, scale set or backup set"),
     ("duplicate group", [("groups.2.name", "app")], "groups[2].name",
      "duplicate group name 'app' (first at groups[1].name)"),
     ("duplicate vm", [("groups.1.vms.1.name", "shop-app-1")], "groups[1].vms[1].name",

@@ -13,6 +13,7 @@ from vmdr import lifecycle, reverse, schedule
 from vmdr.api import instances
 from vmdr.api.plans import check_plan_name, load_plan
 from vmdr.api.responses import ApiError, ApiResponse, ok
+from vmdr.backups import status as backup_status
 from vmdr.catalog import Catalog, PlanUnavailable
 
 log = logging.getLogger("vmdr.protect")
@@ -113,6 +114,7 @@ def _log_skipped(plan: str, reason: str, count: int) -> None:
 
 def recovery_points(catalog: Catalog, plan_name: str, now: datetime) -> ApiResponse:
     check_plan_name(plan_name)
+    plan = None
     try:
         plan = catalog.load_plan(plan_name)
         target = plan.protection.rpo_minutes
@@ -155,4 +157,6 @@ def recovery_points(catalog: Catalog, plan_name: str, now: datetime) -> ApiRespo
         "last_cycle": {k: last_cycle[k] for k in ("cycle_id", "started", "ended", "counts")}
         if last_cycle else None,
         "skipped_ticks": catalog.skipped_ticks(plan_name),
+        # application backups copied to the secondary: each set's RPO next to the VMs'
+        "backups": backup_status.plan_status(catalog, plan, now) if plan else [],
     })

@@ -27,9 +27,11 @@ def validate(paths: Sequence[str]) -> int:
         if plan is not None:
             vms = plan.vms()
             scale_sets = sum(len(g.scale_sets) for g in plan.groups)
+            backups = len(plan.backup_sets())
             print(
                 f"ok    {path}: plan {plan.name!r}, {len(plan.groups)} group(s), "
                 f"{len(vms)} VM(s), {scale_sets} scale set(s)"
+                + (f", {backups} backup set(s)" if backups else "")
             )
             continue
         failed += 1

@@ -1,8 +1,10 @@
-"""`protect now|status`: a protect cycle on demand, and each VM's RPO against the target."""
+"""`protect now|status`: a protect cycle on demand, and each VM's (and backup set's) RPO against its
+target."""
 
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 
 from vmdr.cli.output import Session, remote, table
 
@@ -45,4 +47,31 @@ def protect_status(session: Session, plan: str) -> None:
         over = [vm["vm"] for vm in data["vms"] if vm["over_rpo"]]
         if over:
             out.print(f"[bold red]{len(over)} VM(s) over the RPO target:[/] {', '.join(over)}")
+        if data.get("backups"):
+            backups(out, data["backups"])
     session.emit(data, render)
+
+
+def backups(out, sets: list[dict]) -> None:
+    """Application backup sets: each one's RPO against its own target, the newest copy, and
+    why copies fail when they do."""
+    rows = []
+    for backup in sets:
+        rpo = "none" if backup["rpo_minutes"] is None else f"{backup['rpo_minutes']:.1f}"
+        if backup["over_rpo"]:
+            rpo = f"[bold red]{rpo}[/]"
+        newest = backup["newest"]
+        problem = backup["error"] or (f"{backup['failed_count']} failed: "
+                                      f"{backup['failed'][0]['error']}"
+                                      if backup["failed_count"] else "")
+        rows.append((backup["backup"], backup["group"], rpo, str(backup["rpo_minutes_target"]),
+                     escape(f"{newest['source_blob']} ({newest['last_modified']})")
+                     if newest else "none",
+                     str(backup["copies"]), str(backup["in_flight"]), escape(problem)))
+    out.print(table("application backups", ["backup set", "group", "RPO (min)", "target (min)",
+                                            "newest copied", "copies", "in flight", "problem"],
+                    rows))
+    over = [b["backup"] for b in sets if b["over_rpo"]]
+    if over:
+        out.print(f"[bold red]{len(over)} backup set(s) over the RPO target:[/] "
+                  f"{', '.join(over)}")

@@ -8,6 +8,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 
 from vmdr import lifecycle, telemetry
+from vmdr.backups import report as backups_report
 from vmdr.catalog import Catalog, PlanUnavailable
 from vmdr.drill import report as drill_report
 from vmdr.failover import report, runbook
@@ -40,6 +41,9 @@ def finish_run(catalog: Catalog, run: dict[str, Any], outcome: str,
     if kind == "drill":
         built = drill_report.extend(catalog, built, run)
         text += drill_report.markdown(built)
+    if kind == "failover":  # the application backups to restore, per group
+        built = backups_report.extend(catalog, built, run)
+        text += backups_report.markdown(built)
     catalog.put_run_report(run["plan"], run["run_id"], built, text)
     telemetry.run_finished(built)
     if kind in ENDS:

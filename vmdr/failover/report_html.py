@@ -7,6 +7,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from vmdr.backups import report as backups_report
 from vmdr.failover import timeline
 
 STYLE = """
@@ -49,6 +50,7 @@ def render(report: dict[str, Any], rpo_minutes_target: float | None = None) -> s
     parts += _timeline(report)
     parts += _rpo(report, target)
     parts += _hooks(report)
+    parts += backups_report.html(report)
     compensated = report.get("compensations_run") or []
     parts.append("<h2>Compensated</h2>")
     parts.append("<ul>" + "".join(f"<li>{escape(c['description'])} at {escape(c['at'])}</li>"

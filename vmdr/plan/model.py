@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, NamedTuple, Self
 
 from pydantic import (
     AfterValidator,
@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from vmdr import arm_ids, regions, schedule, targets
+from vmdr.plan.backups import check_container, check_name, check_prefix
 from vmdr.plan.hooks import Hooks
 
 # Plan names become orchestration instance ids (`failover-{plan}`), blob names and tag values.
@@ -420,10 +421,62 @@ class ScaleSetSpec(Strict):
     capacity: int = Field(ge=1, le=1000)
 
 
+class BlobLocation(Strict):
+    """A container in a storage account, and optionally the start of blob names in it: where an
+    application writes its backups (source), or where vmdr copies them (target)."""
+
+    storage_account_id: StorageAccountId
+    container: Annotated[str, AfterValidator(check_container)]
+    prefix: Annotated[str, AfterValidator(check_prefix)] = ""
+
+    @property
+    def account(self) -> str:
+        return arm_ids.parse(self.storage_account_id).name
+
+
+class BackupRetention(Strict):
+    """Copies kept, by their backup's time in the source: the `keep_last` newest, and every one
+    younger than `keep_days` days. The newest copy is never deleted."""
+
+    keep_last: int = Field(3, ge=1, le=1000)
+    keep_days: int = Field(7, ge=0, le=3650)
+
+
+class BackupSpec(Strict):
+    """Application backups copied blob to blob to the secondary region on a schedule (issue 14)."""
+
+    name: Annotated[str, AfterValidator(check_name)]
+    source: BlobLocation
+    target: BlobLocation
+    schedule: str | None = None  # NCRONTAB; default: protection.schedule
+    rpo_minutes: int | None = Field(None, ge=1)  # default: protection.rpo_minutes
+    retention: BackupRetention = BackupRetention()
+
+    @field_validator("schedule")
+    @classmethod
+    def _ncrontab(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        schedule.check(value)
+        return " ".join(value.split())
+
+
+class BackupSet(NamedTuple):
+    """A backup set with the plan's defaults filled in."""
+
+    group: str
+    spec: BackupSpec
+    schedule: str
+    rpo_minutes: int
+
+
 class Group(Strict):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     vms: list[VmSpec] = Field(default_factory=list)
     scale_sets: list[ScaleSetSpec] = Field(default_factory=list)
+    # Application backups copied to the secondary; a group may hold only these (its failover
+    # then names the backups to restore).
+    backups: list[BackupSpec] = Field(default_factory=list)
     # Standbys deallocated, resized and started one after another, in plan order, each running
     # before the next is touched (a replica set never loses all its members at once); undone in
     # the reverse order.
@@ -433,8 +486,8 @@ class Group(Strict):
 
     @model_validator(mode="after")
     def _not_empty(self) -> Self:
-        if not self.vms and not self.scale_sets:
-            raise ValueError("a group needs at least one VM or scale set")
+        if not self.vms and not self.scale_sets and not self.backups:
+            raise ValueError("a group needs at least one VM, scale set or backup set")
         return self
 
 
@@ -471,6 +524,28 @@ class Plan(Strict):
             raise PlanProblems(problems)
         return self
 
+    @model_validator(mode="after")
+    def _backups_fit(self) -> Self:
+        """A set's RPO can be met only if its schedule runs at least that often (either may
+        come from the plan's protection)."""
+        problems = []
+        for g, group in enumerate(self.groups):
+            for b, spec in enumerate(group.backups):
+                if spec.schedule is None and spec.rpo_minutes is None:
+                    continue  # the protection's pair, checked there
+                cron = spec.schedule or self.protection.schedule
+                rpo = spec.rpo_minutes or self.protection.rpo_minutes
+                longest = schedule.intervals(cron)[1]
+                if rpo * 60 < longest.total_seconds():
+                    problems.append(
+                        f"groups[{g}].backups[{b}].rpo_minutes: {rpo} is shorter "
+                        f"than the longest interval of its schedule {cron!r} "
+                        f"({_minutes(longest)}), so the RPO could never be met; lengthen "
+                        "rpo_minutes or copy more often")
+        if problems:
+            raise PlanProblems(problems)
+        return self
+
     @field_validator("name")
     @classmethod
     def _plan_name(cls, value: str) -> str:
@@ -493,6 +568,18 @@ class Plan(Strict):
     def protected_vms(self) -> list[VmSpec]:
         """VMs that protect cycles copy (recover-from-copy)."""
         return [vm for vm in self.vms() if vm.protected_by_copies]
+
+    def backup_sets(self) -> list[BackupSet]:
+        """Every backup set of the plan, in plan order, with the protection's defaults."""
+        return [BackupSet(group.name, spec, spec.schedule or self.protection.schedule,
+                          spec.rpo_minutes or self.protection.rpo_minutes)
+                for group in self.groups for spec in group.backups]
+
+    def backup_set(self, name: str) -> BackupSet:
+        for found in self.backup_sets():
+            if found.spec.name == name:
+                return found
+        raise KeyError(name)
 
     def failover_order(self) -> list[str]:
         return [group.name for group in self.groups]

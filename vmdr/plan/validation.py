@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from vmdr import regions
 from vmdr.limits import MAX_NESTING, MAX_NUMBER_CHARS, nesting_message
 from vmdr.plan import hooks
+from vmdr.plan.backups import backup_problems
 from vmdr.plan.model import Plan, PlanProblems, strategy_problems
 
 MAX_PLAN_BYTES = 256 * 1024
@@ -305,6 +306,7 @@ def _cross_part_problems(data: dict[str, Any]) -> list[PlanProblem]:
     if isinstance(groups, list):
         problems.extend(_duplicate_names(groups))
         problems.extend(PlanProblem(path, sentence) for path, sentence in hooks.problems(groups))
+        problems.extend(PlanProblem(path, sentence) for path, sentence in backup_problems(groups))
     protection = data.get("protection")
     if (
         isinstance(protection, dict)

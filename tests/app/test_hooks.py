@@ -16,6 +16,7 @@ import yaml
 
 from tests.app.support import ROOT
 from vmdr import naming
+from vmdr.backups import record as backup_records
 from vmdr.failover import runbook
 from vmdr.failover.runbook import Runbook, RunbookGroup, RunbookVm, Site
 from vmdr.ops import hooks, webhook
@@ -25,9 +26,11 @@ SUB = "00000000-0000-0000-0000-000000000001"
 SECRET = "s3cret-for-tests"
 
 
-def store_plan(catalog, arm, data_hooks: dict) -> None:
+def store_plan(catalog, arm, data_hooks: dict, backups: list | None = None) -> None:
     plan = yaml.safe_load((ROOT / "examples/plans/shop.yaml").read_text())
     plan["groups"][0]["hooks"] = data_hooks
+    if backups:
+        plan["groups"][0]["backups"] = backups
     catalog.put_plan("shop", yaml.safe_dump(plan))
 
 
@@ -136,10 +139,19 @@ def test_a_webhook_gets_a_signed_body_naming_the_run_and_is_retried(
         arm, catalog, azure_clients, monkeypatch):
     monkeypatch.setenv("VMDR_HOOK_SECRET_OPS", SECRET)
     url = f"{arm.info.admin}/webhooks/ops"
+    backups = yaml.safe_load((ROOT / "examples/plans/backups.yaml").read_text())
+    dumps = backups["groups"][0]["backups"][0]  # the database's dumps, copied to northeurope
     store_plan(catalog, arm, {"before": [{
         "name": "tell-ops", "retries": 2,
         "webhook": {"url": url, "secret_setting": "VMDR_HOOK_SECRET_OPS",
-                    "allow_loopback": True}}]})
+                    "allow_loopback": True}}]}, backups=[dumps])
+    copied = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
+    dump_url = "http://127.0.0.1/shopbackupsneu/db-backups/nightly/2026-12-06.dump"
+    backup_records.save(catalog, backup_records.SetRecord(plan="shop", backup="db-dumps", copies={
+        "nightly/2026-12-06.dump": backup_records.BackupCopy(
+            source="nightly/2026-12-06.dump", etag="e1", last_modified=copied, time=copied,
+            target="nightly/2026-12-06.dump", url=dump_url,
+            state=backup_records.CopyState.COPIED)}), None)
     arm.admin.set_webhook("ops", failures=1, failure_status=503, body="noted")
     run_id = make_runbook(catalog)
     results = drive(catalog, azure_clients, run_id, "tell-ops", phase="before")
@@ -163,6 +175,9 @@ def test_a_webhook_gets_a_signed_body_naming_the_run_and_is_retried(
         assert sent["vms"] == [{"vm": "shop-db-1", "name": "shop-db-standby", "id": (
             f"/subscriptions/{SUB}/resourceGroups/rg-shop-neu/providers/Microsoft.Compute/"
             "virtualMachines/shop-db-standby")}]
+        # the backup a hook may restore: the newest copy of the group's set in the secondary
+        assert sent["backups"] == [{"backup": "db-dumps", "url": dump_url,
+                                    "time": copied.isoformat()}]
     # a signature made with another secret does not match
     headers = deliveries[0]["headers"]
     assert webhook.signature("other", headers["X-Vmdr-Timestamp"],

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from vmdr import clock, naming
 from vmdr.azure import AzureClients
+from vmdr.backups import record as backup_records
 from vmdr.catalog import RUNS, Catalog
 from vmdr.engine import arm
 from vmdr.engine.arm import Allowance, begin
@@ -80,7 +81,8 @@ def advance(catalog: Catalog, clients: AzureClients, ref: HookRef) -> dict[str, 
     progress = Progress(memo=dict(ref.memo), total=1)
     with arm.tally() as tally:
         if record["state"] not in FINAL:
-            _look(clients, book, ref, action, record, now, Allowance(ref.allowance), progress)
+            _look(catalog, plan, clients, book, ref, action, record, now,
+                  Allowance(ref.allowance), progress)
     catalog.write_json(name, record, etag)
     progress.finished = int(record["state"] == "succeeded")
     progress.done = record["state"] in FINAL
@@ -93,13 +95,14 @@ def advance(catalog: Catalog, clients: AzureClients, ref: HookRef) -> dict[str, 
     return progress.counted(tally).result()
 
 
-def _look(clients: AzureClients, book: runbooks.Runbook, ref: HookRef, action: HookAction,
-          record: dict, now: datetime, allowance: Allowance, progress: Progress) -> None:
+def _look(catalog: Catalog, plan: Plan, clients: AzureClients, book: runbooks.Runbook,
+          ref: HookRef, action: HookAction, record: dict, now: datetime, allowance: Allowance,
+          progress: Progress) -> None:
     attempts = record["attempts"]
     if attempts and attempts[-1]["state"] == "started":
         _read_script(clients, book, ref, action, record, attempts[-1], now, allowance)
     if not _settled(record, now, progress):
-        _start_attempt(clients, book, ref, action, record, now, allowance)
+        _start_attempt(catalog, plan, clients, book, ref, action, record, now, allowance)
         _settled(record, now, progress)
 
 
@@ -128,9 +131,9 @@ def _settled(record: dict, now: datetime, progress: Progress) -> bool:
     return False
 
 
-def _start_attempt(clients: AzureClients, book: runbooks.Runbook, ref: HookRef,
-                   action: HookAction, record: dict, now: datetime,
-                   allowance: Allowance) -> None:
+def _start_attempt(catalog: Catalog, plan: Plan, clients: AzureClients,
+                   book: runbooks.Runbook, ref: HookRef, action: HookAction, record: dict,
+                   now: datetime, allowance: Allowance) -> None:
     number = len(record["attempts"]) + 1
     if action.run_command is not None:
         if not allowance.take():
@@ -149,7 +152,7 @@ def _start_attempt(clients: AzureClients, book: runbooks.Runbook, ref: HookRef,
     record["retry_at"] = None
     delivery = f"{ref.run_id}/{ref.group}/{ref.phase}/{ref.name}/{ref.action}/{number}"
     sent = webhook.deliver(clients, str(hook.url), hook.secret_setting,
-                           _payload(book, ref, number, now), delivery, now,
+                           _payload(catalog, plan, book, ref, number, now), delivery, now,
                            hook.timeout_seconds, hook.allow_loopback)
     record["attempts"].append({
         "attempt": number, "state": "passed" if sent.ok else "failed",
@@ -209,9 +212,11 @@ def _target_label(book: runbooks.Runbook, run_id: str, action: HookAction) -> st
     return f"POST {action.webhook.url}"
 
 
-def _payload(book: runbooks.Runbook, ref: HookRef, attempt: int, now: datetime) -> dict:
-    """What a webhook is told: which run, saga, group and hook, and the group's VMs as they
-    run on the side brought up (names and ids, so its automation can find them)."""
+def _payload(catalog: Catalog, plan: Plan, book: runbooks.Runbook, ref: HookRef, attempt: int,
+             now: datetime) -> dict:
+    """What a webhook is told: which run, saga, group and hook, the group's VMs as they run on
+    the side brought up (names and ids, so its automation can find them), and — in a failover —
+    the group's application backups to restore (the newest copy of each set in the secondary)."""
     group = book.group(ref.group)
     vms = []
     for vm in group.vms:
@@ -220,9 +225,19 @@ def _payload(book: runbooks.Runbook, ref: HookRef, attempt: int, now: datetime) 
                     "id": f"/subscriptions/{site.subscription_id}/resourceGroups/"
                           f"{site.resource_group}/providers/Microsoft.Compute/"
                           f"virtualMachines/{name}"})
+    backups = []
+    if book.kind == "failover":
+        for backup_set in plan.backup_sets():
+            if backup_set.group != ref.group:
+                continue
+            newest = backup_records.load(catalog, plan.name, backup_set.spec.name)[0] \
+                .newest_copy()
+            backups.append({"backup": backup_set.spec.name,
+                            "url": newest.url if newest else None,
+                            "time": newest.time.isoformat() if newest else None})
     return {"plan": book.plan, "run_id": book.run_id, "saga": book.kind, "mode": book.mode,
             "group": ref.group, "phase": ref.phase, "hook": ref.name, "action": ref.action,
-            "attempt": attempt, "sent_at": now.isoformat(), "vms": vms}
+            "attempt": attempt, "sent_at": now.isoformat(), "vms": vms, "backups": backups}
 
 
 # --- preflight and report ----------------------------------------------------------------------

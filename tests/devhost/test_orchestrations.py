@@ -154,8 +154,10 @@ def test_a_canceled_timer_that_fires_later_is_harmless(
     client: DevhostClient, sample_host: SampleHost
 ) -> None:
     instance = unique("late-timer")
-    # Two virtual minutes are 0.2 s: the canceled timer fires while the slow activity runs.
-    client.start("approval", instance, {"timeout_minutes": 2, "slow_seconds": 1.0})
+    # Two virtual minutes are 0.2 s: the canceled timer fires while the slow activity runs
+    # (0.5 s, five virtual minutes: well inside the sample's 10-minute functionTimeout, which a
+    # full second reached on a loaded machine).
+    client.start("approval", instance, {"timeout_minutes": 2, "slow_seconds": 0.5})
     client.raise_event(instance, "Approval", "yes")
     status = client.wait_for_completion(instance)
     assert status["runtimeStatus"] == "Completed", status

@@ -37,7 +37,8 @@ WEB_WORDS = {"web", "www", "frontend", "front", "fe", "ui", "edge", "proxy", "ga
 # MicrosoftSQLServer, sql2019-ws2019, oracle-database-19-3, ...).
 ENGINE_WORDS = ("sql", "oracle", "postgres", "mariadb", "mongodb", "cassandra", "hana", "db2",
                 "couchbase", "redis", "elasticsearch")
-DB_TOKENS = {"db", "database", *ENGINE_WORDS, "mssql", "mysql", "pg", "mongo"}
+# Short words that say "database" only as a whole word of a tag or name (shop-db-1, not dashboard).
+DB_TOKENS = {"db", "dbs", "database", "pg", "mongo"}
 GROUP_NAME_MAX = 64
 
 
@@ -276,17 +277,19 @@ def tokens(text: str) -> set[str]:
 def database_hints(vm: EstateVm) -> list[str]:
     """Why a VM looks like it runs a database: its image, a tag, its name."""
     hints = []
-    if vm.image is not None:
-        image = vm.image.text().lower()
-        if any(word in image for word in ENGINE_WORDS):
-            hints.append(f"image {vm.image.text()}")
+    if vm.image is not None and _says_database(vm.image.text()):
+        hints.append(f"image {vm.image.text()}")
     for key, value in sorted(vm.tags.items()):
-        if tokens(f"{key} {value}") & DB_TOKENS:
+        if _says_database(f"{key} {value}"):
             hints.append(f"tag {key}={value}")
             break
-    if tokens(vm.name) & DB_TOKENS:
+    if _says_database(vm.name):
         hints.append(f"name {vm.name}")
     return hints
+
+
+def _says_database(text: str) -> bool:
+    return bool(tokens(text) & DB_TOKENS) or any(word in text.lower() for word in ENGINE_WORDS)
 
 
 # --- standbys and backups ------------------------------------------------------------------

@@ -45,8 +45,8 @@ def comments(text: str) -> list[str]:
     return found
 
 
-def draft(arm, *args: str, code: int = 0, endpoint: str | None = None):
-    token = arm.admin.add_principal("drafter", role=DRAFTER, scopes=[f"/subscriptions/{SUB}"])
+def draft(arm, *args: str, code: int = 0, endpoint: str | None = None, role: dict = DRAFTER):
+    token = arm.admin.add_principal("drafter", role=role, scopes=[f"/subscriptions/{SUB}"])
     env = {"VMDR_ARM_ENDPOINT": endpoint or arm.info.endpoint,
            "VMDR_CA_BUNDLE": arm.info.ca_bundle, "VMDR_LOCAL_TOKEN": token["token"],
            "VMDR_URL": None, "VMDR_KEY": None}
@@ -151,6 +151,18 @@ def test_false_friends_are_flagged_and_left_out(arm, tmp_path):
     for name in ("legacy-1", "shop-app-2", "shop-db-1"):
         assert name in result.stderr
     assert "false friends and what was left out (3)" in result.stderr
+
+
+def test_vaults_it_may_not_read_skip_the_backup_check_and_say_so(arm):
+    no_vaults = {**DRAFTER, "Actions": [a for a in DRAFTER["Actions"]
+                                        if "RecoveryServices" not in a]}
+    result = draft(arm, *DEMO, role=no_vaults)
+    note = (f"the vaults of subscription {SUB} could not be read (403 AuthorizationFailed); the "
+            "backup-only check was skipped")
+    assert note in " ".join(result.stderr.split())
+    assert note in " ".join(c for c in comments(result.stdout))
+    plan, problems = check_text(result.stdout)
+    assert problems == [] and len(plan.vms()) == 3
 
 
 def test_bad_input_is_a_sentence_and_an_exit_code(arm):

@@ -125,7 +125,7 @@ def _existing(plan_files: tuple[str, ...], url: str | None,
         found.append(ExistingPlan(plan, path))
     if url:
         client = Client(url, key)
-        for entry in client.json("GET", "plans")["plans"]:
+        for entry in client.json("GET", "plans").get("plans") or []:
             stored = client.json("GET", f"plans/{entry['name']}")
             plan, _ = check_text(stored.get("source") or "")
             if plan is not None:  # a stored plan that no longer validates claims nothing

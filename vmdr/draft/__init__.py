@@ -3,5 +3,6 @@ with a suggested strategy per VM (the reason as a YAML comment) and a false-frie
 
 `request` (the operator's options, checked), `estate` (what was read), `read` (the only I/O:
 a few paged lists per resource group), `suggest` (strategies and groups), `findings` (the false
-friends), `render` (the YAML text with its comments), `draft` (it all together).
+friends), `render` (the YAML text with its comments), `result` (each plan validated, the JSON
+document). `vmdr/cli/draft.py` puts them together.
 """

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from azure.core.exceptions import (
+    AzureError,
     ClientAuthenticationError,
     HttpResponseError,
     ResourceNotFoundError,
@@ -108,10 +109,12 @@ def _backups(clients: AzureClients, sub: str,
                   .list_by_subscription_id()]
         vaults = [v for v in vaults if v.location in regions]
         items = arm.parallel(lambda vault: _items(clients, sub, vault), vaults)
-    except HttpResponseError as exc:
-        return [], [], (f"the vaults of subscription {sub} could not be read "
-                        f"({exc.status_code} {arm_code(exc) or exc.reason}); the backup-only "
-                        "check was skipped (it needs Backup Reader, or Reader, there)")
+    except AzureError as exc:
+        answer = (f"{exc.status_code} {arm_code(exc) or exc.reason}"
+                  if isinstance(exc, HttpResponseError) else type(exc).__name__)
+        return [], [], (f"the vaults of subscription {sub} could not be read ({answer}); the "
+                        "backup-only check was skipped (it needs Backup Reader, or Reader, "
+                        "there)")
     return vaults, [item for found in items for item in found], None
 
 

@@ -98,8 +98,9 @@ def draft_plan(subscription: str, resource_groups: tuple[str, ...], secondary_re
     drafted = finish(request, whole)
     broken = [d for d in drafted if d.problems]
     if broken:
-        lines = ["the drafted plan does not validate (an option is at odds with the estate); "
-                 "nothing was written:"]
+        # An option at odds with the estate (--secondary-region is the VMs' region, a schedule
+        # sparser than --rpo-minutes), or a resource group too big for one plan (256 KiB).
+        lines = ["the drafted plan does not validate; nothing was written:"]
         lines += [f"  {d.draft.name}: {p}" for d in broken for p in d.problems]
         raise CliFailure("\n".join(lines), BAD_INPUT)
     if not drafted:

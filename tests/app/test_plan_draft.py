@@ -176,6 +176,10 @@ def test_bad_input_is_a_sentence_and_an_exit_code(arm):
     missing = draft(arm, *DEMO[:-1], NEU_SUBNET.replace("/app", "/nope"), code=2)
     assert "subnet /subscriptions/" in missing.stderr and "/subnets/nope (--subnet-id) was " \
         "not found (ResourceNotFound)" in missing.stderr
+    at_odds = draft(arm, *DEMO, "--rpo-minutes", "60", code=2)
+    assert "the drafted plan does not validate; nothing was written:" in at_odds.stderr
+    assert "shop-weu: protection.rpo_minutes: 60 is shorter than the schedule's longest " \
+        "interval" in at_odds.stderr
     with socket.socket() as closed:  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]

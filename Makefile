@@ -58,6 +58,7 @@ demo: install
 # Benchmarks against their bounds (bench/README.md); tests assert behaviour and counts, never speed.
 bench: install
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.draft
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .wheelhouse dist node_modules .pytest_cache .ruff_cache

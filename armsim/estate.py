@@ -82,16 +82,21 @@ def seed(services: Services, estate: dict[str, Any]) -> dict[str, int]:
         registry.apps[name.lower()] = [str(r) for r in (spec or {}).get("roles", [])]
     for spec in estate.get("disks") or []:
         _disk(services, sub, spec, spec["name"], spec.get("os_type"))
-    for spec in estate.get("vms") or []:
-        _vm(services, sub, spec)
+    # Scale sets before VMs: a VM may be a Flexible scale set's member (`scale_set:`).
     for spec in estate.get("scale_sets") or []:
         rg = spec["resource_group"]
         services.compute.create_scale_set(
             sub, rg, spec["name"], _region(services, sub, rg, spec),
             spec.get("size", "Standard_D2s_v5"), int(spec.get("capacity", 0)),
-            spec.get("tags") or {})
+            spec.get("tags") or {}, str(spec.get("orchestration", "Uniform")))
+    for spec in estate.get("vms") or []:
+        _vm(services, sub, spec)
     for spec in estate.get("traffic_manager_profiles") or []:
         _profile(services, sub, spec)
+    # After the VMs: a vault names the VMs it backs up.
+    for spec in estate.get("recovery_services_vaults") or []:
+        rg = spec["resource_group"]
+        services.recoveryservices.seed_vault(sub, spec, _region(services, sub, rg, spec))
     return registry.count()
 
 
@@ -148,6 +153,8 @@ def _vm(services: Services, sub: str, spec: dict[str, Any]) -> VirtualMachine:
     if found is None:
         raise InvalidParameter(f"estate: VM {name}: unknown size '{size}'")
     zones = _zone(services, spec, location, f"VM {name}")
+    if os_spec.get("vhd") or any(d.get("vhd") for d in spec.get("data_disks") or []):
+        return _unmanaged_vm(services, sub, spec, vm_id, location, found.name, zones)
     os_disk = _disk(services, sub, {**common, **os_spec},
                     os_spec.get("name", f"{name}-osdisk"), os_type)
     if skus.data_disk_only(os_disk.sku):
@@ -159,6 +166,75 @@ def _vm(services: Services, sub: str, spec: dict[str, Any]) -> VirtualMachine:
         if skus.needs_premium_io(disk.sku) and not found.premium_io:
             raise InvalidParameter(f"estate: VM {name}: size {found.name} has no Premium storage "
                                    f"for disk {disk.name} ({disk.sku})")
+    vm = VirtualMachine(
+        id=vm_id, name=name, type=VM_TYPE, location=location, subscription=sub,
+        resource_group=rg, tags=dict(spec.get("tags") or {}), time_created=registry.now(),
+        size=found.name,
+        os_disk={"osType": os_type, "name": os_disk.name, "createOption": "Attach",
+                 "caching": "ReadOnly" if os_disk.ephemeral else "ReadWrite",
+                 "diskSizeGB": os_disk.size_gb,
+                 "managedDisk": {"id": os_disk.id, "storageAccountType": os_disk.sku},
+                 "deleteOption": "Delete" if os_disk.ephemeral else "Detach",
+                 **({"diffDiskSettings": {"option": "Local", "placement": "CacheDisk"}}
+                    if os_disk.ephemeral else {})},
+        data_disks=[{"lun": int(d["lun"]), "name": disk.name, "createOption": "Attach",
+                     "caching": d.get("caching", "None"), "diskSizeGB": disk.size_gb,
+                     "managedDisk": {"id": disk.id, "storageAccountType": disk.sku},
+                     "deleteOption": "Detach"} for d, disk in data],
+        power_state=spec.get("power_state", "running"), vm_id=str(uuid.uuid4()),
+        zones=zones)
+    for disk in [os_disk, *[d for _, d in data]]:
+        disk.managed_by = vm_id
+    return _add_vm(services, sub, spec, vm)
+
+
+def _unmanaged_vm(services: Services, sub: str, spec: dict[str, Any], vm_id: str,
+                  location: str, size: str, zones: list[str] | None) -> VirtualMachine:
+    """A VM whose disks are VHDs in storage accounts, shown as Azure shows them:
+    `storageProfile.osDisk.vhd.uri` and no `managedDisk` (azure-rest-api-specs ComputeRP,
+    `VirtualHardDisk`). Every disk of such a VM is unmanaged (Azure does not mix them)."""
+    name = spec["name"]
+    os_spec = spec.get("os_disk") or {}
+    disks = [os_spec, *(spec.get("data_disks") or [])]
+    missing = [str(d.get("lun", "os")) for d in disks if not d.get("vhd")]
+    if missing:
+        raise InvalidParameter(f"estate: VM {name}: its disks are all VHDs (vhd: URI) or all "
+                               f"managed; disk(s) {', '.join(missing)} have no vhd")
+    os_disk = {"osType": os_spec.get("os_type", "Linux"),
+               "name": os_spec.get("name", f"{name}-osdisk"),
+               "createOption": "FromImage" if spec.get("image") else "Attach",
+               "vhd": {"uri": str(os_spec["vhd"])}, "caching": "ReadWrite",
+               "diskSizeGB": int(os_spec.get("size_gb", 32))}
+    data = [{"lun": int(d["lun"]), "name": d.get("name", f"{name}-data{d['lun']}"),
+             "createOption": "Attach", "vhd": {"uri": str(d["vhd"])},
+             "caching": d.get("caching", "None"), "diskSizeGB": int(d.get("size_gb", 32))}
+            for d in spec.get("data_disks") or []]
+    vm = VirtualMachine(
+        id=vm_id, name=name, type=VM_TYPE, location=location, subscription=sub,
+        resource_group=spec["resource_group"], tags=dict(spec.get("tags") or {}),
+        time_created=services.registry.now(), size=size, os_disk=os_disk, data_disks=data,
+        power_state=spec.get("power_state", "running"), vm_id=str(uuid.uuid4()), zones=zones)
+    return _add_vm(services, sub, spec, vm)
+
+
+def _add_vm(services: Services, sub: str, spec: dict[str, Any],
+            vm: VirtualMachine) -> VirtualMachine:
+    """NICs, image, scale set membership; then the VM is in the registry."""
+    registry = services.registry
+    name, rg, location, vm_id = vm.name, vm.resource_group, vm.location, vm.id
+    if spec.get("image"):
+        image = spec["image"]
+        vm.image_reference = {k: str(image[k]) for k in ("publisher", "offer", "sku")
+                              if image.get(k)}
+        vm.image_reference["version"] = str(image.get("version", "latest"))
+    if spec.get("scale_set"):
+        vmss = registry.get(ids.build(sub, rg, "Microsoft.Compute", "virtualMachineScaleSets",
+                                      spec["scale_set"]))
+        if vmss is None or not getattr(vmss, "flexible", False):
+            raise InvalidParameter(f"estate: VM {name}: scale_set {spec['scale_set']!r} is not "
+                                   f"a Flexible scale set of {rg} (declare it with "
+                                   "orchestration: Flexible)")
+        vm.scale_set_id = vmss.id
     nics = []
     for index, nic_spec in enumerate(spec.get("nics") or [{}]):
         nic_name = nic_spec.get("name", f"{name}-nic" if index == 0 else f"{name}-nic{index}")
@@ -180,26 +256,7 @@ def _vm(services: Services, sub: str, spec: dict[str, Any]) -> VirtualMachine:
         registry.add(nic)
         services.network._claim_ips(nic)
         nics.append(nic)
-    vm = VirtualMachine(
-        id=vm_id, name=name, type=VM_TYPE, location=location, subscription=sub,
-        resource_group=rg, tags=dict(spec.get("tags") or {}), time_created=registry.now(),
-        size=found.name,
-        os_disk={"osType": os_type, "name": os_disk.name, "createOption": "Attach",
-                 "caching": "ReadOnly" if os_disk.ephemeral else "ReadWrite",
-                 "diskSizeGB": os_disk.size_gb,
-                 "managedDisk": {"id": os_disk.id, "storageAccountType": os_disk.sku},
-                 "deleteOption": "Delete" if os_disk.ephemeral else "Detach",
-                 **({"diffDiskSettings": {"option": "Local", "placement": "CacheDisk"}}
-                    if os_disk.ephemeral else {})},
-        data_disks=[{"lun": int(d["lun"]), "name": disk.name, "createOption": "Attach",
-                     "caching": d.get("caching", "None"), "diskSizeGB": disk.size_gb,
-                     "managedDisk": {"id": disk.id, "storageAccountType": disk.sku},
-                     "deleteOption": "Detach"} for d, disk in data],
-        nics=[{"id": n.id, "properties": {"primary": i == 0}} for i, n in enumerate(nics)],
-        power_state=spec.get("power_state", "running"), vm_id=str(uuid.uuid4()),
-        zones=zones)
-    for disk in [os_disk, *[d for _, d in data]]:
-        disk.managed_by = vm_id
+    vm.nics = [{"id": n.id, "properties": {"primary": i == 0}} for i, n in enumerate(nics)]
     registry.add(vm)
     services.compute.retag(vm, {})
     return vm

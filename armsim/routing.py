@@ -87,6 +87,16 @@ def resource_region(call: Call, services: Services) -> str | None:
     return None
 
 
+def require_group(call: Call, services: Services) -> None:
+    """A request scoped to a resource group that does not exist: ARM answers 404
+    ResourceGroupNotFound (also for lists, which would otherwise look empty)."""
+    from armsim.errors import ResourceGroupNotFound
+
+    if services.registry.resource_group(call.subscription, call.resource_group) is None:
+        raise ResourceGroupNotFound(f"Resource group '{call.resource_group}' could not be "
+                                    "found.")
+
+
 def global_region(call: Call, services: Services) -> str | None:
     return "global"
 

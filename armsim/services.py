@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from armsim.compute.backend import ComputeBackend
 from armsim.network.models import NetworkBackend
+from armsim.recoveryservices.models import RecoveryServicesBackend
 from armsim.registry import Registry
 from armsim.trafficmanager.models import TrafficManagerBackend
 
@@ -16,8 +17,9 @@ class Services:
     compute: ComputeBackend
     network: NetworkBackend
     trafficmanager: TrafficManagerBackend
+    recoveryservices: RecoveryServicesBackend
 
     @classmethod
     def over(cls, registry: Registry) -> Services:
         return cls(registry, ComputeBackend(registry), NetworkBackend(registry),
-                   TrafficManagerBackend(registry))
+                   TrafficManagerBackend(registry), RecoveryServicesBackend(registry))

@@ -12,6 +12,7 @@ from armsim.faults import Faults
 from armsim.latency import LatencyProfile
 from armsim.network import routes as network_routes
 from armsim.oplog import OperationLog
+from armsim.recoveryservices import routes as recoveryservices_routes
 from armsim.registry import Registry
 from armsim.routing import Router
 from armsim.services import Services
@@ -40,5 +41,6 @@ def build_simulator(clock: VirtualClock, azurite: dict[str, Any],
     compute_routes.register(router)
     network_routes.register(router)
     tm_routes.register(router)
+    recoveryservices_routes.register(router)
     operations.register(router)
     return Simulator(registry, Services.over(registry), router)

@@ -183,3 +183,24 @@ def trafficmanager_client(info: ArmSimInfo, *, token: str | None = None,
     return TrafficManagerManagementClient(_credential(info, token, principal),
                                           subscription_id or info.subscription,
                                           **_client_kwargs(info, kwargs))
+
+
+def recoveryservices_client(info: ArmSimInfo, *, token: str | None = None,
+                            principal: str = "owner", subscription_id: str | None = None,
+                            **kwargs: Any) -> Any:
+    """A real RecoveryServicesClient (vaults) pointed at armsim (requirements-cli.txt)."""
+    from azure.mgmt.recoveryservices import RecoveryServicesClient
+
+    return RecoveryServicesClient(_credential(info, token, principal),
+                                  subscription_id or info.subscription,
+                                  **_client_kwargs(info, kwargs))
+
+
+def backup_client(info: ArmSimInfo, *, token: str | None = None, principal: str = "owner",
+                  subscription_id: str | None = None, **kwargs: Any) -> Any:
+    """A real RecoveryServicesBackupClient (a vault's protected items) pointed at armsim."""
+    from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
+
+    return RecoveryServicesBackupClient(_credential(info, token, principal),
+                                        subscription_id or info.subscription,
+                                        **_client_kwargs(info, kwargs))

@@ -127,6 +127,20 @@ class AzureClients:
             ),
         )
 
+    # The operator's command line only (`plan draft`'s false-friends report): these SDKs are in
+    # requirements-cli.txt, not in the Function App, so they are imported on first use.
+    def recovery_services(self, subscription_id: str) -> Any:
+        from azure.mgmt.recoveryservices import RecoveryServicesClient
+
+        return self._cached("recoveryservices", subscription_id, lambda: RecoveryServicesClient(
+            self.credential, subscription_id, **self._arm_kwargs()))
+
+    def backup(self, subscription_id: str) -> Any:
+        from azure.mgmt.recoveryservicesbackup import RecoveryServicesBackupClient
+
+        return self._cached("backup", subscription_id, lambda: RecoveryServicesBackupClient(
+            self.credential, subscription_id, **self._arm_kwargs()))
+
     def _storage_kwargs(self) -> dict[str, Any]:
         # The SDK's default backs off from 15 s; an HTTP caller should hear of an outage sooner.
         retry = ExponentialRetry(

@@ -288,6 +288,9 @@ def _start_new(look: _Look) -> None:
     configs = capture.capture_vms(look.clients, look.plan, ready)
     for vm in ready:
         entry = record["vms"][vm]
+        if vm in configs.refused:
+            entry.update(stage="done", outcome="failed", error=configs.refused[vm])
+            continue
         if vm not in configs:
             entry.update(stage="done", outcome="failed",
                          error=f"VM {vm} not found in {look.plan.primary.resource_group}")

@@ -159,6 +159,22 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     return settings
 
 
+def load_arm(environ: Mapping[str, str] | None = None) -> Settings:
+    """Only what reaches Azure Resource Manager (VMDR_ARM_ENDPOINT, VMDR_CA_BUNDLE,
+    VMDR_LOCAL_TOKEN), checked as `load()` checks them: for the operator's command line
+    (`plan draft`), which has no catalog. Raises SettingsError listing every problem."""
+    env = os.environ if environ is None else environ
+    values = {field: env[name].strip() for field, name in SETTING_NAMES.items()
+              if field in ("arm_endpoint", "ca_bundle", "local_token")
+              and env.get(name, "").strip()}
+    settings = Settings(**values)
+    problems = [p for p in _unsafe_or_broken(settings)
+                if p.startswith(("VMDR_ARM_ENDPOINT", "VMDR_LOCAL_TOKEN", "VMDR_CA_BUNDLE"))]
+    if problems:
+        raise SettingsError(" ".join(problems))
+    return settings
+
+
 def _catalog_location(env: Mapping[str, str], problems: list[str]) -> dict[str, str]:
     """The catalog lives in the app's storage account: AzureWebJobsStorage unless overridden."""
     if env.get("VMDR_CATALOG_CONNECTION", "").strip():

@@ -32,6 +32,11 @@ POWER_DISPLAY = {"running": "VM running", "deallocated": "VM deallocated",
                  "deallocating": "VM deallocating", "stopping": "VM stopping"}
 
 
+def managed_disk_id(entry: dict[str, Any]) -> str | None:
+    """The managed disk of a VM's disk entry; None for an unmanaged disk (a VHD: `vhd.uri`)."""
+    return (entry.get("managedDisk") or {}).get("id")
+
+
 def status(code: str, display: str, moment: datetime | None = None) -> dict[str, Any]:
     entry: dict[str, Any] = {"code": code, "level": "Info", "displayStatus": display}
     if moment is not None:
@@ -216,11 +221,19 @@ class VirtualMachine(Resource):
     down_in_outage: bool = False
     running_since: datetime | None = None  # when it last became running (its guest boots)
     run_commands: dict[str, dict[str, Any]] = field(default_factory=dict)  # compute/guests.py
+    # The marketplace image it was created from (estate only), shown as
+    # storageProfile.imageReference.
+    image_reference: dict[str, str] | None = None
+    scale_set_id: str | None = None  # a Flexible scale set's member: virtualMachineScaleSet.id
 
     def disk_ids(self) -> list[str]:
-        found = [self.os_disk["managedDisk"]["id"]]
-        found += [d["managedDisk"]["id"] for d in self.data_disks]
-        return found
+        """Its managed disks (an unmanaged disk, a VHD in a storage account, has no resource)."""
+        entries = [self.os_disk, *self.data_disks]
+        return [disk_id for disk_id in map(managed_disk_id, entries) if disk_id]
+
+    def unmanaged_disks(self) -> list[str]:
+        return [entry.get("name", "") for entry in [self.os_disk, *self.data_disks]
+                if entry.get("vhd")]
 
     def instance_view(self, registry: Registry) -> dict[str, Any]:
         moment = self.time_created
@@ -244,15 +257,20 @@ class VirtualMachine(Resource):
         return view
 
     def to_rest(self, registry: Registry, expand: str = "") -> dict[str, Any]:
+        storage: dict[str, Any] = {"osDisk": self.os_disk, "dataDisks": self.data_disks}
+        if self.image_reference:
+            storage = {"imageReference": self.image_reference, **storage}
         props: dict[str, Any] = {
             **self.extra_properties,
             "vmId": self.vm_id,
             "hardwareProfile": {"vmSize": self.size},
-            "storageProfile": {"osDisk": self.os_disk, "dataDisks": self.data_disks},
+            "storageProfile": storage,
             "networkProfile": {"networkInterfaces": self.nics},
             "provisioningState": self.provisioning_state,
             "timeCreated": iso(self.time_created) if self.time_created else None,
         }
+        if self.scale_set_id:
+            props["virtualMachineScaleSet"] = {"id": self.scale_set_id}
         if expand.lower() == "instanceview":
             props["instanceView"] = self.instance_view(registry)
         extra = {"zones": self.zones} if self.zones else {}
@@ -396,10 +414,23 @@ class ScaleSet(Resource):
     extra_properties: dict[str, Any] = field(default_factory=dict)
     unique_id: str = ""
     operation: Operation | None = None
+    # Uniform: instances of one model (below). Flexible: its instances are ordinary VMs whose
+    # virtualMachineScaleSet names it (estate only; armsim does not scale Flexible sets).
+    orchestration_mode: str = "Uniform"
+
+    @property
+    def flexible(self) -> bool:
+        return self.orchestration_mode == "Flexible"
 
     @property
     def capacity(self) -> int:
         return sum(1 for i in self.instances.values() if i.provisioning_state != "Deleting")
+
+    def members(self, registry: Registry) -> list[VirtualMachine]:
+        """A Flexible scale set's VMs."""
+        found = registry.in_resource_group(self.subscription, self.resource_group, VM_TYPE)
+        return [vm for vm in found if isinstance(vm, VirtualMachine)
+                and (vm.scale_set_id or "").lower() == self.id.lower()]
 
     def running_instances(self) -> int:
         return sum(1 for i in self.instances.values()
@@ -412,9 +443,10 @@ class ScaleSet(Resource):
                  "timeCreated": iso(self.time_created) if self.time_created else None,
                  "upgradePolicy": self.extra_properties.get("upgradePolicy",
                                                              {"mode": "Manual"}),
-                 "orchestrationMode": "Uniform"}
+                 "orchestrationMode": self.orchestration_mode}
+        capacity = len(self.members(registry)) if self.flexible else self.capacity
         return self.envelope(props, sku={"name": self.sku_name, "tier": "Standard",
-                                         "capacity": self.capacity})
+                                         "capacity": capacity})
 
     def instance_rest(self, instance: ScaleSetInstance, expand: str = "") -> dict[str, Any]:
         props: dict[str, Any] = {"latestModelApplied": True, "vmId": instance.vm_id,

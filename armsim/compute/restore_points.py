@@ -50,6 +50,7 @@ from armsim.compute.models import (
     RestorePoint,
     RestorePointCollection,
     VirtualMachine,
+    managed_disk_id,
 )
 from armsim.operation import Operation
 
@@ -202,7 +203,13 @@ class RestorePointRules(ComputeBase):
                 vm.power_state != "running":
             mode = "CrashConsistent"  # app consistency needs the guest running
         rp.consistency_mode = mode
-        disks = [(entry, self.registry.get(entry["managedDisk"]["id"]))
+        if vm.unmanaged_disks():
+            # "Restore points are supported only for managed disks" (learn.microsoft.com,
+            # "Overview of VM restore points", limitations; the answer is unverified).
+            raise RestorePointDiskNotSupported(
+                self.registry.rules, f"Restore points are supported only for managed disks; "
+                f"VM {vm.name} has unmanaged disks: {', '.join(vm.unmanaged_disks())}.")
+        disks = [(entry, self.registry.get(managed_disk_id(entry) or "-"))
                  for entry in [vm.os_disk, *vm.data_disks]]
         included = [(entry, disk) for entry, disk in disks
                     if isinstance(disk, Disk) and disk.key not in excluded]

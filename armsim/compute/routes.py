@@ -10,7 +10,7 @@ from armsim.compute.models import Disk, DiskRestorePoint, Snapshot
 from armsim.errors import NotFound
 from armsim.http import Call, Reply
 from armsim.operation import Operation
-from armsim.routing import RG, SUB, Router, paged, scope_of
+from armsim.routing import RG, SUB, Router, paged, require_group, scope_of
 from armsim.services import Services
 
 CP = r"/providers/microsoft\.compute"
@@ -115,7 +115,16 @@ def location_vm_sizes(call: Call, svc: Services) -> Reply:
     return Reply(200, {"value": [s.to_rest() for s in sizes]})
 
 
+def _group_listed(call: Call, svc: Services) -> str | None:
+    """The resource group of a list request (None: the subscription's), which must exist."""
+    rg = call.match.get("rg")
+    if rg:
+        require_group(call, svc)
+    return rg
+
+
 def list_vms(call: Call, svc: Services) -> Reply:
+    _group_listed(call, svc)
     vms = svc.compute.list_vms(call.subscription, call.match.get("rg"))
     expand = call.param("$expand")
     # VirtualMachines_ListAll `statusOnly=true` "enables fetching run time status of all Virtual
@@ -202,7 +211,7 @@ def delete_snapshot(call: Call, svc: Services) -> Reply:
 def list_snapshots(call: Call, svc: Services) -> Reply:
     # A list shows each snapshot as a GET would: a new CopyStart copy without completionPercent
     # for its first reads (ComputeRule copy_start_reads_without_percent), in a list too.
-    rg = call.match.get("rg")
+    rg = _group_listed(call, svc)
     found = (svc.registry.in_resource_group(call.subscription, rg, "Microsoft.Compute/snapshots")
              if rg else svc.registry.in_subscription(call.subscription,
                                                      "Microsoft.Compute/snapshots"))
@@ -211,7 +220,7 @@ def list_snapshots(call: Call, svc: Services) -> Reply:
 
 
 def _list_type(call: Call, svc: Services, resource_type: str) -> Reply:
-    rg = call.match.get("rg")
+    rg = _group_listed(call, svc)
     found = (svc.registry.in_resource_group(call.subscription, rg, resource_type) if rg
              else svc.registry.in_subscription(call.subscription, resource_type))
     return paged(call, [r.to_rest(svc.registry) for r in found])
@@ -289,7 +298,7 @@ def delete_collection(call: Call, svc: Services) -> Reply:
 
 
 def list_collections(call: Call, svc: Services) -> Reply:
-    found = svc.compute.list_collections(call.subscription, call.match.get("rg"))
+    found = svc.compute.list_collections(call.subscription, _group_listed(call, svc))
     return paged(call, [r.to_rest(svc.registry) for r in found])
 
 
@@ -335,7 +344,7 @@ def patch_scale_set(call: Call, svc: Services) -> Reply:
 
 
 def list_scale_sets(call: Call, svc: Services) -> Reply:
-    found = svc.compute.list_scale_sets(call.subscription, call.match.get("rg"))
+    found = svc.compute.list_scale_sets(call.subscription, _group_listed(call, svc))
     return paged(call, [s.to_rest(svc.registry) for s in found])
 
 

@@ -33,12 +33,22 @@ class ScaleSetRules(ComputeBase):
         return [s for s in found if isinstance(s, ScaleSet)]
 
     def create_scale_set(self, sub: str, rg: str, name: str, location: str, size: str,
-                         capacity: int, tags: dict[str, str]) -> ScaleSet:
-        """Seeding only (scale set PUT is not simulated): instances are running at once."""
+                         capacity: int, tags: dict[str, str],
+                         orchestration_mode: str = "Uniform") -> ScaleSet:
+        """Seeding only (scale set PUT is not simulated): instances are running at once. A
+        Flexible set has no instances of its own: its members are VMs of the estate."""
+        mode = {"uniform": "Uniform", "flexible": "Flexible"}.get(orchestration_mode.lower())
+        if mode is None:
+            raise InvalidParameter(f"estate: scale set {name}: orchestration is Uniform or "
+                                   "Flexible")
+        if mode == "Flexible" and capacity:
+            raise InvalidParameter(f"estate: scale set {name}: a Flexible scale set's "
+                                   f"instances are VMs declared with 'scale_set: {name}', not "
+                                   "a capacity")
         vmss = ScaleSet(id=self.compute_id(sub, rg, "virtualMachineScaleSets", name), name=name,
                         type=VMSS_TYPE, location=location, subscription=sub, resource_group=rg,
                         tags=dict(tags), time_created=self.registry.now(), sku_name=size,
-                        unique_id=self.new_id())
+                        unique_id=self.new_id(), orchestration_mode=mode)
         for _ in range(capacity):
             self._new_instance(vmss, "Succeeded", "running")
         self.registry.add(vmss)
@@ -67,6 +77,9 @@ class ScaleSetRules(ComputeBase):
             self.retag(vmss, old)
         duration = self.latency.scale_set_update
         changed: list[tuple[ScaleSetInstance, str]] = []
+        if sku.get("capacity") is not None and vmss.flexible:
+            raise InvalidParameter("armsim does not scale Flexible scale sets (their instances "
+                                   "are VMs of the estate).", target="sku.capacity")
         if sku.get("capacity") is not None:
             wanted = int(sku["capacity"])
             if wanted < 0 or wanted > 1000:

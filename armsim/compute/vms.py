@@ -26,7 +26,7 @@ from armsim.compute.errors import (
     changing,
     not_found,
 )
-from armsim.compute.models import VM_TYPE, Disk, VirtualMachine
+from armsim.compute.models import VM_TYPE, Disk, VirtualMachine, managed_disk_id
 from armsim.network.errors import InvalidResourceReference, NicInUse
 from armsim.network.models import NetworkInterface
 from armsim.operation import Operation
@@ -271,7 +271,7 @@ class VmRules(ComputeBase):
         os_ref = ((storage.get("osDisk") or {}).get("managedDisk") or {}).get("id")
         if body.get("location") and body["location"].replace(" ", "").lower() != vm.location:
             raise changing("location")
-        if os_ref and ids.key(os_ref) != ids.key(vm.os_disk["managedDisk"]["id"]):
+        if os_ref and ids.key(os_ref) != ids.key(managed_disk_id(vm.os_disk) or ""):
             self._swap_os_disk(vm, storage.get("osDisk") or {}, os_ref)
         if "dataDisks" in storage:
             self._reconcile_data_disks(vm, storage["dataDisks"] or [])
@@ -288,7 +288,7 @@ class VmRules(ComputeBase):
                 f"The OS disk of VM '{vm.name}' can be swapped only while the VM is "
                 "deallocated.", target="osDisk.managedDisk.id")
         new = self._attachable(vm.id, vm.location, entry, "osDisk", vm.zones, vm.size)
-        old = self.registry.get(vm.os_disk["managedDisk"]["id"])
+        old = self.registry.get(managed_disk_id(vm.os_disk) or "-")
         if new.os_type and vm.os_disk.get("osType") and \
                 new.os_type.lower() != vm.os_disk["osType"].lower():
             raise InvalidParameter(f"Disk {new.name} has OS type {new.os_type}; the VM's OS "
@@ -310,8 +310,9 @@ class VmRules(ComputeBase):
             disk.managed_by = vm.id
             keep.append(self._disk_entry(entry, disk, lun=int(entry.get("lun", index))))
         for entry in vm.data_disks:
-            if ids.key(entry["managedDisk"]["id"]) not in wanted_keys:
-                disk = self.registry.get(entry["managedDisk"]["id"])
+            disk_id = managed_disk_id(entry)
+            if disk_id and ids.key(disk_id) not in wanted_keys:
+                disk = self.registry.get(disk_id)
                 if isinstance(disk, Disk):
                     disk.managed_by = None
         vm.data_disks = keep
@@ -413,7 +414,7 @@ class VmRules(ComputeBase):
 
         def done() -> None:
             for entry in [vm.os_disk, *vm.data_disks]:
-                disk = self.registry.get(entry["managedDisk"]["id"])
+                disk = self.registry.get(managed_disk_id(entry) or "-")
                 if isinstance(disk, Disk):
                     disk.managed_by = None
                     if entry.get("deleteOption", "Detach").lower() == "delete":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from armsim import lro
 from armsim.http import Call, Reply
-from armsim.routing import RG, SUB, Router, paged
+from armsim.routing import RG, SUB, Router, paged, require_group
 from armsim.services import Services
 
 NP = r"/providers/microsoft\.network"
@@ -33,6 +33,8 @@ def delete_nic(call: Call, svc: Services) -> Reply:
 
 
 def list_nics(call: Call, svc: Services) -> Reply:
+    if call.match.get("rg"):
+        require_group(call, svc)
     nics = svc.network.list_nics(call.subscription, call.match.get("rg"))
     return paged(call, [n.to_rest(svc.registry) for n in nics])
 

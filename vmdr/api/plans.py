@@ -9,7 +9,7 @@ from vmdr import clock, lifecycle
 from vmdr.api.bodies import yaml_or_json_text
 from vmdr.api.responses import ApiError, ApiResponse, ok
 from vmdr.catalog import Catalog, PlanUnavailable
-from vmdr.plan import Plan, PlanProblem, check_text
+from vmdr.plan import Plan, PlanProblem, check_text, ownership
 from vmdr.plan.model import PLAN_NAME, PLAN_NAME_RULE
 from vmdr.recovery_point import PointSummary
 
@@ -91,23 +91,7 @@ def put_plan(catalog: Catalog, name: str, body: bytes, content_type: str | None)
 
 def _claimed_elsewhere(catalog: Catalog, plan: Plan) -> list[dict[str, str]]:
     """What this plan names that another stored plan names too, as problems with a path."""
-    def owned(other: Plan) -> dict[tuple[str, ...], str]:
-        found: dict[tuple[str, ...], str] = {}
-        for group in other.groups:
-            for vm in group.vms:
-                found[("vm", other.primary.subscription_id, other.primary.resource_group.lower(),
-                       vm.name.lower())] = vm.name
-                if vm.standby_vm:
-                    found[("vm", other.secondary.subscription_id,
-                           other.secondary.resource_group.lower(), vm.standby_vm.lower())] = \
-                        vm.standby_vm
-            for scale_set in group.scale_sets:
-                found[("scale set", other.secondary.subscription_id,
-                       other.secondary.resource_group.lower(), scale_set.name.lower())] = \
-                    scale_set.name
-        return found
-
-    mine = owned(plan)
+    mine = ownership.claims(plan)
     problems = []
     for other_name in catalog.list_plan_names():
         if other_name == plan.name:
@@ -116,7 +100,7 @@ def _claimed_elsewhere(catalog: Catalog, plan: Plan) -> list[dict[str, str]]:
             other = catalog.load_plan(other_name)
         except PlanUnavailable:
             continue
-        for key in sorted(set(mine) & set(owned(other))):
+        for key in sorted(set(mine) & set(ownership.claims(other))):
             path = _path_of(plan, key, mine[key])
             problems.append({"path": path,
                              "message": f"{key[0]} {mine[key]} (resource group {key[2]}) is "

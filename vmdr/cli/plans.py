@@ -8,6 +8,7 @@ import click
 
 from vmdr.cli import offline
 from vmdr.cli.client import BAD_INPUT, CliFailure
+from vmdr.cli.draft import draft_plan
 from vmdr.cli.output import Session, plain, remote, styled, table
 
 
@@ -87,6 +88,11 @@ def validate_plans(files: tuple[str, ...]) -> None:
 @click.group("plan", hidden=True)
 def plan() -> None:
     """Plan files, offline (kept from before `plans`)."""
+
+
+# `plan draft` (the issue's name) and `plans draft` (listed in --help) are one command.
+plan.add_command(draft_plan)
+plans.add_command(draft_plan)
 
 
 @plan.command("validate")

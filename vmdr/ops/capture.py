@@ -20,13 +20,46 @@ class VmNotFound(LookupError):
     pass
 
 
-def capture_vms(clients: AzureClients, plan: Plan,
-                names: list[str]) -> dict[str, tuple[VmConfiguration, list[DiskRecord]]]:
+class Captured(dict):
+    """VM name -> (configuration, disk records); `refused`: VM name -> why vmdr cannot make a
+    point of it (a VM that is not there is in neither)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused: dict[str, str] = {}
+
+
+def unmanaged_disks(vm: Any) -> list[str]:
+    """The VM's disks that are VHDs in a storage account (`vhd.uri`, no `managedDisk`)."""
+    storage = vm.storage_profile
+    return [disk.name or disk.vhd.uri for disk in [storage.os_disk, *(storage.data_disks or [])]
+            if disk.managed_disk is None]
+
+
+def unmanaged_problem(vm: Any) -> str | None:
+    """Why a VM with unmanaged disks cannot be protected, and what to do; None otherwise."""
+    found = unmanaged_disks(vm)
+    if not found:
+        return None
+    return (f"VM {vm.name} has unmanaged disks ({', '.join(found)}: VHD blobs in a storage "
+            "account); vmdr protects managed disks only (it snapshots them). Convert the VM to "
+            "managed disks (deallocate it, then `az vm convert`; Azure retired unmanaged disks "
+            "on 30 September 2025) and run the cycle again, or take it out of the plan")
+
+
+def capture_vms(clients: AzureClients, plan: Plan, names: list[str]) -> Captured:
     """Each VM's configuration and one DiskRecord per managed disk (OS first, then by LUN);
-    a VM that is not there is left out."""
+    a VM that is not there is left out, one with unmanaged disks is `refused`."""
     site = plan.primary
     machines = observe.vms(clients, site.subscription_id, site.resource_group)
-    wanted = [machines[n.lower()] for n in names if n.lower() in machines]
+    captured = Captured()
+    wanted = []
+    for vm in (machines[n.lower()] for n in names if n.lower() in machines):
+        problem = unmanaged_problem(vm)
+        if problem:
+            captured.refused[vm.name] = problem
+        else:
+            wanted.append(vm)
     groups: dict[str, dict[str, dict[str, Any]]] = {"disks": {}, "nics": {}}
     for vm in wanted:
         storage = vm.storage_profile
@@ -36,11 +69,14 @@ def capture_vms(clients: AzureClients, plan: Plan,
             _need(groups["nics"], ref.id)
     disks = _read(clients, groups["disks"], observe.disks)
     nics = _read(clients, groups["nics"], observe.nics)
-    return {vm.name: _capture(vm, disks, nics) for vm in wanted}
+    captured.update({vm.name: _capture(vm, disks, nics) for vm in wanted})
+    return captured
 
 
 def capture_vm(clients: AzureClients, plan: Plan, vm_name: str) -> tuple[VmConfiguration, list]:
     found = capture_vms(clients, plan, [vm_name])
+    if vm_name in found.refused:
+        raise VmNotFound(found.refused[vm_name])
     if vm_name not in found:
         raise VmNotFound(f"VM {vm_name} not found in {plan.primary.resource_group}")
     return found[vm_name]

@@ -1,0 +1,1 @@
+"""Microsoft.RecoveryServices: Recovery Services vaults and their backup protected items."""

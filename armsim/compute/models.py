@@ -216,6 +216,7 @@ class VirtualMachine(Resource):
     down_in_outage: bool = False
     running_since: datetime | None = None  # when it last became running (its guest boots)
     run_commands: dict[str, dict[str, Any]] = field(default_factory=dict)  # compute/guests.py
+    image_reference: dict[str, Any] | None = None  # {id, exactVersion} when made from an image
 
     def disk_ids(self) -> list[str]:
         found = [self.os_disk["managedDisk"]["id"]]
@@ -248,7 +249,9 @@ class VirtualMachine(Resource):
             **self.extra_properties,
             "vmId": self.vm_id,
             "hardwareProfile": {"vmSize": self.size},
-            "storageProfile": {"osDisk": self.os_disk, "dataDisks": self.data_disks},
+            "storageProfile": {"osDisk": self.os_disk, "dataDisks": self.data_disks,
+                               **({"imageReference": self.image_reference}
+                                  if self.image_reference else {})},
             "networkProfile": {"networkInterfaces": self.nics},
             "provisioningState": self.provisioning_state,
             "timeCreated": iso(self.time_created) if self.time_created else None,
@@ -386,6 +389,7 @@ class ScaleSetInstance:
     provisioning_state: str = "Creating"
     power_state: str = "starting"
     time_created: datetime | None = None
+    image: dict[str, Any] | None = None  # the scale set's imageReference when it was created
 
 
 @dataclass(eq=False)
@@ -396,6 +400,7 @@ class ScaleSet(Resource):
     extra_properties: dict[str, Any] = field(default_factory=dict)
     unique_id: str = ""
     operation: Operation | None = None
+    image_reference: dict[str, Any] | None = None  # the model's {id, exactVersion}
 
     @property
     def capacity(self) -> int:
@@ -407,6 +412,8 @@ class ScaleSet(Resource):
 
     def to_rest(self, registry: Registry) -> dict[str, Any]:
         props = {**self.extra_properties,
+                 **({"virtualMachineProfile": {"storageProfile": {
+                     "imageReference": self.image_reference}}} if self.image_reference else {}),
                  "provisioningState": self.provisioning_state,
                  "uniqueId": self.unique_id,
                  "timeCreated": iso(self.time_created) if self.time_created else None,
@@ -417,11 +424,14 @@ class ScaleSet(Resource):
                                          "capacity": self.capacity})
 
     def instance_rest(self, instance: ScaleSetInstance, expand: str = "") -> dict[str, Any]:
-        props: dict[str, Any] = {"latestModelApplied": True, "vmId": instance.vm_id,
+        props: dict[str, Any] = {"latestModelApplied": instance.image == self.image_reference,
+                                 "vmId": instance.vm_id,
                                  "provisioningState": instance.provisioning_state,
                                  "hardwareProfile": {"vmSize": self.sku_name},
                                  "timeCreated": iso(instance.time_created)
                                  if instance.time_created else None}
+        if instance.image:
+            props["storageProfile"] = {"imageReference": dict(instance.image)}
         if expand.lower() == "instanceview":
             props["instanceView"] = {"statuses": [
                 provisioning_status(instance.provisioning_state, instance.time_created),

@@ -101,6 +101,10 @@ def _claimed_elsewhere(catalog: Catalog, plan: Plan) -> list[dict[str, str]]:
                     found[("vm", other.secondary.subscription_id,
                            other.secondary.resource_group.lower(), vm.standby_vm.lower())] = \
                         vm.standby_vm
+                if vm.image and vm.image.scale_set:
+                    found[("scale set", other.secondary.subscription_id,
+                           other.secondary.resource_group.lower(),
+                           vm.image.scale_set.name.lower())] = vm.image.scale_set.name
             for scale_set in group.scale_sets:
                 found[("scale set", other.secondary.subscription_id,
                        other.secondary.resource_group.lower(), scale_set.name.lower())] = \
@@ -131,6 +135,8 @@ def _path_of(plan: Plan, key: tuple[str, ...], name: str) -> str:
                 return f"groups[{g}].vms[{v}].name"
             if vm.standby_vm == name:
                 return f"groups[{g}].vms[{v}].standby_vm"
+            if vm.image and vm.image.scale_set and vm.image.scale_set.name == name:
+                return f"groups[{g}].vms[{v}].image.scale_set.name"
         for s_index, scale_set in enumerate(group.scale_sets):
             if scale_set.name == name:
                 return f"groups[{g}].scale_sets[{s_index}].name"

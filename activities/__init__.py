@@ -2,6 +2,7 @@
 
 import azure.durable_functions as df
 
-from activities import drill, failback, failover, protect
+from activities import drill, failback, failover, images, protect
 
-BLUEPRINTS: tuple[df.Blueprint, ...] = (protect.bp, failover.bp, failback.bp, drill.bp)
+BLUEPRINTS: tuple[df.Blueprint, ...] = (protect.bp, failover.bp, failback.bp, drill.bp,
+                                       images.bp)

@@ -10,6 +10,7 @@ import azure.functions as func
 
 from triggers.http import caller, to_http
 from vmdr import clock
+from vmdr.api import images as images_api
 from vmdr.api import protect as protect_api
 from vmdr.api.responses import guarded, guarded_async
 from vmdr.catalog import default_catalog
@@ -22,6 +23,7 @@ log = logging.getLogger("vmdr.protect")
 @bp.durable_client_input(client_name="client")
 async def protect_tick(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
     decisions = await protect_api.tick(client, default_catalog(), clock.utcnow())
+    decisions += await images_api.tick(client, default_catalog(), clock.utcnow())
     log.info("vmdr.protect.tick %s", decisions)
 
 

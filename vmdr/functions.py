@@ -46,6 +46,12 @@ ADVANCE_DRILL_PROOF = "advance_drill_proof"
 SWEEP_PLAN = "sweep_plan"
 ADVANCE_SWEEP = "advance_sweep"
 
+# Image cycles (strategy image): capture, replicate, prune (vmdr/images.py)
+IMAGES_PLAN = "images_plan"
+START_IMAGE_CYCLE = "start_image_cycle"
+ADVANCE_IMAGE_CYCLE = "advance_image_cycle"
+FINISH_IMAGE_CYCLE = "finish_image_cycle"
+
 # External events a running failover listens for
 APPROVE_EVENT = "approve"
 REJECT_EVENT = "reject"
@@ -72,6 +78,11 @@ def drill_instance(plan: str) -> str:
 
 def sweep_instance(plan: str) -> str:
     return f"sweep-{plan}"
+
+
+def images_instance(plan: str) -> str:
+    """One image cycle per plan at a time."""
+    return f"images-{plan}"
 
 
 # Retry policy of activities (the host retries; Python sends first interval and attempts only).

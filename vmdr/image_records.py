@@ -44,6 +44,7 @@ class ImageVersionRecord(BaseModel):
     source_size: str | None = None  # the VM's size at capture (default size at failover)
     os_type: str | None = None
     data_luns: list[int] = Field(default_factory=list)
+    source_tags: dict[str, str] = Field(default_factory=dict)  # the VM's own tags (app, role)
     error: str | None = None
 
     @property

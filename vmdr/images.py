@@ -155,7 +155,7 @@ def _begin_capture(catalog: Catalog, clients: AzureClients, plan: Plan, vm: VmSp
         version_id=ops.version_id(image.gallery_id, definition_name, version),
         definition_id=ops.definition_id(image.gallery_id, definition_name),
         gallery_id=image.gallery_id, captured=now, source_size=source.size,
-        os_type=source.os_type, data_luns=source.data_luns)
+        os_type=source.os_type, data_luns=source.data_luns, source_tags=source.tags)
     try:
         records.write(catalog, record, None)
     except CatalogConflict:

@@ -55,8 +55,10 @@ def derive(catalog: Catalog, plan: str, failover_run: str, book_name: str) -> st
     primary, secondary = pinned.primary, pinned.secondary
     groups = []
     for group in pinned.groups:
+        # Image VMs are stateless and their primary VM was never changed: nothing comes back.
         vms = [{"name": secondary_vm(vm, failover_run), "strategy": "recover-from-copy",
-                **({"clean_copy": True} if vm.clean_copy else {})} for vm in group.vms]
+                **({"clean_copy": True} if vm.clean_copy else {})} for vm in group.vms
+               if not vm.is_image]
         if vms:
             groups.append({"name": group.name, "vms": vms})
     data = {

@@ -89,3 +89,31 @@ async def start_images(client: DurableOrchestrationClient, catalog: Catalog, pla
         client, fn.IMAGES_PLAN, fn.images_instance(plan.name),
         {"plan": plan.name, "vms": None, "requested_by": requested_by},
         f"An image cycle of {plan.name!r}")
+
+
+def image_rpo(catalog: Catalog, plan: Plan | None, plan_name: str, now: datetime) -> list[dict]:
+    """Per image VM: its newest version usable for a failover (replicated to the secondary),
+    that version's age against the VM's target (image.rpo_minutes, default the schedule's
+    longest interval plus an hour for capture and replication), and its versions."""
+    targets = {vm.name: vm.image.rpo_target_minutes() for vm in plan.image_vms()} if plan \
+        else {}
+    by_vm: dict[str, list] = {vm: [] for vm in targets}
+    for summary in image_records.list_versions(catalog, plan_name):
+        by_vm.setdefault(summary.vm, []).append(summary)
+    last = image_records.get_last_cycle(catalog, plan_name) or {}
+    rows = []
+    for vm, summaries in sorted(by_vm.items()):
+        usable = [s for s in summaries if s.usable]
+        newest = max(usable, key=lambda s: s.captured) if usable else None
+        age = round((now - newest.captured).total_seconds() / 60, 1) if newest else None
+        target = targets.get(vm)
+        rows.append({
+            "vm": vm, "newest_usable": newest.version if newest else None,
+            "captured": newest.captured.isoformat() if newest else None,
+            "rpo_minutes": age, "rpo_minutes_target": target,
+            "over_rpo": age is None or (target is not None and age > target),
+            "last_cycle": (last.get("vms") or {}).get(vm),
+            "versions": [{"version": s.version, "captured": s.captured.isoformat(),
+                          "state": s.state} for s in sorted(summaries, key=lambda s: s.captured,
+                                                             reverse=True)]})
+    return rows

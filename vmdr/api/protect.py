@@ -112,7 +112,10 @@ def _log_skipped(plan: str, reason: str, count: int) -> None:
 
 
 def recovery_points(catalog: Catalog, plan_name: str, now: datetime) -> ApiResponse:
+    from vmdr.api import images as images_api  # (it imports this module)
+
     check_plan_name(plan_name)
+    plan = None
     try:
         plan = catalog.load_plan(plan_name)
         target = plan.protection.rpo_minutes
@@ -155,4 +158,6 @@ def recovery_points(catalog: Catalog, plan_name: str, now: datetime) -> ApiRespo
         "last_cycle": {k: last_cycle[k] for k in ("cycle_id", "started", "ended", "counts")}
         if last_cycle else None,
         "skipped_ticks": catalog.skipped_ticks(plan_name),
+        # strategy image: each VM's newest usable image version and its age (vmdr/api/images.py)
+        "images": images_api.image_rpo(catalog, plan, plan_name, now),
     })

@@ -42,7 +42,20 @@ def protect_status(session: Session, plan: str) -> None:
         if cycle:
             out.print(f"last cycle {cycle['cycle_id']}: started {cycle['started']}, "
                       f"ended {cycle.get('ended') or '-'}, counts {cycle.get('counts')}")
-        over = [vm["vm"] for vm in data["vms"] if vm["over_rpo"]]
+        images = data.get("images") or []
+        if images:
+            image_rows = []
+            for row in images:
+                age = "none" if row["rpo_minutes"] is None else f"{row['rpo_minutes']:.1f}"
+                if row["over_rpo"]:
+                    age = f"[bold red]{age}[/]"
+                image_rows.append((row["vm"], age, f"{row['rpo_minutes_target']:g}"
+                                   if row["rpo_minutes_target"] is not None else "-",
+                                   row["newest_usable"] or "none", len(row["versions"])))
+            out.print(table("images (strategy image)", ["VM", "age (min)", "target (min)",
+                                                         "newest usable version", "versions"],
+                            image_rows))
+        over = [vm["vm"] for vm in data["vms"] + images if vm["over_rpo"]]
         if over:
             out.print(f"[bold red]{len(over)} VM(s) over the RPO target:[/] {', '.join(over)}")
     session.emit(data, render)

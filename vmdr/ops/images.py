@@ -45,6 +45,7 @@ class SourceVm:
     os_type: str
     hyper_v_generation: str
     data_luns: list[int]
+    tags: dict[str, str]
 
 
 def gallery_parts(gallery_id: str) -> tuple[str, str, str]:
@@ -86,7 +87,8 @@ def source_vm(clients: AzureClients, plan: Plan, vm: VmSpec) -> SourceVm:
     return SourceVm(id=machine.id, size=text(machine.hardware_profile.vm_size) or "",
                     os_type=text(os_disk.os_type) or "Linux",
                     hyper_v_generation=generation or "V1",
-                    data_luns=sorted(d.lun for d in machine.storage_profile.data_disks or []))
+                    data_luns=sorted(d.lun for d in machine.storage_profile.data_disks or []),
+                    tags=dict(machine.tags or {}))
 
 
 def definition(clients: AzureClients, gallery_id: str, name: str) -> Any | None:

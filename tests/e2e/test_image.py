@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from tests.e2e.conftest import ROOT, SUB
 from tests.e2e.test_failover import power
 from vmdr import naming, tags
+from vmdr.cli import cli
 
 GALLERY_ID = (f"/subscriptions/{SUB}/resourceGroups/rg-shop-neu/providers/Microsoft.Compute/"
               "galleries/gal_shop_neu")
@@ -60,6 +62,8 @@ def test_an_image_vm_is_captured_on_its_schedule_and_recovered_as_n_vms(vmdr):
     vmdr.client.wait_for("images-img", timeout=30, until=lambda s: s is not None)
     busy = vmdr.client.call("POST", "plans/img/images")
     assert busy.status in (202, 409), busy.text  # 409 while the tick's cycle still runs
+    if busy.status == 409:
+        assert busy.json()["error"]["code"] == "AlreadyRunning"
     cycle = vmdr.client.wait_for_completion("images-img", timeout=120)["output"]
     assert cycle["counts"] == {"total": 1, "captured": 1, "failed": 0}, cycle
     version = cycle["version"]
@@ -75,6 +79,10 @@ def test_an_image_vm_is_captured_on_its_schedule_and_recovered_as_n_vms(vmdr):
     [row] = view["images"]
     assert row["newest_usable"] == version and not row["over_rpo"]
     assert row["rpo_minutes_target"] == 24 * 60 + 60
+    shown = CliRunner().invoke(cli, ["protect", "status", "img"], env={
+        "VMDR_URL": vmdr.client.base_url, "VMDR_KEY": vmdr.client.function_key,
+        "COLUMNS": "160"})
+    assert shown.exit_code == 0 and version in shown.output, shown.output
 
     # A failover whose health check never passes rolls back: nothing it made is left.
     failed = failover(vmdr)

@@ -21,6 +21,15 @@ def protect_now(session: Session, plan: str) -> None:
     session.emit(data, lambda out, d: out.print(f"started protect cycle {d['id']}"))
 
 
+@protect.command("images")
+@click.argument("plan")
+@remote
+def protect_images(session: Session, plan: str) -> None:
+    """Capture every strategy-image VM of PLAN into its gallery now (an image cycle)."""
+    data = session.client.json("POST", f"plans/{plan}/images")
+    session.emit(data, lambda out, d: out.print(f"started image cycle {d['id']}"))
+
+
 @protect.command("status")
 @click.argument("plan")
 @remote

@@ -138,3 +138,72 @@ def test_a_scale_set_gets_the_image_and_capacity_and_both_go_back(arm, catalog, 
     assert undone[-1]["done"]
     assert arm.compute.virtual_machine_scale_sets.get("rg-shop-neu", "shop-web").sku.capacity \
         == 0
+
+
+def test_failback_starts_the_primary_again_and_deletes_what_the_failover_made(
+        arm, catalog, azure_clients):
+    from vmdr import failback, reverse
+
+    store_image_plan(catalog)
+    run_image_cycle(catalog, azure_clients)
+    run_id = f"run-test-{uuid.uuid4().hex[:8]}"
+    checked = preflight.preflight(catalog, azure_clients, "img", run_id,
+                                  FailoverRequest(mode="planned"))
+    assert checked["blockers"] == []
+    ref = steps.StepRef(plan="img", run_id=run_id, side="primary", group="app", allowance=200)
+    assert steps.record_power(catalog, azure_clients, ref)["running"] == 1
+    converge(catalog, azure_clients, lambda c, a, r: steps.advance_power(
+        c, a, r.model_copy(update={"side": "primary", "want": "deallocated"})), run_id)
+    primary = VmRef(subscription_id=SUB, resource_group="rg-shop-weu", name="shop-app-1")
+    assert power.power_state(azure_clients, primary) == "PowerState/deallocated"
+    converge(catalog, azure_clients, steps.advance_recovery, run_id)
+    assert len([r for r in of_run(arm, run_id) if r["type"].endswith("virtualMachines")]) == 2
+    # Nothing of an image VM is copied back: the plan has nothing to re-protect.
+    assert reverse.derive(catalog, "img", run_id, "runbook.json") is None
+
+    back_run = f"run-test-{uuid.uuid4().hex[:8]}"
+    plan = catalog.pin_run_plan("img", back_run)
+    runbook.save(catalog, failback._runbook(plan, back_run, run_id, {}))
+    restored = converge(catalog, azure_clients, failback.advance_restore_primary, back_run)
+    assert restored[-1]["done"] and restored[-1]["detail"]["recovered"] == 1
+    assert power.power_state(azure_clients, primary) == "PowerState/running"
+    cleaned = converge(catalog, azure_clients, failback.advance_clean_secondary, back_run)
+    assert cleaned[-1]["done"]
+    assert of_run(arm, run_id) == [] and from_images(arm) == []
+
+
+def test_a_drill_boots_one_vm_per_image_vm_into_the_drill_subnet(arm, catalog, azure_clients):
+    import yaml
+
+    from vmdr.drill import preflight as drill_preflight
+    from vmdr.drill import proof
+    from vmdr.drill.request import DrillRequest
+
+    store_image_plan(catalog)  # count: 2 at failover
+    run_image_cycle(catalog, azure_clients)
+    plan = yaml.safe_load(catalog.get_plan_text("img"))
+    drill_subnet = (f"/subscriptions/{SUB}/resourceGroups/rg-net-neu/providers/"
+                    "Microsoft.Network/virtualNetworks/vnet-neu-drill/subnets/app")
+    plan["secondary"]["drill_subnet_id"] = drill_subnet
+    plan["groups"][0]["vms"].append({"name": "shop-app-2", "strategy": "image", "image": {
+        "gallery_id": plan["groups"][0]["vms"][0]["image"]["gallery_id"],
+        "schedule": "0 0 3 * * *", "scale_set": {"name": "shop-web", "capacity": 2}}})
+    catalog.put_plan("img", yaml.safe_dump(plan))
+    run_id = f"drill-test-{uuid.uuid4().hex[:8]}"
+    checked = drill_preflight.preflight(catalog, azure_clients, "img", run_id,
+                                        DrillRequest(recovery_point="latest"))
+    assert checked["blockers"] == [], checked
+    assert [row["vm"] for row in checked["not_drilled"]] == ["shop-app-2"]
+    [vm] = runbook.load(catalog, "img", run_id).vms()
+    assert vm.image.count == 1 and vm.image.scale_set is None
+    converge(catalog, azure_clients, steps.advance_recovery, run_id)
+    name = naming.image_vm("shop-app-1", 1, run_id)
+    machine = arm.compute.virtual_machines.get("rg-shop-neu", name)
+    assert machine.tags[tags.DRILL] == run_id
+    nic = arm.admin.resource(machine.network_profile.network_interfaces[0].id)
+    assert nic["properties"]["ipConfigurations"][0]["properties"]["subnet"]["id"] == drill_subnet
+    record = proof._new_record(runbook.load(catalog, "img", run_id), run_id, machine.time_created)
+    assert record["vms"]["shop-app-1"]["name"] == name
+    assert record["vms"]["shop-app-1"]["rp_id"].startswith("image ")
+    converge(catalog, azure_clients, steps.advance_undo_group, run_id)
+    assert of_run(arm, run_id) == [] and from_images(arm) == []

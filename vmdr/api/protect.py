@@ -26,7 +26,8 @@ def cycle_target(catalog: Catalog, plan: str) -> str | None:
     if state is lifecycle.State.PROTECTED:
         return plan
     if state in (lifecycle.State.REPROTECTING, lifecycle.State.REPROTECTED):
-        return reverse.name(plan)
+        # none when nothing is copied back (every VM rebuilt from an image)
+        return reverse.name(plan) if reverse.text_of(catalog, plan) is not None else None
     return None
 
 

@@ -303,6 +303,14 @@ class GalleryRules(ComputeBase):
                 target="storageProfile.source.virtualMachineId")
         publishing = props.get("publishingProfile") or {}
         targets = self._targets(publishing, location)
+        gallery_region = image.gallery.location if image.gallery else location
+        if not any(t["region"] == gallery_region for t in targets):
+            # A version created in another region than its definition's gets a replica in the
+            # definition's region too ("so extra replication regions are not added to the
+            # image version automatically", Azure/avdaccelerator PR 290).
+            targets.append({"region": gallery_region, "count": 1,
+                            "storage": str(publishing.get("storageAccountType") or
+                                           "Standard_LRS")})
         now = self.registry.now()
         version = GalleryImageVersion(
             id=version_id, name=name, type=VERSION_TYPE, location=location, subscription=sub,

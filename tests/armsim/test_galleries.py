@@ -144,6 +144,12 @@ def test_replication_completes_and_the_version_succeeds(arm):
     assert [v.name for v in listed] == ["2026.1202.130035"]
 
 
+def test_a_version_captured_elsewhere_is_replicated_to_its_gallerys_region_too(arm):
+    definition(arm)
+    capture(arm, targets=("westeurope",)).result()
+    assert status(arm) == {"West Europe": "Completed", "North Europe": "Completed"}
+
+
 def test_a_vm_from_a_replicated_version_has_the_captured_bytes_and_cleans_up(arm):
     os_id = arm.disk_id("rg-shop-weu", "shop-app-1-osdisk")
     data_id = arm.disk_id("rg-shop-weu", "shop-app-1-data0")

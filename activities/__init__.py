@@ -2,7 +2,7 @@
 
 import azure.durable_functions as df
 
-from activities import backups, drill, failback, failover, hooks, protect
+from activities import backups, drill, failback, failover, hooks, images, protect
 
 BLUEPRINTS: tuple[df.Blueprint, ...] = (protect.bp, failover.bp, failback.bp, drill.bp,
-                                         hooks.bp, backups.bp)
+                                         hooks.bp, backups.bp, images.bp)

@@ -14,6 +14,7 @@ import yaml
 
 from armsim import ids
 from armsim.compute import sizes, skus
+from armsim.compute.gallery_models import GALLERY_TYPE, IMAGE_TYPE, Gallery, GalleryImage
 from armsim.compute.models import DISK_TYPE, VM_TYPE, Disk, VirtualMachine
 from armsim.errors import InvalidParameter
 from armsim.network.models import NIC_TYPE, NetworkInterface
@@ -97,7 +98,32 @@ def seed(services: Services, estate: dict[str, Any]) -> dict[str, int]:
     for spec in estate.get("recovery_services_vaults") or []:
         rg = spec["resource_group"]
         services.recoveryservices.seed_vault(sub, spec, _region(services, sub, rg, spec))
+    for spec in estate.get("galleries") or []:
+        _gallery(services, sub, spec)
     return registry.count()
+
+
+def _gallery(services: Services, sub: str, spec: dict[str, Any]) -> None:
+    """A gallery (and image definitions in it, without versions: those are captured)."""
+    registry = services.registry
+    rg = spec["resource_group"]
+    location = _region(services, sub, rg, spec)
+    gallery = Gallery(id=ids.build(sub, rg, "Microsoft.Compute", "galleries", spec["name"]),
+                      name=spec["name"], type=GALLERY_TYPE, location=location, subscription=sub,
+                      resource_group=rg, tags=dict(spec.get("tags") or {}),
+                      time_created=registry.now(), description=spec.get("description", ""),
+                      unique_name=f"{sub}-{spec['name'].upper()}")
+    registry.add(gallery)
+    for image in spec.get("images") or []:
+        registry.add(GalleryImage(
+            id=f"{gallery.id}/images/{image['name']}", name=image["name"], type=IMAGE_TYPE,
+            location=location, subscription=sub, resource_group=rg,
+            tags=dict(image.get("tags") or {}), time_created=registry.now(), gallery=gallery,
+            os_type=image.get("os_type", "Linux"), os_state=image.get("os_state", "Specialized"),
+            hyper_v_generation=image.get("hyper_v_generation", "V2"),
+            identifier={"publisher": image.get("publisher", "vmdr"),
+                        "offer": image.get("offer", gallery.name),
+                        "sku": image.get("sku", image["name"])}))
 
 
 def _region(services: Services, sub: str, rg: str, spec: dict[str, Any]) -> str:

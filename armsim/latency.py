@@ -43,6 +43,12 @@ class LatencyProfile:
     nic_delete: float = 5.0
     scale_set_update: float = 10.0
     scale_set_instance: float = 60.0
+    # Azure Compute Gallery: a gallery or image definition PUT; an image version's capture in
+    # its source region, then each other target region's replica (base + bytes / copy_mbps)
+    gallery_write: float = 5.0
+    image_capture: float = 120.0
+    image_replication_base: float = 300.0
+    image_version_delete: float = 30.0
     # Which LRO headers to send: "azure" (what each Azure operation sends), or force one style:
     # "azure-async-operation" (Azure-AsyncOperation only) or "location" (Location only).
     lro_headers: str = "azure"
@@ -57,6 +63,10 @@ class LatencyProfile:
     def copy_seconds(self, simulated_bytes: float) -> float:
         """A cross-region copy (CopyStart, restore point copy) of this many simulated bytes."""
         return self.copy_start_base + simulated_bytes / (self.copy_mbps * 1e6)
+
+    def image_replication_seconds(self, simulated_bytes: float) -> float:
+        """An image version's replica in a target region other than its source region."""
+        return self.image_replication_base + simulated_bytes / (self.copy_mbps * 1e6)
 
     def background_copy_seconds(self, simulated_bytes: float) -> float:
         """A Premium SSD v2 / Ultra snapshot's (or disk's) background fill."""

@@ -55,7 +55,8 @@ def operation_actions(call: Call, svc: Services) -> list[tuple[str, str]]:
     provider = "Microsoft.Compute" if "compute" in call.match["provider"].lower() \
         else "Microsoft.Network"
     kind = call.match.get("kind", "operations")
-    name = {"diskoperations": "diskOperations", "operationresults": "operationResults"}.get(
+    name = {"diskoperations": "diskOperations", "capsoperations": "capsOperations",
+            "operationresults": "operationResults"}.get(
         kind.lower(), "operations")
     operation = svc.registry.operations.get(call.match["opid"])
     scope = call.path
@@ -65,5 +66,6 @@ def operation_actions(call: Call, svc: Services) -> list[tuple[str, str]]:
 
 
 def register(router: Router) -> None:
-    kinds = r"/(?P<kind>operations|diskoperations|operationresults)/(?P<opid>[^/]+)"
+    kinds = (r"/(?P<kind>operations|diskoperations|capsoperations|operationresults)"
+             r"/(?P<opid>[^/]+)")
     router.add("GET", LOC + kinds, operation_status, operation_actions, location_region)

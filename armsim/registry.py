@@ -153,7 +153,8 @@ class Registry:
         for resource in self.resources.values():
             blob = getattr(resource, "blob", None)
             access = getattr(resource, "access", None)
-            for ref in (blob, access.export if access is not None else None):
+            extra = list(getattr(resource, "extra_blobs", ()))  # gallery image replicas
+            for ref in (blob, access.export if access is not None else None, *extra):
                 if ref is not None:
                     try:
                         self.storage.delete(ref)

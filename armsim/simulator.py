@@ -7,6 +7,7 @@ from typing import Any
 
 from armsim import operations
 from armsim.auth import Principals
+from armsim.compute import gallery_routes
 from armsim.compute import routes as compute_routes
 from armsim.faults import Faults
 from armsim.latency import LatencyProfile
@@ -39,6 +40,7 @@ def build_simulator(clock: VirtualClock, azurite: dict[str, Any],
                         LatencyProfile(), Faults(), Throttling(), OperationLog())
     router = Router()
     compute_routes.register(router)
+    gallery_routes.register(router)
     network_routes.register(router)
     tm_routes.register(router)
     recoveryservices_routes.register(router)

@@ -40,6 +40,9 @@ param secondarySubnetIds array
 @description('Resource ids of the Traffic Manager profiles vmdr switches (plans\' dns.profile_id); the traffic-manager role is assigned at each. Empty: no DNS step.')
 param trafficManagerProfileIds array = []
 
+@description('Resource ids of the Azure Compute Galleries of strategy: image plans (their image.gallery_id; in the secondary region); the gallery role is assigned at each. Empty: no image VMs.')
+param galleryIds array = []
+
 @description('Assign the failback role (roles/failback-primary.json: new disks and an OS disk swap on the primary VMs) at the primary resource groups. Off by default: least privilege; turn it on (azd provision) before a failback and off afterwards.')
 param assignFailbackRole bool = false
 
@@ -199,6 +202,7 @@ module functionApp 'modules/function-app.bicep' = {
 var primarySubscriptions = [for id in primaryResourceGroupIds: '/subscriptions/${split(id, '/')[2]}']
 var subnetSubscriptions = [for id in secondarySubnetIds: '/subscriptions/${split(id, '/')[2]}']
 var profileSubscriptions = [for id in trafficManagerProfileIds: '/subscriptions/${split(id, '/')[2]}']
+var gallerySubscriptions = [for id in galleryIds: '/subscriptions/${split(id, '/')[2]}']
 var secondarySubscription = '/subscriptions/${secondarySubscriptionId}'
 
 // To add a role: a JSON file in roles/, an entry here, and a module block assigning it below.
@@ -227,6 +231,11 @@ var vmdrRoles = [
     key: 'failback-primary'
     definition: loadJsonContent('roles/failback-primary.json')
     assignableScopes: union([subscription().id], primarySubscriptions)
+  }
+  {
+    key: 'gallery'
+    definition: loadJsonContent('roles/gallery.json')
+    assignableScopes: union([subscription().id], gallerySubscriptions)
   }
 ]
 
@@ -309,6 +318,17 @@ module failbackAssignments 'modules/rbac/resource-group.bicep' = [for id in (ass
     roleDefinitionId: roleDefinitions[4].id
     principalId: identity.outputs.principalId
     reason: 'vmdr failback: new disks for the primary VMs and their OS disk swap'
+  }
+}]
+
+module galleryAssignments 'modules/rbac/gallery.bicep' = [for id in galleryIds: {
+  name: take('vmdr-gallery-${uniqueString(id)}', 64)
+  scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
+  params: {
+    galleryId: id
+    roleDefinitionId: roleDefinitions[5].id
+    principalId: identity.outputs.principalId
+    reason: 'vmdr gallery: image versions of strategy: image VMs, and VMs and scale sets from them'
   }
 }]
 

@@ -19,7 +19,8 @@ def rg_id(subscription: str, resource_group: str) -> str:
 
 def vmdr_assignments(subscription: str, *, primary_resource_groups: list[str],
                      secondary_resource_group: str, subnets: list[str],
-                     traffic_manager_profiles: list[str] = ()) -> list[dict[str, Any]]:
+                     traffic_manager_profiles: list[str] = (),
+                     galleries: list[str] = ()) -> list[dict[str, Any]]:
     """The `assignments` of armsim's `vmdr` principal for one primary/secondary pair."""
     assignments: list[dict[str, Any]] = [
         {"role_file": str(ROLES / "primary.json"),
@@ -32,4 +33,6 @@ def vmdr_assignments(subscription: str, *, primary_resource_groups: list[str],
     if traffic_manager_profiles:
         assignments.append({"role_file": str(ROLES / "traffic-manager.json"),
                             "scopes": list(traffic_manager_profiles)})
+    if galleries:
+        assignments.append({"role_file": str(ROLES / "gallery.json"), "scopes": list(galleries)})
     return assignments

@@ -2,7 +2,7 @@
 
 import azure.durable_functions as df
 
-from orchestrators import backups, converge, drill, failback, failover, protect, sweep
+from orchestrators import backups, converge, drill, failback, failover, images, protect, sweep
 
 BLUEPRINTS: tuple[df.Blueprint, ...] = (converge.bp, protect.bp, failover.bp, failback.bp,
-                                       drill.bp, sweep.bp, backups.bp)
+                                       drill.bp, sweep.bp, backups.bp, images.bp)

@@ -2,7 +2,7 @@
 
 import azure.durable_functions as df
 
-from triggers import backups, drills, failover, lifecycle, plans, protect, runs
+from triggers import backups, drills, failover, images, lifecycle, plans, protect, runs
 
 BLUEPRINTS: tuple[df.Blueprint, ...] = (plans.bp, protect.bp, failover.bp, lifecycle.bp, runs.bp,
-                                       drills.bp, backups.bp)
+                                       drills.bp, backups.bp, images.bp)

@@ -11,6 +11,7 @@ import azure.functions as func
 from triggers.http import caller, to_http
 from vmdr import clock
 from vmdr.api import backups as backups_api
+from vmdr.api import images as images_api
 from vmdr.api import protect as protect_api
 from vmdr.api.responses import guarded, guarded_async
 from vmdr.catalog import default_catalog
@@ -22,10 +23,12 @@ log = logging.getLogger("vmdr.protect")
 @bp.timer_trigger(schedule="%VMDR_PROTECT_TICK%", arg_name="timer", run_on_startup=False)
 @bp.durable_client_input(client_name="client")
 async def protect_tick(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
-    decisions = await protect_api.tick(client, default_catalog(), clock.utcnow())
+    catalog, now = default_catalog(), clock.utcnow()
+    # Each plan's protect cycle, and its image captures and backup copies on their own schedules.
+    decisions = await protect_api.tick(client, catalog, now)
+    decisions += await images_api.tick(client, catalog, now)
+    decisions += await backups_api.tick(client, catalog, now)
     log.info("vmdr.protect.tick %s", decisions)
-    log.info("vmdr.backups.tick %s", await backups_api.tick(client, default_catalog(),
-                                                            clock.utcnow()))
 
 
 @bp.route(route="plans/{plan}/protect", methods=["POST"])

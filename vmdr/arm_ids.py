@@ -28,6 +28,9 @@ DISK_RESTORE_POINT = "Microsoft.Compute/restorePointCollections/restorePoints/di
 NETWORK_INTERFACE = "Microsoft.Network/networkInterfaces"
 SUBNET = "Microsoft.Network/virtualNetworks/subnets"
 STORAGE_ACCOUNT = "Microsoft.Storage/storageAccounts"
+GALLERY = "Microsoft.Compute/galleries"
+GALLERY_IMAGE = "Microsoft.Compute/galleries/images"
+GALLERY_IMAGE_VERSION = "Microsoft.Compute/galleries/images/versions"
 TRAFFIC_MANAGER_PROFILE = "Microsoft.Network/trafficManagerProfiles"
 TRAFFIC_MANAGER_ENDPOINTS = (
     "Microsoft.Network/trafficManagerProfiles/azureEndpoints",

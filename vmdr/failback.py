@@ -27,7 +27,7 @@ from vmdr.engine.arm import Allowance
 from vmdr.engine.progress import Progress
 from vmdr.failover import runbook as runbooks
 from vmdr.failover.steps import StepRef, _book, _site_ref
-from vmdr.ops import hooks, recover, restore, scale_sets, standby
+from vmdr.ops import hooks, image_vms, power, recover, restore, scale_sets, standby
 from vmdr.plan import Plan
 from vmdr.retention import points_to_delete
 
@@ -61,6 +61,8 @@ def preflight(catalog: Catalog, clients: AzureClients, plan_name: str, run_id: s
     newest = catalog.newest_complete_points(back)
     points: dict[str, dict] = {}
     for vm in plan.vms():
+        if vm.is_image:
+            continue  # rebuilt from an image: the primary VM is started again, nothing copied
         source = reverse.secondary_vm(vm, failover_run)
         summary = newest.get(source)
         if summary is None:
@@ -134,6 +136,8 @@ def _runbook(plan: Plan, run_id: str, failover_run: str, points: dict) -> runboo
                 point=runbooks.ChosenPoint(rp_id=points[vm.name]["rp_id"],
                                            created=points[vm.name]["created"],
                                            size=points[vm.name]["size"]))
+                if not vm.is_image else
+                runbooks.RunbookVm(name=vm.name, strategy=vm.strategy.value)
                 for vm in group.vms],
             scale_sets=[runbooks.RunbookScaleSet(**s.model_dump()) for s in group.scale_sets],
             rolling=group.rolling, hooks=runbooks.hooks_of(group, "failback"))
@@ -170,14 +174,27 @@ def advance_restore_primary(catalog: Catalog, clients: AzureClients, ref: StepRe
     targets = [restore.Target(vm.name, catalog.complete_point(back, vm.source_vm,
                                                               vm.point.rp_id))
                for vm in vms if vm.point is not None]
-    progress = Progress(memo=dict(ref.memo), total=len(targets))
+    started = _image_primaries(catalog, book, ref, vms)
+    progress = Progress(memo=dict(ref.memo), total=len(targets) + len(started))
+    allowance = Allowance(ref.allowance)
     with arm.tally() as tally:
-        done = restore.advance(clients, plan, ref.run_id, targets, Allowance(ref.allowance),
-                               progress)
-    progress.finished = done
-    progress.done = done == len(targets) and not progress.failed_count
-    progress.detail = {"recovered": done}
+        done = restore.advance(clients, plan, ref.run_id, targets, allowance, progress)
+        powered = Progress()
+        power.advance(clients, started, power.RUNNING, allowance, powered)
+        if not started:
+            powered.done = True
+    progress.finished = done + (len(started) if powered.done else 0)
+    progress.done = done == len(targets) and powered.done and not progress.failed_count
+    progress.detail = {"recovered": progress.finished}
     return progress.counted(tally).result()
+
+
+def _image_primaries(catalog: Catalog, book: runbooks.Runbook, ref: StepRef,
+                     vms: list) -> list:
+    """strategy image: the primary VMs to start again — every one, as the restored VMs are:
+    the application runs in the primary again (and the health step waits for them). Their disks
+    were never touched."""
+    return [_site_ref(book.primary, vm.name) for vm in vms if vm.strategy == "image"]
 
 
 def advance_undo_restore(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict:
@@ -212,6 +229,13 @@ def advance_standby_shape(catalog: Catalog, clients: AzureClients, ref: StepRef)
                         for name, capacity in before["scale_sets"].items()]
         reached = scale_sets.advance(clients, scale_wanted, allowance, progress) \
             if scale_wanted else []
+        # strategy image with a scale set: its image and capacity from before the failover
+        image_sets = [image_vms.ScaleSetImage(site.subscription_id, site.resource_group, name,
+                                              old["capacity"], old["image"])
+                      for name, old in (before.get("image_scale_sets") or {}).items()]
+        reached += image_vms.advance_scale_sets(clients, image_sets, allowance, progress) \
+            if image_sets else []
+        scale_wanted += image_sets
     for failure in shaped.failed:
         progress.fail(*failure.split(": ", 1))
     progress.memo.update(shaped.memo)
@@ -227,7 +251,7 @@ def advance_clean_secondary(catalog: Catalog, clients: AzureClients, ref: StepRe
     """Delete the VMs, disks and NICs the failover created (found by its run's tags)."""
     book = _book(catalog, ref)
     plan = catalog.load_run_plan(ref.plan, book.failover_run)
-    rebuilt = {vm.name for vm in book.vms() if vm.strategy == "recover-from-copy"}
+    rebuilt = {vm.name for vm in book.vms() if vm.strategy in ("recover-from-copy", "image")}
     progress = Progress(memo=dict(ref.memo))
     with arm.tally() as tally:
         if rebuilt:

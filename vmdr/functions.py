@@ -53,6 +53,12 @@ ADVANCE_SWEEP = "advance_sweep"
 BACKUP_PLAN = "backup_plan"
 ADVANCE_BACKUPS = "advance_backups"
 
+# Image cycles (strategy image): capture, replicate, prune (vmdr/images.py)
+IMAGES_PLAN = "images_plan"
+START_IMAGE_CYCLE = "start_image_cycle"
+ADVANCE_IMAGE_CYCLE = "advance_image_cycle"
+FINISH_IMAGE_CYCLE = "finish_image_cycle"
+
 # External events a running failover listens for
 APPROVE_EVENT = "approve"
 REJECT_EVENT = "reject"
@@ -84,6 +90,10 @@ def sweep_instance(plan: str) -> str:
 def backups_instance(plan: str) -> str:
     """One backup cycle per plan at a time (all its sets)."""
     return f"backups-{plan}"
+
+def images_instance(plan: str) -> str:
+    """One image cycle per plan at a time."""
+    return f"images-{plan}"
 
 
 # Retry policy of activities (the host retries; Python sends first interval and attempts only).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import UTC, datetime
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -98,3 +99,33 @@ def backup_copy(target_prefix: str, source_blob: str) -> str:
     """A backup's copy in the target container: its source name under the target's prefix (the
     source prefix stays part of it, so copies read like the backups they are)."""
     return f"{target_prefix}{source_blob}"
+
+
+# --- strategy: image ----------------------------------------------------------------------------
+
+
+def image_version(captured: datetime) -> str:
+    """The gallery image version of a capture started at `captured` (UTC): `YYYY.MMDD.HHMMSS`
+    as integers (Azure: major.minor.patch, each a 32-bit integer), so a retried capture names
+    the same version and a later capture always sorts higher (the gallery's "latest")."""
+    moment = captured.astimezone(UTC)
+    return (f"{moment.year}.{moment.month * 100 + moment.day}."
+            f"{moment.hour * 10000 + moment.minute * 100 + moment.second}")
+
+
+def image_vm(vm: str, index: int, run_id: str) -> str:
+    """The `index`-th VM (1-based) a run creates from `vm`'s image, within Azure's 64."""
+    tag = run_tag(run_id)
+    return f"{_short(vm, 61 - len(tag) - len(str(index)))}-{index}-{tag}"
+
+
+def image_nic(vm: str, index: int, run_id: str) -> str:
+    return f"{image_vm(vm, index, run_id)}-nic"
+
+
+def image_os_disk(vm: str, index: int, run_id: str) -> str:
+    return f"{image_vm(vm, index, run_id)}-osdisk"
+
+
+def image_data_disk(vm: str, index: int, lun: int, run_id: str) -> str:
+    return f"{image_vm(vm, index, run_id)}-data{lun}"

@@ -47,18 +47,23 @@ def _blob(plan: str) -> str:
     return f"{PREFIX}{plan}/reverse-plan.yaml"
 
 
-def derive(catalog: Catalog, plan: str, failover_run: str, book_name: str) -> str:
-    """The reverse plan's YAML for the failover `failover_run` (its pinned plan and runbook)."""
+def derive(catalog: Catalog, plan: str, failover_run: str, book_name: str) -> str | None:
+    """The reverse plan's YAML for the failover `failover_run` (its pinned plan and runbook);
+    None when no VM needs copying back (every VM was rebuilt from an image)."""
     pinned = catalog.load_run_plan(plan, failover_run)
     book = runbooks.load(catalog, plan, failover_run, book_name)
     subnet = _primary_subnet(catalog, pinned, book)
     primary, secondary = pinned.primary, pinned.secondary
     groups = []
     for group in pinned.groups:
+        # Image VMs are stateless and their primary VM was never changed: nothing comes back.
         vms = [{"name": secondary_vm(vm, failover_run), "strategy": "recover-from-copy",
-                **({"clean_copy": True} if vm.clean_copy else {})} for vm in group.vms]
+                **({"clean_copy": True} if vm.clean_copy else {})} for vm in group.vms
+               if not vm.is_image]
         if vms:
             groups.append({"name": group.name, "vms": vms})
+    if not groups:
+        return None
     data = {
         "name": name(plan),
         "primary": {"subscription_id": secondary.subscription_id, "region": secondary.region,

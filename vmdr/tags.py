@@ -18,6 +18,8 @@ SOURCE_VM = "vmdr-source-vm"
 SOURCE_DISK = "vmdr-source-disk"
 # On what a drill creates (its value: the drill's run id); the drill sweep looks for it.
 DRILL = "vmdr-drill"
+# On image versions vmdr captured (strategy image): the capture's time, ISO.
+IMAGE_CAPTURED = "vmdr-image-captured"
 
 
 # Blob metadata of an application backup's copy (vmdr/backups/): what it copies, from where.
@@ -37,6 +39,22 @@ def for_recovery_point(plan: str, vm: str, rp_id: str, disk_key: str | None = No
     if disk_key:
         tags[SOURCE_DISK] = disk_key
     return tags
+
+
+def for_image(plan: str, vm: str, captured: str | None = None) -> dict:
+    """Tags of an image definition vmdr creates, or (with `captured`) of a version it
+    captures: retention deletes only versions tagged with the plan and the VM."""
+    tags = {PLAN: plan, SOURCE_VM: vm}
+    if captured:
+        tags[IMAGE_CAPTURED] = captured
+    return tags
+
+
+def made_image_of(resource_tags: Mapping[str, str] | None, plan: str, vm: str) -> bool:
+    """Whether vmdr captured this image version for `vm` of `plan`."""
+    resource_tags = resource_tags or {}
+    return (resource_tags.get(PLAN) == plan and resource_tags.get(SOURCE_VM) == vm
+            and IMAGE_CAPTURED in resource_tags)
 
 
 def for_run(plan: str, run_id: str, vm: str, extra: Mapping[str, str] | None = None) -> dict:

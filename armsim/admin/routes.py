@@ -13,6 +13,7 @@ from armsim import estate as estate_module
 from armsim import ids, webhooks
 from armsim.apps import app_health
 from armsim.compute import guests
+from armsim.compute.gallery_models import GalleryImageVersion
 from armsim.compute.models import Disk, DiskRestorePoint, Snapshot
 from armsim.errors import ArmError, InvalidParameter, NotFound
 from armsim.simulator import Simulator
@@ -22,6 +23,14 @@ P = "/_armsim"
 
 def _error(exc: ArmError) -> web.Response:
     return web.json_response(exc.body(), status=exc.status)
+
+
+def _rest(registry, resource) -> dict[str, Any]:
+    """A resource as GET shows it; image versions with their replication status (the
+    `$expand=ReplicationStatus` view), which is what tests look at."""
+    if isinstance(resource, GalleryImageVersion):
+        return resource.to_rest(registry, "ReplicationStatus")
+    return resource.to_rest(registry)
 
 
 def _guard(handler):
@@ -78,7 +87,7 @@ def register(app: web.Application, sim: Simulator) -> None:
         with lock():
             registry.advance()
             kind = request.query.get("type", "").lower()
-            resources = [r.to_rest(registry) for r in registry.resources.values()
+            resources = [_rest(registry, r) for r in registry.resources.values()
                          if not kind or r.type.lower() == kind]
             body = {
                 "now": registry.now().isoformat(),
@@ -123,7 +132,7 @@ def register(app: web.Application, sim: Simulator) -> None:
             found = registry.get(request.query["id"])
             if found is None:
                 raise NotFound(f"{request.query['id']} does not exist")
-            return web.json_response(found.to_rest(registry))
+            return web.json_response(_rest(registry, found))
 
     def _bytes_target(resource_id: str) -> Disk | Snapshot | DiskRestorePoint:
         found = registry.get(resource_id)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from armsim.compute.disks import DiskRules
+from armsim.compute.galleries import GalleryRules
+from armsim.compute.gallery_images import ImageUseRules
 from armsim.compute.models import ScaleSet, VirtualMachine
 from armsim.compute.restore_points import RestorePointRules
 from armsim.compute.scale_sets import ScaleSetRules
@@ -10,7 +12,8 @@ from armsim.compute.vms import VmRules
 from armsim.registry import Registry
 
 
-class ComputeBackend(DiskRules, VmRules, RestorePointRules, ScaleSetRules):
+class ComputeBackend(DiskRules, VmRules, RestorePointRules, ScaleSetRules, GalleryRules,
+                     ImageUseRules):
     def __init__(self, registry: Registry) -> None:
         super().__init__(registry)
 

@@ -39,6 +39,16 @@ class AvailabilityZoneNotSupported(ArmError):
     status, code = 400, "AvailabilityZoneNotSupported"
 
 
+class GalleryImageNotFound(ArmError):
+    """A VM or scale set asks for an image version not replicated to its region. Azure's answer
+    as quoted in pulumi/pulumi-aws issue 5129 and confidential-containers/cloud-api-adaptor
+    issue 1709: 404 GalleryImageNotFound "The gallery image ... is not available in <region>
+    region. Please contact image owner to replicate to this region, or change your requested
+    region." (target imageReference)."""
+
+    status, code = 404, "GalleryImageNotFound"
+
+
 # ---- refusals whose status and code come from the rules (armsim/rules.py, PUT /_armsim/rules)
 class TooManyConcurrentCopies(RefusedByRule):
     """More than 100 CopyStart copies in flight per subscription and target region.

@@ -221,9 +221,10 @@ class VirtualMachine(Resource):
     down_in_outage: bool = False
     running_since: datetime | None = None  # when it last became running (its guest boots)
     run_commands: dict[str, dict[str, Any]] = field(default_factory=dict)  # compute/guests.py
-    # The marketplace image it was created from (estate only), shown as
-    # storageProfile.imageReference.
-    image_reference: dict[str, str] | None = None
+    # The image it was created from, shown as storageProfile.imageReference: a marketplace image
+    # (estate only: publisher, offer, sku, version) or a gallery image version ({id,
+    # exactVersion}, compute/gallery_images.py).
+    image_reference: dict[str, Any] | None = None
     scale_set_id: str | None = None  # a Flexible scale set's member: virtualMachineScaleSet.id
 
     def disk_ids(self) -> list[str]:
@@ -404,6 +405,7 @@ class ScaleSetInstance:
     provisioning_state: str = "Creating"
     power_state: str = "starting"
     time_created: datetime | None = None
+    image: dict[str, Any] | None = None  # the scale set's imageReference when it was created
 
 
 @dataclass(eq=False)
@@ -417,6 +419,7 @@ class ScaleSet(Resource):
     # Uniform: instances of one model (below). Flexible: its instances are ordinary VMs whose
     # virtualMachineScaleSet names it (estate only; armsim does not scale Flexible sets).
     orchestration_mode: str = "Uniform"
+    image_reference: dict[str, Any] | None = None  # the model's {id, exactVersion}
 
     @property
     def flexible(self) -> bool:
@@ -438,6 +441,8 @@ class ScaleSet(Resource):
 
     def to_rest(self, registry: Registry) -> dict[str, Any]:
         props = {**self.extra_properties,
+                 **({"virtualMachineProfile": {"storageProfile": {
+                     "imageReference": self.image_reference}}} if self.image_reference else {}),
                  "provisioningState": self.provisioning_state,
                  "uniqueId": self.unique_id,
                  "timeCreated": iso(self.time_created) if self.time_created else None,
@@ -449,11 +454,14 @@ class ScaleSet(Resource):
                                          "capacity": capacity})
 
     def instance_rest(self, instance: ScaleSetInstance, expand: str = "") -> dict[str, Any]:
-        props: dict[str, Any] = {"latestModelApplied": True, "vmId": instance.vm_id,
+        props: dict[str, Any] = {"latestModelApplied": instance.image == self.image_reference,
+                                 "vmId": instance.vm_id,
                                  "provisioningState": instance.provisioning_state,
                                  "hardwareProfile": {"vmSize": self.sku_name},
                                  "timeCreated": iso(instance.time_created)
                                  if instance.time_created else None}
+        if instance.image:
+            props["storageProfile"] = {"imageReference": dict(instance.image)}
         if expand.lower() == "instanceview":
             props["instanceView"] = {"statuses": [
                 provisioning_status(instance.provisioning_state, instance.time_created),

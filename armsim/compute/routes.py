@@ -155,7 +155,21 @@ def vm_put_actions(call: Call, svc: Services) -> list[tuple[str, str]]:
     for ref in network.get("networkInterfaces") or []:
         if ref.get("id"):
             needed.append(("Microsoft.Network/networkInterfaces/join/action", ref["id"]))
+    image = ((body.get("properties") or {}).get("storageProfile") or {}).get("imageReference")
+    needed += image_actions(image)
     return needed
+
+
+def image_actions(image: dict | None) -> list[tuple[str, str]]:
+    """Creating from a gallery image reads it: the version (or, for a definition id, the
+    definition and so its latest version)."""
+    image_id = (image or {}).get("id") or ""
+    if "/galleries/" not in image_id.lower():
+        return []
+    if "/versions/" in image_id.lower():
+        return [(A + "galleries/images/versions/read", image_id)]
+    return [(A + "galleries/images/read", image_id),
+            (A + "galleries/images/versions/read", image_id)]
 
 
 # ---------------------------------------------------------------------------- disks, snapshots
@@ -343,6 +357,15 @@ def patch_scale_set(call: Call, svc: Services) -> Reply:
     return _lro(svc, call, operation, status, vmss.to_rest(svc.registry))
 
 
+def scale_set_patch_actions(call: Call, svc: Services) -> list[tuple[str, str]]:
+    needed = [(A + "virtualMachineScaleSets/write", scope_of(call))]
+    try:
+        profile = (call.json().get("properties") or {}).get("virtualMachineProfile") or {}
+    except Exception:
+        return needed
+    return needed + image_actions((profile.get("storageProfile") or {}).get("imageReference"))
+
+
 def list_scale_sets(call: Call, svc: Services) -> Reply:
     found = svc.compute.list_scale_sets(call.subscription, _group_listed(call, svc))
     return paged(call, [s.to_rest(svc.registry) for s in found])
@@ -426,7 +449,7 @@ def register(router: Router) -> None:
 
     ss_a = A + "virtualMachineScaleSets/"
     r("GET", VMSS, get_scale_set, ss_a + "read")
-    r("PATCH", VMSS, patch_scale_set, ss_a + "write")
+    r("PATCH", VMSS, patch_scale_set, scale_set_patch_actions)
     r("GET", RG + CP + "/virtualmachinescalesets", list_scale_sets, ss_a + "read")
     r("GET", SUB + CP + "/virtualmachinescalesets", list_scale_sets, ss_a + "read")
     r("GET", VMSS + "/instanceview", scale_set_instance_view, ss_a + "instanceView/read")

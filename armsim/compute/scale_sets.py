@@ -20,6 +20,7 @@ from armsim.operation import Operation
 
 class ScaleSetRules(ComputeBase):
     retag: Callable[[Any, dict[str, str]], None]
+    resolve_image: Any  # compute/galleries.py, through the backend
 
     def get_scale_set(self, sub: str, rg: str, name: str) -> ScaleSet:
         vmss = self.registry.get(self.compute_id(sub, rg, "virtualMachineScaleSets", name))
@@ -57,7 +58,8 @@ class ScaleSetRules(ComputeBase):
 
     def _new_instance(self, vmss: ScaleSet, state: str, power: str) -> ScaleSetInstance:
         instance = ScaleSetInstance(vmss.next_instance, self.new_id(), state, power,
-                                    self.registry.now())
+                                    self.registry.now(),
+                                    dict(vmss.image_reference) if vmss.image_reference else None)
         vmss.instances[vmss.next_instance] = instance
         vmss.next_instance += 1
         return instance
@@ -71,6 +73,15 @@ class ScaleSetRules(ComputeBase):
         if sku.get("name") and sku["name"].lower() != vmss.sku_name.lower():
             raise InvalidParameter("armsim does not change a scale set's size.",
                                    target="sku.name")
+        profile = (body.get("properties") or {}).get("virtualMachineProfile") or {}
+        reference = (profile.get("storageProfile") or {}).get("imageReference")
+        if reference:
+            # Instances created from now on use the image (upgrade policy Manual: existing ones
+            # keep theirs, latestModelApplied false). It must be replicated to the set's region.
+            version, _ = self.resolve_image(
+                reference, vmss.location,
+                "virtualMachineProfile.storageProfile.imageReference")
+            vmss.image_reference = {"id": reference.get("id"), "exactVersion": version.name}
         if "tags" in body:
             old = dict(vmss.tags)
             vmss.tags = dict(body.get("tags") or {})

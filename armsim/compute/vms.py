@@ -28,7 +28,7 @@ from armsim.compute.errors import (
 )
 from armsim.compute.models import VM_TYPE, Disk, VirtualMachine, managed_disk_id
 from armsim.network.errors import InvalidResourceReference, NicInUse
-from armsim.network.models import NetworkInterface
+from armsim.network.models import NetworkBackend, NetworkInterface
 from armsim.operation import Operation
 
 # power action -> (transitional state, final state, latency attribute, RBAC action)
@@ -103,10 +103,85 @@ class VmRules(ComputeBase):
         zones = self.zones_of(body, location, f"{VM_TYPE}/{name}")
         storage = props.pop("storageProfile", None) or {}
         os_disk_in = storage.get("osDisk") or {}
-        if (os_disk_in.get("createOption") or "").lower() != "attach":
-            raise InvalidParameter("armsim creates VMs from existing managed disks only: "
-                                   "osDisk.createOption must be 'Attach' with managedDisk.id.",
+        from_image = (os_disk_in.get("createOption") or "").lower() == "fromimage"
+        image_plan = None
+        if from_image:
+            # The OS (and data) disks come from a gallery image version (compute/galleries.py);
+            # they are created once the rest of the request is accepted.
+            image_plan = self.image_disks(vm_id, name, location, rg, sub, storage,
+                                          props.pop("osProfile", None), zones)
+        elif (os_disk_in.get("createOption") or "").lower() != "attach":
+            raise InvalidParameter("armsim creates VMs from existing managed disks (osDisk."
+                                   "createOption 'Attach' with managedDisk.id) or from a gallery "
+                                   "image (createOption 'FromImage' with imageReference.id).",
                                    target="osDisk.createOption")
+        data: list[tuple[dict[str, Any], Disk]] = []
+        if not from_image:
+            os_disk, os_type, data = self._attach_disks(vm_id, location, storage, zones, size)
+        network = props.pop("networkProfile", None) or {}
+        nics = [self._free_nic(vm_id, location, ref.get("id", ""))
+                for ref in network.get("networkInterfaces") or []]
+        if not nics:
+            raise InvalidParameter("At least one network interface is required.",
+                                   target="networkProfile.networkInterfaces")
+        for key in ("provisioningState", "vmId", "instanceView", "timeCreated"):
+            props.pop(key, None)
+        image_reference = None
+        if image_plan is not None:
+            made = self.create_image_disks(image_plan)
+            (os_entry, os_disk), data_entries = made[0], made[1:]
+            version = image_plan["version"]
+            image_reference = {"id": (storage.get("imageReference") or {}).get("id"),
+                               "exactVersion": version.name}
+        else:
+            os_entry = self._disk_entry(os_disk_in, os_disk, os_type=os_type)
+            data_entries = [(self._disk_entry(e, d, lun=int(e["lun"])), d) for e, d in data]
+        vm = VirtualMachine(
+            id=vm_id, name=name, type=VM_TYPE, location=location, subscription=sub,
+            resource_group=rg, tags=dict(body.get("tags") or {}),
+            provisioning_state="Creating", time_created=self.registry.now(), size=size,
+            os_disk=os_entry, data_disks=[entry for entry, _ in data_entries],
+            nics=[{"id": nic.id, "properties": {
+                "primary": i == 0, "deleteOption": ((ref.get("properties") or {}).get(
+                    "deleteOption") or "Detach")}}
+                  for i, (nic, ref) in enumerate(zip(
+                      nics, network.get("networkInterfaces") or [], strict=True))],
+            power_state="starting", vm_id=self.new_id(), zones=zones,
+            extra_properties=props, image_reference=image_reference)
+        disks = [os_disk, *[d for _, d in data_entries]]
+        for disk in disks:
+            disk.managed_by = vm.id
+        if not os_disk.os_type:
+            os_disk.os_type = os_entry.get("osType")
+        for nic in nics:
+            nic.virtual_machine = vm.id
+        self.registry.add(vm)
+        self.retag(vm, {})
+
+        def created() -> None:
+            vm.provisioning_state, vm.power_state = "Succeeded", "running"
+            vm.running_since = self.registry.now()
+            for disk in disks:  # disks made from an image are there with the VM
+                if disk.provisioning_state == "Updating" and image_plan is not None:
+                    disk.provisioning_state = "Succeeded"
+
+        def failed(error: dict[str, Any]) -> None:
+            vm.provisioning_state, vm.power_state = "Failed", "stopped"
+            for disk in disks:
+                if disk.provisioning_state == "Updating" and image_plan is not None:
+                    disk.provisioning_state = "Succeeded"
+
+        vm.operation = self.start(
+            subscription=sub, region=location, action="Microsoft.Compute/virtualMachines/write",
+            resource_id=vm_id, method="PUT", duration=self.latency.vm_create,
+            on_success=created, on_failure=failed, headers="azure-async-operation")
+        return 201, vm, vm.operation
+
+    def _attach_disks(self, vm_id: str, location: str, storage: dict[str, Any],
+                      zones: list[str] | None,
+                      size: str) -> tuple[Disk, str, list[tuple[dict[str, Any], Disk]]]:
+        """The existing managed disks a VM PUT attaches (OS disk, data disks by LUN)."""
+        os_disk_in = storage.get("osDisk") or {}
         os_disk = self._attachable(vm_id, location, os_disk_in, "osDisk", zones, size)
         if skus.data_disk_only(os_disk.sku):
             # learn.microsoft.com, "Azure managed disk types": Ultra and Premium SSD v2 disks
@@ -137,45 +212,7 @@ class VmRules(ComputeBase):
         disk_ids = [os_disk.key] + [d.key for _, d in data]
         if len(set(disk_ids)) != len(disk_ids):
             raise InvalidParameter("The same disk is referenced twice.", target="storageProfile")
-        network = props.pop("networkProfile", None) or {}
-        nics = [self._free_nic(vm_id, location, ref.get("id", ""))
-                for ref in network.get("networkInterfaces") or []]
-        if not nics:
-            raise InvalidParameter("At least one network interface is required.",
-                                   target="networkProfile.networkInterfaces")
-        for key in ("provisioningState", "vmId", "instanceView", "timeCreated"):
-            props.pop(key, None)
-        vm = VirtualMachine(
-            id=vm_id, name=name, type=VM_TYPE, location=location, subscription=sub,
-            resource_group=rg, tags=dict(body.get("tags") or {}),
-            provisioning_state="Creating", time_created=self.registry.now(), size=size,
-            os_disk=self._disk_entry(os_disk_in, os_disk, os_type=os_type),
-            data_disks=[self._disk_entry(e, d, lun=int(e["lun"])) for e, d in data],
-            nics=[{"id": nic.id, "properties": {"primary": i == 0}}
-                  for i, nic in enumerate(nics)],
-            power_state="starting", vm_id=self.new_id(), zones=zones,
-            extra_properties=props)
-        for disk in [os_disk, *[d for _, d in data]]:
-            disk.managed_by = vm.id
-        if not os_disk.os_type:
-            os_disk.os_type = os_type
-        for nic in nics:
-            nic.virtual_machine = vm.id
-        self.registry.add(vm)
-        self.retag(vm, {})
-
-        def created() -> None:
-            vm.provisioning_state, vm.power_state = "Succeeded", "running"
-            vm.running_since = self.registry.now()
-
-        def failed(error: dict[str, Any]) -> None:
-            vm.provisioning_state, vm.power_state = "Failed", "stopped"
-
-        vm.operation = self.start(
-            subscription=sub, region=location, action="Microsoft.Compute/virtualMachines/write",
-            resource_id=vm_id, method="PUT", duration=self.latency.vm_create,
-            on_success=created, on_failure=failed, headers="azure-async-operation")
-        return 201, vm, vm.operation
+        return os_disk, os_type, data
 
     def _attachable(self, vm_id: str, location: str, entry: dict[str, Any], where: str,
                     zones: list[str] | None, size: str) -> Disk:
@@ -425,6 +462,12 @@ class VmRules(ComputeBase):
                 nic = self.registry.get(ref["id"])
                 if isinstance(nic, NetworkInterface):
                     nic.virtual_machine = None
+                    # networkProfile.networkInterfaces[].properties.deleteOption: Delete removes
+                    # the NIC with its VM (default Detach keeps it).
+                    if ((ref.get("properties") or {}).get("deleteOption") or
+                            "Detach").lower() == "delete":
+                        NetworkBackend(self.registry)._release_ips(nic)
+                        self.registry.remove(nic)
             old = dict(vm.tags)
             vm.tags = {}
             self.retag(vm, old)

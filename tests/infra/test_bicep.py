@@ -113,6 +113,7 @@ EXPECTED_ASSIGNMENTS = {
     "subnetAssignments": ("secondary", "modules/rbac/subnet.bicep"),
     "secondaryRegionAssignment": ("secondary-region", "modules/rbac/subscription.bicep"),
     "trafficManagerAssignments": ("traffic-manager", "modules/rbac/traffic-manager-profile.bicep"),
+    "galleryAssignments": ("gallery", "modules/rbac/gallery.bicep"),
     # Off unless assignFailbackRole: only while failing back.
     "failbackAssignments": ("failback-primary", "modules/rbac/resource-group.bicep"),
 }

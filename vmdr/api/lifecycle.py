@@ -42,6 +42,14 @@ async def reprotect(client: DurableOrchestrationClient, catalog: Catalog,
     if state is State.FAILED_OVER:
         text = reverse.derive(catalog, plan.name, record["failover_run"],
                               record.get("failover_runbook") or "runbook.json")
+        if text is None:  # every VM was rebuilt from an image: nothing to copy back
+            lifecycle.transition(catalog, plan.name, {State.FAILED_OVER}, State.REPROTECTING,
+                                 clock.utcnow(), "re-protect", record.get("failover_run"))
+            lifecycle.transition(catalog, plan.name, {State.REPROTECTING}, State.REPROTECTED,
+                                 clock.utcnow(), "re-protect: no VM to copy back (images)")
+            return ok({"plan": plan.name, "state": State.REPROTECTED.value,
+                       "message": "Every VM of the plan is rebuilt from an image: nothing is "
+                                  "copied back; fail back when ready."})
         reverse.store(catalog, plan.name, text)
         lifecycle.transition(catalog, plan.name, {State.FAILED_OVER}, State.REPROTECTING,
                              clock.utcnow(), "re-protect", record.get("failover_run"))

@@ -115,6 +115,8 @@ def _path_of(plan: Plan, key: tuple[str, ...], name: str) -> str:
                 return f"groups[{g}].vms[{v}].name"
             if vm.standby_vm == name:
                 return f"groups[{g}].vms[{v}].standby_vm"
+            if vm.image and vm.image.scale_set and vm.image.scale_set.name == name:
+                return f"groups[{g}].vms[{v}].image.scale_set.name"
         for s_index, scale_set in enumerate(group.scale_sets):
             if scale_set.name == name:
                 return f"groups[{g}].scale_sets[{s_index}].name"

@@ -27,7 +27,8 @@ def cycle_target(catalog: Catalog, plan: str) -> str | None:
     if state is lifecycle.State.PROTECTED:
         return plan
     if state in (lifecycle.State.REPROTECTING, lifecycle.State.REPROTECTED):
-        return reverse.name(plan)
+        # none when nothing is copied back (every VM rebuilt from an image)
+        return reverse.name(plan) if reverse.text_of(catalog, plan) is not None else None
     return None
 
 
@@ -113,6 +114,8 @@ def _log_skipped(plan: str, reason: str, count: int) -> None:
 
 
 def recovery_points(catalog: Catalog, plan_name: str, now: datetime) -> ApiResponse:
+    from vmdr.api import images as images_api  # (it imports this module)
+
     check_plan_name(plan_name)
     plan = None
     try:
@@ -159,4 +162,6 @@ def recovery_points(catalog: Catalog, plan_name: str, now: datetime) -> ApiRespo
         "skipped_ticks": catalog.skipped_ticks(plan_name),
         # application backups copied to the secondary: each set's RPO next to the VMs'
         "backups": backup_status.plan_status(catalog, plan, now) if plan else [],
+        # strategy image: each VM's newest usable image version and its age (vmdr/api/images.py)
+        "images": images_api.image_rpo(catalog, plan, plan_name, now),
     })

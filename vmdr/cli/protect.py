@@ -23,6 +23,15 @@ def protect_now(session: Session, plan: str) -> None:
     session.emit(data, lambda out, d: out.print(f"started protect cycle {d['id']}"))
 
 
+@protect.command("images")
+@click.argument("plan")
+@remote
+def protect_images(session: Session, plan: str) -> None:
+    """Capture every strategy-image VM of PLAN into its gallery now (an image cycle)."""
+    data = session.client.json("POST", f"plans/{plan}/images")
+    session.emit(data, lambda out, d: out.print(f"started image cycle {d['id']}"))
+
+
 @protect.command("status")
 @click.argument("plan")
 @remote
@@ -44,7 +53,20 @@ def protect_status(session: Session, plan: str) -> None:
         if cycle:
             out.print(f"last cycle {cycle['cycle_id']}: started {cycle['started']}, "
                       f"ended {cycle.get('ended') or '-'}, counts {cycle.get('counts')}")
-        over = [vm["vm"] for vm in data["vms"] if vm["over_rpo"]]
+        images = data.get("images") or []
+        if images:
+            image_rows = []
+            for row in images:
+                age = "none" if row["rpo_minutes"] is None else f"{row['rpo_minutes']:.1f}"
+                if row["over_rpo"]:
+                    age = f"[bold red]{age}[/]"
+                image_rows.append((row["vm"], age, f"{row['rpo_minutes_target']:g}"
+                                   if row["rpo_minutes_target"] is not None else "-",
+                                   row["newest_usable"] or "none", len(row["versions"])))
+            out.print(table("images (strategy image)", ["VM", "age (min)", "target (min)",
+                                                         "newest usable version", "versions"],
+                            image_rows))
+        over = [vm["vm"] for vm in data["vms"] + images if vm["over_rpo"]]
         if over:
             out.print(f"[bold red]{len(over)} VM(s) over the RPO target:[/] {', '.join(over)}")
         if data.get("backups"):

@@ -85,11 +85,21 @@ def advance_proof(catalog: Catalog, clients: AzureClients, ref: ProofRef) -> dic
 
 def _new_record(book: runbooks.Runbook, run_id: str, now: datetime) -> dict:
     return {"began": now.isoformat(), "vms": {
-        vm.name: {"name": naming.recovered_vm(vm.name, run_id), "group": group.name,
-                  "rp_id": vm.point.rp_id, "point_time": vm.point.created.isoformat(),
+        vm.name: {**_booted(vm, run_id), "group": group.name,
                   "state": "booting", "running_at": None, "ready_at": None, "error": None,
                   "guest": None, "checks": {}}
-        for group in book.groups for vm in group.vms if vm.point is not None}}
+        for group in book.groups for vm in group.vms
+        if vm.point is not None or vm.image is not None}}
+
+
+def _booted(vm: runbooks.RunbookVm, run_id: str) -> dict:
+    """The drill VM of a plan VM and what it booted (a point, or an image version)."""
+    if vm.image is not None:
+        return {"name": naming.image_vm(vm.name, 1, run_id),
+                "rp_id": f"image {vm.image.version}",
+                "point_time": vm.image.captured.isoformat()}
+    return {"name": naming.recovered_vm(vm.name, run_id), "rp_id": vm.point.rp_id,
+            "point_time": vm.point.created.isoformat()}
 
 
 def _look(clients: AzureClients, plan: Plan, site: runbooks.Site, row: dict, vm: str,

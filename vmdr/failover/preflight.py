@@ -17,6 +17,7 @@ from vmdr.azure import AzureClients
 from vmdr.catalog import Catalog, PlanUnavailable, PointNotFound
 from vmdr.engine import observe
 from vmdr.engine.arm import parallel
+from vmdr.failover import image_choice
 from vmdr.failover import runbook as runbooks
 from vmdr.failover.request import FailoverRequest, Mode, PointChoice
 from vmdr.ops import dns, hooks, subnets
@@ -34,6 +35,7 @@ def preflight(
         return {"blockers": [f"plan: {exc}"]}
     blockers: list[str] = []
     points = choose_points(catalog, plan, request, blockers)
+    images = image_choice.choose_images(catalog, clients, plan, request.recovery_point, blockers)
     sizes = sizes_offered(clients, plan, blockers)
     standby: dict[str, dict] = {}
     secondary_vms = _listed(clients, plan, "vms", blockers)
@@ -50,6 +52,9 @@ def preflight(
                                     "first")
                 standby[vm.name] = {"name": vm.standby_vm, "size": found.hardware_profile.vm_size}
             wanted = vm.target_size
+        elif vm.is_image:
+            wanted = (images.get(vm.name) or {}).get("size") \
+                if (images.get(vm.name) or {}).get("count") else None
         else:
             wanted = vm.target_size or (points.get(vm.name) or {}).get("size")
         if wanted and sizes is not None and wanted.lower() not in sizes:
@@ -61,8 +66,9 @@ def preflight(
             _exists(clients, plan.secondary.subscription_id, "virtual_machine_scale_sets",
                     plan.secondary.resource_group, scale_set.name, blockers,
                     f"scale set {scale_set.name}")
+    image_choice.scale_set_blockers(clients, plan, images, blockers)
     room_for_nics(clients, catalog, plan, points, blockers, plan.secondary.subnet_id,
-                  "secondary.subnet_id")
+                  "secondary.subnet_id", image_choice.nics_needed(images))
     if plan.dns is not None:
         for endpoint in (plan.dns.primary_endpoint, plan.dns.secondary_endpoint):
             try:
@@ -83,7 +89,7 @@ def preflight(
     claimed = _claim_plan(catalog, plan.name, run_id)
     if claimed:
         return {"blockers": [claimed], "groups": None}
-    book = _runbook(plan, run_id, request, points, standby)
+    book = _runbook(plan, run_id, request, points, standby, images)
     runbooks.save(catalog, book)
     dns_ids = None
     if plan.dns is not None:
@@ -96,7 +102,7 @@ def preflight(
         "approval": plan.failover.approval.model_dump(mode="json"),
         "health_checks": [c.model_dump(mode="json") for c in plan.failover.health_checks],
         "dns": dns_ids,
-        "points": len(points),
+        "points": len(points) + len(images),
     }
 
 
@@ -114,11 +120,12 @@ def _claim_plan(catalog: Catalog, plan: str, run_id: str) -> str | None:
 
 
 def room_for_nics(clients: AzureClients, catalog: Catalog, plan: Plan, points: dict,
-                  blockers: list[str], subnet_id: str, field: str) -> None:
-    """The subnet must hold a NIC for every NIC of every VM rebuilt (Azure answers
-    SubnetIsFull mid-run otherwise)."""
-    needed = sum(len(catalog.complete_point(plan.name, vm, chosen["rp_id"]).vm_configuration.nics
-                     or []) for vm, chosen in points.items())
+                  blockers: list[str], subnet_id: str, field: str, extra: int = 0) -> None:
+    """The subnet must hold a NIC for every NIC of every VM rebuilt, and `extra` more (VMs
+    created from images); Azure answers SubnetIsFull mid-run otherwise."""
+    needed = extra + sum(
+        len(catalog.complete_point(plan.name, vm, chosen["rp_id"]).vm_configuration.nics or [])
+        for vm, chosen in points.items())
     if not needed:
         return
     try:
@@ -229,7 +236,7 @@ def _is_outage(exc: AzureError) -> bool:
 
 
 def _runbook(plan: Plan, run_id: str, request: FailoverRequest, points: dict,
-             standby: dict) -> runbooks.Runbook:
+             standby: dict, images: dict) -> runbooks.Runbook:
     """What the saga needs: per VM, its strategy, sizes and chosen point."""
     return runbooks.Runbook(
         plan=plan.name,
@@ -242,10 +249,13 @@ def _runbook(plan: Plan, run_id: str, request: FailoverRequest, points: dict,
                 name=group.name,
                 vms=[runbooks.RunbookVm(
                     name=vm.name, strategy=vm.strategy.value,
-                    target_size=vm.target_size or (points.get(vm.name) or {}).get("size"),
+                    target_size=vm.target_size or (points.get(vm.name) or images.get(vm.name)
+                                                   or {}).get("size"),
                     standby_vm=vm.standby_vm,
                     standby_size=vm.standby_size or standby.get(vm.name, {}).get("size"),
-                    point=points.get(vm.name)) for vm in group.vms],
+                    point=points.get(vm.name),
+                    image=image_choice.as_chosen(images[vm.name]) if vm.name in images
+                    else None) for vm in group.vms],
                 scale_sets=[runbooks.RunbookScaleSet(**s.model_dump()) for s in group.scale_sets],
                 rolling=group.rolling,
                 hooks=runbooks.hooks_of(group, "failover"),

@@ -37,6 +37,7 @@ def build(run: dict[str, Any], outcome: str, ended: datetime,
                             (started - point.created).total_seconds(), 1)),
                         # data disks the plan excluded: not captured, not copied
                         "excluded_disks": list(point.excluded_disks)})
+        rpo += image_rows(runbook, started)
         done = {g["name"] for g in run.get("groups", []) if g.get("state") == "recovered"}
         if outcome == "succeeded":
             recovered = _restored(runbook) if runbook.kind == "failback" else \
@@ -80,7 +81,9 @@ def _recovered(runbook: Runbook, run_id: str, groups: set[str]) -> list[dict]:
         if group.name not in groups:
             continue
         for vm in group.vms:
-            if vm.strategy == "recover-from-copy":
+            if vm.image is not None:
+                rows += _image_recovered(vm, group.name, run_id)
+            elif vm.strategy == "recover-from-copy":
                 rows.append({"vm": vm.name, "group": group.name, "kind": "recovered VM",
                              "name": naming.recovered_vm(vm.name, run_id),
                              "size": vm.target_size})
@@ -91,6 +94,26 @@ def _recovered(runbook: Runbook, run_id: str, groups: set[str]) -> list[dict]:
             rows.append({"vm": scale_set.name, "group": group.name, "kind": "scale set",
                          "name": scale_set.name, "size": f"{scale_set.capacity} instance(s)"})
     return rows
+
+
+def image_rows(runbook: Runbook, started: datetime) -> list[dict]:
+    """strategy image: the version used, its capture time, and so its age (the RPO)."""
+    return [{"vm": vm, "rp_id": f"image {image.version}", "image_version": image.version,
+             "point_time": image.captured.isoformat(),
+             "rpo_seconds": max(0.0, round((started - image.captured).total_seconds(), 1)),
+             "excluded_disks": []}
+            for vm, image in sorted(runbook.images().items())]
+
+
+def _image_recovered(vm, group: str, run_id: str) -> list[dict]:
+    if vm.image.scale_set:
+        return [{"vm": vm.name, "group": group, "kind": "scale set from image",
+                 "name": vm.image.scale_set,
+                 "size": f"{vm.image.capacity} instance(s) of {vm.image.version}"}]
+    return [{"vm": vm.name, "group": group, "kind": "VM from image", "name": name,
+             "size": f"{vm.target_size}, image {vm.image.version}"}
+            for name in (naming.image_vm(vm.name, index, run_id)
+                         for index in range(1, vm.image.count + 1))]
 
 
 def output(report: dict[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,19 @@ class ChosenPoint(BaseModel):
     excluded_disks: list[dict] = Field(default_factory=list)
 
 
+class ChosenImage(BaseModel):
+    """strategy image: the newest version replicated to the secondary, and what to make of it."""
+
+    version: str
+    version_id: str
+    captured: AwareDatetime  # the version's moment (RPO = the run's start minus this)
+    count: int = 0  # VMs created from it (0 when a scale set takes it)
+    scale_set: str | None = None
+    capacity: int | None = None
+    data_luns: list[int] = Field(default_factory=list)
+    tags: dict[str, str] = Field(default_factory=dict)  # the primary VM's own tags
+
+
 class RunbookVm(BaseModel):
     name: str
     strategy: str
@@ -43,6 +56,7 @@ class RunbookVm(BaseModel):
     point: ChosenPoint | None = None
     # Failback: the VM that runs this one in the secondary now (its reverse point's VM).
     source_vm: str | None = None
+    image: ChosenImage | None = None  # strategy image
 
 
 class RunbookScaleSet(BaseModel):
@@ -126,12 +140,16 @@ class Runbook(BaseModel):
     def points(self) -> dict[str, ChosenPoint]:
         return {vm.name: vm.point for vm in self.vms() if vm.point is not None}
 
+    def images(self) -> dict[str, ChosenImage]:
+        return {vm.name: vm.image for vm in self.vms() if vm.image is not None}
+
     def summary(self) -> list[dict]:
         """What the orchestrator needs of each group (no per-VM data)."""
         return [{"name": g.name, "batches": g.batches(), "vms": len(g.vms),
                  "copies": sum(vm.point is not None for vm in g.vms),
                  "recover": sum(vm.strategy == "recover-from-copy" for vm in g.vms),
                  "standbys": sum(vm.strategy == "standby-resize" for vm in g.vms),
+                 "images": sum(vm.image is not None for vm in g.vms),
                  "scale_sets": len(g.scale_sets),
                  "hooks": [h.model_dump() for h in g.hooks]} for g in self.groups]
 

@@ -21,7 +21,7 @@ from vmdr.engine import arm
 from vmdr.engine.arm import Allowance, parallel
 from vmdr.engine.progress import Progress
 from vmdr.failover import runbook as runbooks
-from vmdr.ops import dns, health, power, recover, scale_sets, standby
+from vmdr.ops import dns, health, image_vms, power, recover, scale_sets, standby
 from vmdr.ops.power import VmRef
 
 
@@ -65,15 +65,22 @@ def record_group(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict[
         site = book.secondary
         capacities = parallel(lambda s: scale_sets.capacity(
             clients, site.subscription_id, site.resource_group, s.name), group.scale_sets)
+        image_sets = [vm.image.scale_set for vm in group.vms
+                      if vm.image is not None and vm.image.scale_set]
+        shapes = parallel(lambda s: image_vms.scale_set_state(
+            clients, site.subscription_id, site.resource_group, s), image_sets)
         runbooks.put_record(catalog, ref.plan, ref.run_id, name, {
             "standbys": {vm.standby_vm: {"size": st["size"], "running": st["was_running"],
                                          "power": st["power"]}
                          for vm, st in zip(standbys, states, strict=True)},
             "scale_sets": {s.name: c["capacity"]
                            for s, c in zip(group.scale_sets, capacities, strict=True)},
+            # strategy image with a scale set: its image and capacity, both put back on undo
+            "image_scale_sets": dict(zip(image_sets, shapes, strict=True)),
         })
         found = runbooks.get_record(catalog, ref.plan, ref.run_id, name)
-    return {"standbys": len(found["standbys"]), "scale_sets": len(found["scale_sets"])}
+    return {"standbys": len(found["standbys"]),
+            "scale_sets": len(found["scale_sets"]) + len(found.get("image_scale_sets") or {})}
 
 
 def advance_recovery(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict[str, Any]:
@@ -92,6 +99,13 @@ def advance_recovery(catalog: Catalog, clients: AzureClients, ref: StepRef) -> d
                    for vm in vms if vm.strategy == "recover-from-copy"]
         recovered = recover.advance(clients, plan, ref.run_id, targets, allowance, progress) \
             if targets else []
+        images = [_image_target(vm, book) for vm in vms if vm.image and vm.image.count]
+        recovered += image_vms.advance(clients, plan, ref.run_id, images, allowance, progress) \
+            if images else []
+        image_sets = [_image_scale_set(vm, book) for vm in vms
+                      if vm.image and vm.image.scale_set]
+        reached_images = image_vms.advance_scale_sets(clients, image_sets, allowance,
+                                                      progress) if image_sets else []
         wanted = [standby.Wanted(_site_ref(book.secondary, vm.standby_vm), vm.target_size, True)
                   for vm in vms if vm.strategy == "standby-resize"]
         standby_progress = Progress(memo=progress.memo)
@@ -104,11 +118,13 @@ def advance_recovery(catalog: Catalog, clients: AzureClients, ref: StepRef) -> d
     progress.memo.update(standby_progress.memo)
     for failure in standby_progress.failed:
         progress.fail(*failure.split(": ", 1))
-    progress.total = len(targets) + len(wanted) + len(scale_wanted)
-    progress.finished = len(recovered) + standby_progress.finished + len(reached)
+    progress.total = len(targets) + sum(t.count for t in images) + len(wanted) + \
+        len(scale_wanted) + len(image_sets)
+    progress.finished = len(recovered) + standby_progress.finished + len(reached) + \
+        len(reached_images)
     progress.done = progress.finished == progress.total and not progress.failed_count
     progress.detail = {"recovered": len(recovered), "standbys": standby_progress.finished,
-                       "scale_sets": len(reached)}
+                       "scale_sets": len(reached) + len(reached_images)}
     return progress.counted(tally).result()
 
 
@@ -124,7 +140,8 @@ def advance_undo_group(catalog: Catalog, clients: AzureClients, ref: StepRef) ->
     progress = Progress(memo=dict(ref.memo))
     allowance = Allowance(ref.allowance)
     with arm.tally() as tally:
-        recovered = {vm.name for vm in group.vms if vm.strategy == "recover-from-copy"}
+        recovered = {vm.name for vm in group.vms
+                     if vm.strategy == "recover-from-copy" or (vm.image and vm.image.count)}
         deleting = Progress()
         if recovered:
             recover.advance_delete(clients, plan, ref.run_id, recovered, allowance, deleting)
@@ -143,14 +160,35 @@ def advance_undo_group(catalog: Catalog, clients: AzureClients, ref: StepRef) ->
                         for name, capacity in before["scale_sets"].items()]
         reached = scale_sets.advance(clients, scale_wanted, allowance, progress) \
             if scale_wanted else []
+        image_sets = [image_vms.ScaleSetImage(site.subscription_id, site.resource_group, name,
+                                              old["capacity"], old["image"])
+                      for name, old in (before.get("image_scale_sets") or {}).items()]
+        reached_images = image_vms.advance_scale_sets(clients, image_sets, allowance,
+                                                      progress) if image_sets else []
     progress.memo.update(standby_progress.memo)
     for failure in standby_progress.failed + deleting.failed:
         progress.fail(*failure.split(": ", 1))
-    progress.total = deleting.total + len(wanted) + len(scale_wanted)
+    progress.total = deleting.total + len(wanted) + len(scale_wanted) + len(image_sets)
     progress.done = (deleting.done and standby_progress.done
-                     and len(reached) == len(scale_wanted) and not progress.failed_count)
+                     and len(reached) == len(scale_wanted)
+                     and len(reached_images) == len(image_sets) and not progress.failed_count)
     progress.detail = {"left_to_delete": deleting.total if not deleting.done else 0}
     return progress.counted(tally).result()
+
+
+def _image_target(vm: runbooks.RunbookVm, book: runbooks.Runbook) -> image_vms.ImageTarget:
+    return image_vms.ImageTarget(vm=vm.name, version_id=vm.image.version_id,
+                                 count=vm.image.count, size=vm.target_size or "",
+                                 subnet_id=book.subnet_id, data_luns=vm.image.data_luns,
+                                 vm_tags=vm.image.tags)
+
+
+def _image_scale_set(vm: runbooks.RunbookVm,
+                     book: runbooks.Runbook) -> image_vms.ScaleSetImage:
+    site = book.secondary
+    return image_vms.ScaleSetImage(site.subscription_id, site.resource_group,
+                                   vm.image.scale_set, vm.image.capacity or 0,
+                                   vm.image.version_id)
 
 
 # --- primary power (planned mode) ----------------------------------------------------------------
@@ -216,6 +254,10 @@ def recovered_vms(book: runbooks.Runbook, run_id: str,
         if groups is not None and group.name not in groups:
             continue
         for vm in group.vms:
+            if vm.image is not None:  # strategy image: the VMs made from it (a scale set: none)
+                refs += [_site_ref(book.secondary, name)
+                         for name in image_vms.vm_names(vm.name, vm.image.count, run_id)]
+                continue
             name = naming.recovered_vm(vm.name, run_id) if vm.strategy == "recover-from-copy" \
                 else vm.standby_vm
             refs.append(_site_ref(book.secondary, name))

@@ -107,6 +107,7 @@ SubnetId = Annotated[str, _resource_id(arm_ids.SUBNET)]
 StorageAccountId = Annotated[str, _resource_id(arm_ids.STORAGE_ACCOUNT)]
 TrafficManagerProfileId = Annotated[str, _resource_id(arm_ids.TRAFFIC_MANAGER_PROFILE)]
 TrafficManagerEndpointId = Annotated[str, _resource_id(*arm_ids.TRAFFIC_MANAGER_ENDPOINTS)]
+GalleryId = Annotated[str, _resource_id(arm_ids.GALLERY)]
 
 
 class Site(Strict):
@@ -320,6 +321,66 @@ class Dns(Strict):
 class Strategy(StrEnum):
     RECOVER_FROM_COPY = "recover-from-copy"
     STANDBY_RESIZE = "standby-resize"
+    IMAGE = "image"
+
+
+# Image definition names: "uppercase or lowercase letters, digits, dots, dashes and periods"
+# (learn.microsoft.com, "Create an image definition and an image version"), at most 80.
+IMAGE_DEFINITION = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,78}[A-Za-z0-9])?$")
+DEFINITION_RULE = "1-80 letters, digits, '.' and '-', starting and ending with a letter or digit"
+# Captures change with maintenance, and each one is a capture plus a cross-region replication of
+# tens of minutes: vmdr does not schedule them more often than hourly.
+MIN_IMAGE_INTERVAL = timedelta(hours=1)
+# The RPO an image VM is held to by default: its schedule's longest interval plus this much for
+# the capture and its replication to the secondary.
+IMAGE_REPLICATION_ALLOWANCE = timedelta(hours=1)
+
+
+def _definition(value: str) -> str:
+    if not IMAGE_DEFINITION.match(value):
+        raise ValueError(f"{value!r} is not an image definition name ({DEFINITION_RULE})")
+    return value
+
+
+class ImageScaleSet(Strict):
+    """A scale set in the secondary resource group that gets the image version and capacity."""
+
+    name: VmName
+    capacity: int = Field(ge=1, le=1000)
+
+
+class ImageSpec(Strict):
+    """strategy: image — the VM captured into a gallery image version on its own schedule and
+    replicated to the secondary region; at failover `count` VMs from the newest replicated
+    version, or a scale set given the version and `capacity`."""
+
+    gallery_id: GalleryId
+    definition: Annotated[str, AfterValidator(_definition)] | None = None  # default: VM name
+    schedule: str
+    count: int | None = Field(None, ge=1, le=100)
+    scale_set: ImageScaleSet | None = None
+    keep_last: int = Field(3, ge=1, le=50)
+    rpo_minutes: int | None = Field(None, ge=1)
+
+    @field_validator("schedule")
+    @classmethod
+    def _ncrontab(cls, value: str) -> str:
+        schedule.check(value)
+        return " ".join(value.split())
+
+    @property
+    def vm_count(self) -> int:
+        """VMs a failover creates (none when a scale set takes the image)."""
+        return 0 if self.scale_set is not None else (self.count or 1)
+
+    def definition_of(self, vm: str) -> str:
+        return self.definition or vm
+
+    def rpo_target_minutes(self) -> float:
+        if self.rpo_minutes is not None:
+            return float(self.rpo_minutes)
+        longest = schedule.intervals(self.schedule)[1]
+        return (longest + IMAGE_REPLICATION_ALLOWANCE).total_seconds() / 60
 
 
 class ExcludedAtFailover(StrEnum):
@@ -370,6 +431,8 @@ class VmSpec(Strict):
     standby_size: VmSize | None = None
     # recover-from-copy: data disks not protected, and what a failover puts at their LUNs
     disks: DiskSelection = DiskSelection()
+    # image: the gallery, schedule and what a failover makes of the newest replicated version
+    image: ImageSpec | None = None
 
     @model_validator(mode="after")
     def _strategy_fields(self) -> Self:
@@ -385,6 +448,10 @@ class VmSpec(Strict):
     @property
     def wants_clean_copy(self) -> bool:
         return bool(self.clean_copy)
+
+    @property
+    def is_image(self) -> bool:
+        return self.strategy is Strategy.IMAGE
 
 
 def strategy_problems(vm: dict) -> list[str]:
@@ -411,6 +478,59 @@ def strategy_problems(vm: dict) -> list[str]:
         for field in ("standby_vm", "standby_size"):
             if field in present:
                 problems.append(f"{field}: only for strategy standby-resize")
+    elif strategy == Strategy.IMAGE:
+        problems += _image_problems(vm, present)
+    if strategy != Strategy.IMAGE and "image" in present:
+        problems.append("image: only for strategy image (a VM captured into a gallery image)")
+    return problems
+
+
+def _image_problems(vm: dict, present: set[str]) -> list[str]:
+    """What strategy image needs and forbids."""
+    problems = []
+    if "image" not in present:
+        problems.append("image: required when strategy is image ({gallery_id, schedule, count "
+                        "or scale_set, ...})")
+    for field in ("standby_vm", "standby_size"):
+        if field in present:
+            problems.append(f"{field}: only for strategy standby-resize")
+    if "clean_copy" in present:
+        problems.append("clean_copy: only for strategy recover-from-copy (an image VM is "
+                        "captured on its image schedule, not copied)")
+    if isinstance(vm.get("disks"), dict) and vm["disks"].get("exclude_luns"):
+        problems.append("disks: only for strategy recover-from-copy (an image holds every disk "
+                        "of the VM)")
+    image = vm.get("image")
+    if isinstance(image, dict):
+        problems += _image_block_problems(image)
+        if image.get("scale_set") is not None and "target_size" in present:
+            problems.append("target_size: not with image.scale_set (the scale set keeps its own "
+                            "size)")
+        name = vm.get("name")
+        if not image.get("definition") and isinstance(name, str) and \
+                not IMAGE_DEFINITION.match(name):
+            problems.append(f"image.definition: required here: the VM's name {name!r} is not an "
+                            f"image definition name ({DEFINITION_RULE})")
+    return problems
+
+
+def _image_block_problems(image: dict) -> list[str]:
+    """Rules across an image block's fields, on raw data (reported whatever else is broken)."""
+    problems = []
+    if image.get("count") is not None and image.get("scale_set") is not None:
+        problems.append("image.count: give count (VMs to create) or scale_set (a scale set to "
+                        "give the image), not both")
+    try:
+        shortest, longest = schedule.intervals(str(image.get("schedule")))
+    except Exception:  # a broken schedule is reported by the field's own check
+        return problems
+    if shortest < MIN_IMAGE_INTERVAL:
+        problems.append(f"image.schedule: {image['schedule']!r} runs every {_minutes(shortest)}; "
+                        f"image captures must be at least {_minutes(MIN_IMAGE_INTERVAL)} apart")
+    rpo = image.get("rpo_minutes")
+    if isinstance(rpo, int) and not isinstance(rpo, bool) and rpo * 60 < longest.total_seconds():
+        problems.append(f"image.rpo_minutes: {rpo} is shorter than the schedule's longest "
+                        f"interval ({_minutes(longest)}), so it could never be met")
     return problems
 
 
@@ -580,6 +700,10 @@ class Plan(Strict):
             if found.spec.name == name:
                 return found
         raise KeyError(name)
+
+    def image_vms(self) -> list[VmSpec]:
+        """VMs captured into gallery images on their own schedules (strategy image)."""
+        return [vm for vm in self.vms() if vm.is_image]
 
     def failover_order(self) -> list[str]:
         return [group.name for group in self.groups]

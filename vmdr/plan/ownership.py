@@ -1,6 +1,7 @@
 """What a plan claims: its VMs (in the primary resource group), their standbys and its scale
-sets (in the secondary resource group). A VM, standby or scale set belongs to one plan only
-(DESIGN §3a): the plans API refuses a second claim, and `plan draft` leaves claimed VMs out."""
+sets — its own, and those its image VMs fill — (in the secondary resource group). A VM, standby
+or scale set belongs to one plan only (DESIGN §3a): the plans API refuses a second claim, and
+`plan draft` leaves claimed VMs out."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ def claims(plan: Plan) -> dict[Claim, str]:
             if vm.standby_vm:
                 found[claim("vm", secondary.subscription_id, secondary.resource_group,
                             vm.standby_vm)] = vm.standby_vm
+            if vm.image is not None and vm.image.scale_set:  # strategy image into a scale set
+                found[claim("scale set", secondary.subscription_id, secondary.resource_group,
+                            vm.image.scale_set.name)] = vm.image.scale_set.name
         for scale_set in group.scale_sets:
             found[claim("scale set", secondary.subscription_id, secondary.resource_group,
                         scale_set.name)] = scale_set.name

@@ -354,6 +354,11 @@ def _duplicate_names(groups: list[Any]) -> list[PlanProblem]:
                     f"groups[{g}].vms[{v}].standby_vm",
                     "standby VM (each protected VM needs its own)",
                 )
+        for v, vm in enumerate(group.get("vms") or []):
+            image = vm.get("image") if isinstance(vm, dict) else None
+            if isinstance(image, dict) and isinstance(image.get("scale_set"), dict):
+                note("scale_set", image["scale_set"].get("name"),
+                     f"groups[{g}].vms[{v}].image.scale_set.name", "scale set name")
         for s, scale_set in enumerate(group.get("scale_sets") or []):
             if isinstance(scale_set, dict):
                 note("scale_set", scale_set.get("name"), f"groups[{g}].scale_sets[{s}].name",

@@ -98,6 +98,13 @@ def _vm_size(value: str) -> str:
     return value
 
 
+def _ncrontab(value: str) -> str:
+    """An NCRONTAB expression (six fields, seconds first), its spacing normalised."""
+    schedule.check(value)
+    return " ".join(value.split())
+
+
+Ncrontab = Annotated[str, AfterValidator(_ncrontab)]
 Region = Annotated[str, AfterValidator(_region)]
 SubscriptionId = Annotated[str, AfterValidator(_subscription)]
 ResourceGroup = Annotated[str, AfterValidator(_resource_group)]
@@ -180,17 +187,11 @@ class Retention(Strict):
 
 
 class Protection(Strict):
-    schedule: str
+    schedule: Ncrontab
     rpo_minutes: int = Field(ge=1)
     consistency: Consistency = Consistency.SNAPSHOT_SET
     copy_method: CopyMethod = CopyMethod.SNAPSHOT_COPY
     retention: Retention = Retention()
-
-    @field_validator("schedule")
-    @classmethod
-    def _ncrontab(cls, value: str) -> str:
-        schedule.check(value)
-        return " ".join(value.split())
 
     @model_validator(mode="after")
     def _schedule_fits(self) -> Self:
@@ -278,7 +279,7 @@ class Drill(Strict):
     """Drills (POST /api/plans/{plan}/drills, and on `schedule`): the plan's VMs booted from
     their points into `secondary.drill_subnet_id`, proven, and deleted after `keep_minutes`."""
 
-    schedule: str | None = None  # NCRONTAB; none: drills on demand only
+    schedule: Ncrontab | None = None  # none: drills on demand only
     keep_minutes: int = Field(30, ge=0, le=24 * 60)
     # How long a drilled VM's guest agent may take to report ready before the drill fails.
     ready_minutes: int = Field(20, ge=1, le=240)
@@ -286,14 +287,6 @@ class Drill(Strict):
     # The drill subnet may share the production subnet's virtual network only when this says so
     # (the drill VMs would then reach production through the VNet).
     allow_same_vnet: bool = False
-
-    @field_validator("schedule")
-    @classmethod
-    def _ncrontab(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        schedule.check(value)
-        return " ".join(value.split())
 
 
 class Dns(Strict):
@@ -356,17 +349,11 @@ class ImageSpec(Strict):
 
     gallery_id: GalleryId
     definition: Annotated[str, AfterValidator(_definition)] | None = None  # default: VM name
-    schedule: str
+    schedule: Ncrontab
     count: int | None = Field(None, ge=1, le=100)
     scale_set: ImageScaleSet | None = None
     keep_last: int = Field(3, ge=1, le=50)
     rpo_minutes: int | None = Field(None, ge=1)
-
-    @field_validator("schedule")
-    @classmethod
-    def _ncrontab(cls, value: str) -> str:
-        schedule.check(value)
-        return " ".join(value.split())
 
     @property
     def vm_count(self) -> int:
@@ -568,17 +555,9 @@ class BackupSpec(Strict):
     name: Annotated[str, AfterValidator(check_name)]
     source: BlobLocation
     target: BlobLocation
-    schedule: str | None = None  # NCRONTAB; default: protection.schedule
+    schedule: Ncrontab | None = None  # default: protection.schedule
     rpo_minutes: int | None = Field(None, ge=1)  # default: protection.rpo_minutes
     retention: BackupRetention = BackupRetention()
-
-    @field_validator("schedule")
-    @classmethod
-    def _ncrontab(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        schedule.check(value)
-        return " ".join(value.split())
 
 
 class BackupSet(NamedTuple):

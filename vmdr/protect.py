@@ -33,7 +33,7 @@ from vmdr.engine.progress import Progress
 from vmdr.ops import capture, disk_selection, points
 from vmdr.ops.power import VmRef
 from vmdr.plan import Consistency, Plan
-from vmdr.plan.model import MIN_INTERVAL
+from vmdr.plan.fields import MIN_INTERVAL
 from vmdr.recovery_point import CopyState, RecoveryPoint, new_rp_id
 from vmdr.retention import points_to_delete
 

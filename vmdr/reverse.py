@@ -20,7 +20,7 @@ from vmdr import naming
 from vmdr.catalog import Catalog
 from vmdr.failover import runbook as runbooks
 from vmdr.plan import Plan, check_text
-from vmdr.plan.model import REVERSE_SUFFIX
+from vmdr.plan.fields import REVERSE_SUFFIX
 
 PREFIX = "lifecycle/"
 

@@ -10,7 +10,7 @@ from vmdr.api.bodies import yaml_or_json_text
 from vmdr.api.responses import ApiError, ApiResponse, ok
 from vmdr.catalog import Catalog, PlanUnavailable
 from vmdr.plan import Plan, PlanProblem, check_text, ownership
-from vmdr.plan.model import PLAN_NAME, PLAN_NAME_RULE
+from vmdr.plan.fields import PLAN_NAME, PLAN_NAME_RULE
 from vmdr.recovery_point import PointSummary
 
 

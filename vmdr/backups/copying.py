@@ -43,7 +43,7 @@ from vmdr.backups.retention import copies_to_delete
 from vmdr.catalog import Catalog
 from vmdr.engine.progress import Progress
 from vmdr.errors import describe
-from vmdr.plan.model import BackupSet
+from vmdr.plan.backups import BackupSet
 
 log = logging.getLogger("vmdr.backups")
 

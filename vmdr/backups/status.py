@@ -12,7 +12,8 @@ from typing import Any
 from vmdr.backups import record as records
 from vmdr.backups.record import CopyState, SetRecord
 from vmdr.catalog import Catalog
-from vmdr.plan.model import BackupSet, BlobLocation, Plan
+from vmdr.plan import Plan
+from vmdr.plan.backups import BackupSet, BlobLocation
 
 # Failed backups a status names (the rest are counted).
 FAILED_SHOWN = 10

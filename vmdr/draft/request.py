@@ -8,7 +8,7 @@ import re
 from pydantic import BaseModel, ConfigDict, Field
 
 from vmdr import arm_ids, regions, schedule
-from vmdr.plan.model import GUID, PLAN_NAME, PLAN_NAME_RULE
+from vmdr.plan.fields import GUID, PLAN_NAME, PLAN_NAME_RULE
 
 DEFAULT_GROUP_TAG = "tier"
 DEFAULT_STANDBY_TAG = "vmdr-standby-for"

@@ -2,13 +2,18 @@
 check: container and prefix names, set names unique in the plan, and where the copies land.
 
 They run on the raw data (like `strategy_problems`), so they are reported even when another part
-of the plan is broken. The models themselves are in `vmdr.plan.model`.
+of the plan is broken. The set's models are here too; `Group.backups` holds them.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any, NamedTuple
+
+from pydantic import AfterValidator, Field
+
+from vmdr import arm_ids
+from vmdr.plan.fields import Ncrontab, StorageAccountId, Strict
 
 # Azure container names: 3-63 lowercase letters, digits and hyphens, starting with a letter or
 # digit, every hyphen between two other characters (learn.microsoft.com, "Naming and referencing
@@ -95,3 +100,44 @@ def _place(value: Any) -> tuple[str, str, str] | None:
 
 def _overlap(one: tuple[str, str, str], other: tuple[str, str, str]) -> bool:
     return one[:2] == other[:2] and (one[2].startswith(other[2]) or other[2].startswith(one[2]))
+
+
+class BlobLocation(Strict):
+    """A container in a storage account, and optionally the start of blob names in it: where an
+    application writes its backups (source), or where vmdr copies them (target)."""
+
+    storage_account_id: StorageAccountId
+    container: Annotated[str, AfterValidator(check_container)]
+    prefix: Annotated[str, AfterValidator(check_prefix)] = ""
+
+    @property
+    def account(self) -> str:
+        return arm_ids.parse(self.storage_account_id).name
+
+
+class BackupRetention(Strict):
+    """Copies kept, by their backup's time in the source: the `keep_last` newest, and every one
+    younger than `keep_days` days. The newest copy is never deleted."""
+
+    keep_last: int = Field(3, ge=1, le=1000)
+    keep_days: int = Field(7, ge=0, le=3650)
+
+
+class BackupSpec(Strict):
+    """Application backups copied blob to blob to the secondary region on a schedule (issue 14)."""
+
+    name: Annotated[str, AfterValidator(check_name)]
+    source: BlobLocation
+    target: BlobLocation
+    schedule: Ncrontab | None = None  # default: protection.schedule
+    rpo_minutes: int | None = Field(None, ge=1)  # default: protection.rpo_minutes
+    retention: BackupRetention = BackupRetention()
+
+
+class BackupSet(NamedTuple):
+    """A backup set with the plan's defaults filled in."""
+
+    group: str
+    spec: BackupSpec
+    schedule: str
+    rpo_minutes: int

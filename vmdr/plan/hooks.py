@@ -18,8 +18,6 @@ from enum import StrEnum
 from typing import Annotated, Any, Self
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     HttpUrl,
     ValidationInfo,
@@ -28,6 +26,7 @@ from pydantic import (
 )
 
 from vmdr import targets
+from vmdr.plan.fields import Strict
 
 HOOK_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 # Webhook secrets are app settings (a Key Vault reference in Azure), never plan text; the name
@@ -35,10 +34,6 @@ HOOK_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 SECRET_SETTING = re.compile(r"^VMDR_HOOK_SECRET_[A-Z0-9_]{1,40}$")
 MAX_HOOKS = 10
 ONE_KIND = "give exactly one of run_command (a script in a VM) and webhook (an HTTPS call)"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
 class SagaKind(StrEnum):
@@ -52,7 +47,7 @@ class Phase(StrEnum):
     AFTER = "after"
 
 
-class RunCommandHook(_Strict):
+class RunCommandHook(Strict):
     """A script in the guest of `vm` (a VM of the plan: the VM that runs it on the side the saga
     brings up — its standby, its recovered or drill VM, or the primary VM in a failback), run by
     its own shell (bash on Linux, PowerShell on Windows); exit code 0 passes."""
@@ -62,7 +57,7 @@ class RunCommandHook(_Strict):
     timeout_seconds: int = Field(600, ge=10, le=5400)
 
 
-class WebhookHook(_Strict):
+class WebhookHook(Strict):
     """An HTTPS POST of a JSON body signed with HMAC-SHA256 (`X-Vmdr-Signature`), answered 2xx
     within `timeout_seconds`."""
 
@@ -93,7 +88,7 @@ class WebhookHook(_Strict):
         return url
 
 
-class HookAction(_Strict):
+class HookAction(Strict):
     """What a hook (or its undo) does: exactly one of `run_command` and `webhook`."""
 
     run_command: RunCommandHook | None = None
@@ -129,7 +124,7 @@ class Hook(HookAction):
         return value
 
 
-class Hooks(_Strict):
+class Hooks(Strict):
     before: list[Hook] = Field(default_factory=list, max_length=MAX_HOOKS)
     after: list[Hook] = Field(default_factory=list, max_length=MAX_HOOKS)
 

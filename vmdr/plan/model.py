@@ -8,113 +8,34 @@ broken, so an operator sees every problem at once.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, NamedTuple, Self
+from typing import Annotated, Self
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    HttpUrl,
-    field_validator,
-    model_validator,
+from pydantic import BeforeValidator, Field, HttpUrl, field_validator, model_validator
+
+from vmdr import arm_ids, schedule, targets
+from vmdr.plan.backups import BackupSet, BackupSpec
+from vmdr.plan.fields import (
+    MIN_INTERVAL,
+    PLAN_NAME,
+    PLAN_NAME_RULE,
+    REVERSE_SUFFIX,
+    Ncrontab,
+    PlanProblems,
+    Region,
+    ResourceGroup,
+    StorageAccountId,
+    Strict,
+    SubnetId,
+    SubscriptionId,
+    TrafficManagerEndpointId,
+    TrafficManagerProfileId,
+    VmName,
+    VmSize,
+    duration_text,
 )
-
-from vmdr import arm_ids, regions, schedule, targets
-from vmdr.plan.backups import check_container, check_name, check_prefix
 from vmdr.plan.hooks import Hooks
-
-# Plan names become orchestration instance ids (`failover-{plan}`), blob names and tag values.
-PLAN_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
-REVERSE_SUFFIX = ".back"
-PLAN_NAME_RULE = (
-    "1-40 lowercase letters, digits and hyphens, starting and ending with a letter or digit"
-)
-# Azure VM names: at most 64 characters (Linux; Windows computer names are shorter but the
-# resource name is what vmdr uses), letters, digits, '-', '_' and '.', not ending in '.' or '-'.
-VM_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}[A-Za-z0-9_]$|^[A-Za-z0-9_]$")
-VM_SIZE = re.compile(r"^(Standard|Basic)_[A-Za-z0-9_-]+$")
-GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-
-# Azure's limits that bound a schedule (AZURE_FACTS.md): crash-consistent VM restore points must
-# be at least an hour apart; incremental snapshots are limited per disk per five minutes, and a
-# cycle also needs time to copy, so vmdr does not schedule snapshot sets more often than 15 min.
-MIN_INTERVAL = {"restore-point": timedelta(hours=1), "snapshot-set": timedelta(minutes=15)}
-
-
-class Strict(BaseModel):
-    """Unknown keys are errors (a typo must not silently disable a setting)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
-
-
-def _resource_id(*resource_types: str):
-    def check(value: str) -> str:
-        try:
-            return str(arm_ids.parse_typed(value, *resource_types))
-        except arm_ids.InvalidResourceId as exc:
-            raise ValueError(f"not a valid resource id: {exc}") from exc
-
-    return AfterValidator(check)
-
-
-def _region(value: str) -> str:
-    name = regions.normalise(value)
-    if name not in regions.known_regions():
-        raise ValueError(regions.unknown_region_message(value))
-    return name
-
-
-def _subscription(value: str) -> str:
-    if not GUID.match(value):
-        raise ValueError(f"{value!r} is not a subscription id (a GUID)")
-    return value.lower()
-
-
-def _resource_group(value: str) -> str:
-    if not arm_ids.RESOURCE_GROUP_NAME.match(value):
-        raise ValueError(
-            f"{value!r} is not a resource group name (1-90 letters, digits, '-', '_', '.', "
-            "'(' or ')', not ending in '.')"
-        )
-    return value
-
-
-def _vm_name(value: str) -> str:
-    if not VM_NAME.match(value):
-        raise ValueError(
-            f"{value!r} is not a VM name (1-64 letters, digits, '-', '_' or '.', "
-            "not ending in '-' or '.')"
-        )
-    return value
-
-
-def _vm_size(value: str) -> str:
-    if not VM_SIZE.match(value):
-        raise ValueError(f"{value!r} is not an Azure VM size such as Standard_D4s_v5")
-    return value
-
-
-def _ncrontab(value: str) -> str:
-    """An NCRONTAB expression (six fields, seconds first), its spacing normalised."""
-    schedule.check(value)
-    return " ".join(value.split())
-
-
-Ncrontab = Annotated[str, AfterValidator(_ncrontab)]
-Region = Annotated[str, AfterValidator(_region)]
-SubscriptionId = Annotated[str, AfterValidator(_subscription)]
-ResourceGroup = Annotated[str, AfterValidator(_resource_group)]
-VmName = Annotated[str, AfterValidator(_vm_name)]
-VmSize = Annotated[str, AfterValidator(_vm_size)]
-SubnetId = Annotated[str, _resource_id(arm_ids.SUBNET)]
-StorageAccountId = Annotated[str, _resource_id(arm_ids.STORAGE_ACCOUNT)]
-TrafficManagerProfileId = Annotated[str, _resource_id(arm_ids.TRAFFIC_MANAGER_PROFILE)]
-TrafficManagerEndpointId = Annotated[str, _resource_id(*arm_ids.TRAFFIC_MANAGER_ENDPOINTS)]
-GalleryId = Annotated[str, _resource_id(arm_ids.GALLERY)]
+from vmdr.plan.images import ImageSpec, image_problems
 
 
 class Site(Strict):
@@ -199,15 +120,16 @@ class Protection(Strict):
         problems = []
         if self.rpo_minutes * 60 < longest.total_seconds():
             problems.append(
-                f"rpo_minutes: {self.rpo_minutes} is shorter than the schedule's longest interval "
-                f"({_minutes(longest)}), so the RPO could never be met; lengthen rpo_minutes or "
-                "run the schedule more often"
+                f"rpo_minutes: {self.rpo_minutes} is shorter than the schedule's longest "
+                f"interval ({duration_text(longest)}), so the RPO could never be met; lengthen "
+                "rpo_minutes or run the schedule more often"
             )
         floor = MIN_INTERVAL[self.consistency]
         if shortest < floor:
             problems.append(
-                f"schedule: {self.schedule!r} runs every {_minutes(shortest)}; with consistency "
-                f"{self.consistency.value} runs must be at least {_minutes(floor)} apart"
+                f"schedule: {self.schedule!r} runs every {duration_text(shortest)}; with "
+                f"consistency {self.consistency.value} runs must be at least "
+                f"{duration_text(floor)} apart"
             )
         if problems:
             raise PlanProblems(problems)
@@ -317,59 +239,6 @@ class Strategy(StrEnum):
     IMAGE = "image"
 
 
-# Image definition names: "uppercase or lowercase letters, digits, dots, dashes and periods"
-# (learn.microsoft.com, "Create an image definition and an image version"), at most 80.
-IMAGE_DEFINITION = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,78}[A-Za-z0-9])?$")
-DEFINITION_RULE = "1-80 letters, digits, '.' and '-', starting and ending with a letter or digit"
-# Captures change with maintenance, and each one is a capture plus a cross-region replication of
-# tens of minutes: vmdr does not schedule them more often than hourly.
-MIN_IMAGE_INTERVAL = timedelta(hours=1)
-# The RPO an image VM is held to by default: its schedule's longest interval plus this much for
-# the capture and its replication to the secondary.
-IMAGE_REPLICATION_ALLOWANCE = timedelta(hours=1)
-
-
-def _definition(value: str) -> str:
-    if not IMAGE_DEFINITION.match(value):
-        raise ValueError(f"{value!r} is not an image definition name ({DEFINITION_RULE})")
-    return value
-
-
-class ImageScaleSet(Strict):
-    """A scale set in the secondary resource group that gets the image version and capacity."""
-
-    name: VmName
-    capacity: int = Field(ge=1, le=1000)
-
-
-class ImageSpec(Strict):
-    """strategy: image — the VM captured into a gallery image version on its own schedule and
-    replicated to the secondary region; at failover `count` VMs from the newest replicated
-    version, or a scale set given the version and `capacity`."""
-
-    gallery_id: GalleryId
-    definition: Annotated[str, AfterValidator(_definition)] | None = None  # default: VM name
-    schedule: Ncrontab
-    count: int | None = Field(None, ge=1, le=100)
-    scale_set: ImageScaleSet | None = None
-    keep_last: int = Field(3, ge=1, le=50)
-    rpo_minutes: int | None = Field(None, ge=1)
-
-    @property
-    def vm_count(self) -> int:
-        """VMs a failover creates (none when a scale set takes the image)."""
-        return 0 if self.scale_set is not None else (self.count or 1)
-
-    def definition_of(self, vm: str) -> str:
-        return self.definition or vm
-
-    def rpo_target_minutes(self) -> float:
-        if self.rpo_minutes is not None:
-            return float(self.rpo_minutes)
-        longest = schedule.intervals(self.schedule)[1]
-        return (longest + IMAGE_REPLICATION_ALLOWANCE).total_seconds() / 60
-
-
 class ExcludedAtFailover(StrEnum):
     EMPTY = "empty"  # an empty disk of the same size, SKU and caching at the same LUN
     OMIT = "omit"  # no disk at that LUN
@@ -466,58 +335,9 @@ def strategy_problems(vm: dict) -> list[str]:
             if field in present:
                 problems.append(f"{field}: only for strategy standby-resize")
     elif strategy == Strategy.IMAGE:
-        problems += _image_problems(vm, present)
+        problems += image_problems(vm, present)
     if strategy != Strategy.IMAGE and "image" in present:
         problems.append("image: only for strategy image (a VM captured into a gallery image)")
-    return problems
-
-
-def _image_problems(vm: dict, present: set[str]) -> list[str]:
-    """What strategy image needs and forbids."""
-    problems = []
-    if "image" not in present:
-        problems.append("image: required when strategy is image ({gallery_id, schedule, count "
-                        "or scale_set, ...})")
-    for field in ("standby_vm", "standby_size"):
-        if field in present:
-            problems.append(f"{field}: only for strategy standby-resize")
-    if "clean_copy" in present:
-        problems.append("clean_copy: only for strategy recover-from-copy (an image VM is "
-                        "captured on its image schedule, not copied)")
-    if isinstance(vm.get("disks"), dict) and vm["disks"].get("exclude_luns"):
-        problems.append("disks: only for strategy recover-from-copy (an image holds every disk "
-                        "of the VM)")
-    image = vm.get("image")
-    if isinstance(image, dict):
-        problems += _image_block_problems(image)
-        if image.get("scale_set") is not None and "target_size" in present:
-            problems.append("target_size: not with image.scale_set (the scale set keeps its own "
-                            "size)")
-        name = vm.get("name")
-        if not image.get("definition") and isinstance(name, str) and \
-                not IMAGE_DEFINITION.match(name):
-            problems.append(f"image.definition: required here: the VM's name {name!r} is not an "
-                            f"image definition name ({DEFINITION_RULE})")
-    return problems
-
-
-def _image_block_problems(image: dict) -> list[str]:
-    """Rules across an image block's fields, on raw data (reported whatever else is broken)."""
-    problems = []
-    if image.get("count") is not None and image.get("scale_set") is not None:
-        problems.append("image.count: give count (VMs to create) or scale_set (a scale set to "
-                        "give the image), not both")
-    try:
-        shortest, longest = schedule.intervals(str(image.get("schedule")))
-    except Exception:  # a broken schedule is reported by the field's own check
-        return problems
-    if shortest < MIN_IMAGE_INTERVAL:
-        problems.append(f"image.schedule: {image['schedule']!r} runs every {_minutes(shortest)}; "
-                        f"image captures must be at least {_minutes(MIN_IMAGE_INTERVAL)} apart")
-    rpo = image.get("rpo_minutes")
-    if isinstance(rpo, int) and not isinstance(rpo, bool) and rpo * 60 < longest.total_seconds():
-        problems.append(f"image.rpo_minutes: {rpo} is shorter than the schedule's longest "
-                        f"interval ({_minutes(longest)}), so it could never be met")
     return problems
 
 
@@ -526,47 +346,6 @@ class ScaleSetSpec(Strict):
 
     name: VmName
     capacity: int = Field(ge=1, le=1000)
-
-
-class BlobLocation(Strict):
-    """A container in a storage account, and optionally the start of blob names in it: where an
-    application writes its backups (source), or where vmdr copies them (target)."""
-
-    storage_account_id: StorageAccountId
-    container: Annotated[str, AfterValidator(check_container)]
-    prefix: Annotated[str, AfterValidator(check_prefix)] = ""
-
-    @property
-    def account(self) -> str:
-        return arm_ids.parse(self.storage_account_id).name
-
-
-class BackupRetention(Strict):
-    """Copies kept, by their backup's time in the source: the `keep_last` newest, and every one
-    younger than `keep_days` days. The newest copy is never deleted."""
-
-    keep_last: int = Field(3, ge=1, le=1000)
-    keep_days: int = Field(7, ge=0, le=3650)
-
-
-class BackupSpec(Strict):
-    """Application backups copied blob to blob to the secondary region on a schedule (issue 14)."""
-
-    name: Annotated[str, AfterValidator(check_name)]
-    source: BlobLocation
-    target: BlobLocation
-    schedule: Ncrontab | None = None  # default: protection.schedule
-    rpo_minutes: int | None = Field(None, ge=1)  # default: protection.rpo_minutes
-    retention: BackupRetention = BackupRetention()
-
-
-class BackupSet(NamedTuple):
-    """A backup set with the plan's defaults filled in."""
-
-    group: str
-    spec: BackupSpec
-    schedule: str
-    rpo_minutes: int
 
 
 class Group(Strict):
@@ -639,7 +418,7 @@ class Plan(Strict):
                     problems.append(
                         f"groups[{g}].backups[{b}].rpo_minutes: {rpo} is shorter "
                         f"than the longest interval of its schedule {cron!r} "
-                        f"({_minutes(longest)}), so the RPO could never be met; lengthen "
+                        f"({duration_text(longest)}), so the RPO could never be met; lengthen "
                         "rpo_minutes or copy more often")
         if problems:
             raise PlanProblems(problems)
@@ -689,21 +468,3 @@ class Plan(Strict):
 
     def shutdown_order(self) -> list[str]:
         return list(reversed(self.failover_order()))
-
-
-class PlanProblems(ValueError):
-    """Several problems found by one validator; each is `field: sentence`."""
-
-    def __init__(self, problems: list[str]):
-        super().__init__("; ".join(problems))
-        self.problems = problems
-
-
-def _minutes(delta: timedelta) -> str:
-    minutes = delta.total_seconds() / 60
-    if minutes >= 60 * 24 and minutes % (60 * 24) == 0:
-        days = int(minutes // (60 * 24))
-        return f"{days} day{'s' if days > 1 else ''}"
-    if minutes >= 1:
-        return f"{minutes:g} minutes"
-    return f"{delta.total_seconds():g} seconds"

@@ -19,7 +19,8 @@ from vmdr import regions
 from vmdr.limits import MAX_NESTING, MAX_NUMBER_CHARS, nesting_message
 from vmdr.plan import hooks
 from vmdr.plan.backups import backup_problems
-from vmdr.plan.model import Plan, PlanProblems, strategy_problems
+from vmdr.plan.fields import PlanProblems
+from vmdr.plan.model import Plan, strategy_problems
 
 MAX_PLAN_BYTES = 256 * 1024
 

@@ -27,7 +27,7 @@ from vmdr.engine.arm import Allowance
 from vmdr.engine.progress import Progress
 from vmdr.failover import runbook as runbooks
 from vmdr.failover.steps import StepRef, _book, _site_ref
-from vmdr.ops import hooks, image_vms, power, recover, restore, scale_sets, standby
+from vmdr.ops import hooks, power, recover, restore, scale_sets, standby
 from vmdr.plan import Plan
 from vmdr.retention import points_to_delete
 
@@ -227,15 +227,12 @@ def advance_standby_shape(catalog: Catalog, clients: AzureClients, ref: StepRef)
         scale_wanted = [scale_sets.Wanted(site.subscription_id, site.resource_group, name,
                                           capacity)
                         for name, capacity in before["scale_sets"].items()]
+        # strategy image with a scale set: its image and capacity from before the failover
+        scale_wanted += [scale_sets.Wanted(site.subscription_id, site.resource_group, name,
+                                           old["capacity"], old["image"])
+                         for name, old in (before.get("image_scale_sets") or {}).items()]
         reached = scale_sets.advance(clients, scale_wanted, allowance, progress) \
             if scale_wanted else []
-        # strategy image with a scale set: its image and capacity from before the failover
-        image_sets = [image_vms.ScaleSetImage(site.subscription_id, site.resource_group, name,
-                                              old["capacity"], old["image"])
-                      for name, old in (before.get("image_scale_sets") or {}).items()]
-        reached += image_vms.advance_scale_sets(clients, image_sets, allowance, progress) \
-            if image_sets else []
-        scale_wanted += image_sets
     for failure in shaped.failed:
         progress.fail(*failure.split(": ", 1))
     progress.memo.update(shaped.memo)

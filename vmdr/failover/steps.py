@@ -67,7 +67,7 @@ def record_group(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict[
             clients, site.subscription_id, site.resource_group, s.name), group.scale_sets)
         image_sets = [vm.image.scale_set for vm in group.vms
                       if vm.image is not None and vm.image.scale_set]
-        shapes = parallel(lambda s: image_vms.scale_set_state(
+        shapes = parallel(lambda s: scale_sets.capacity(
             clients, site.subscription_id, site.resource_group, s), image_sets)
         runbooks.put_record(catalog, ref.plan, ref.run_id, name, {
             "standbys": {vm.standby_vm: {"size": st["size"], "running": st["was_running"],
@@ -76,7 +76,8 @@ def record_group(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict[
             "scale_sets": {s.name: c["capacity"]
                            for s, c in zip(group.scale_sets, capacities, strict=True)},
             # strategy image with a scale set: its image and capacity, both put back on undo
-            "image_scale_sets": dict(zip(image_sets, shapes, strict=True)),
+            "image_scale_sets": {s: {"capacity": shape["capacity"], "image": shape["image"]}
+                                 for s, shape in zip(image_sets, shapes, strict=True)},
         })
         found = runbooks.get_record(catalog, ref.plan, ref.run_id, name)
     return {"standbys": len(found["standbys"]),
@@ -102,10 +103,6 @@ def advance_recovery(catalog: Catalog, clients: AzureClients, ref: StepRef) -> d
         images = [_image_target(vm, book) for vm in vms if vm.image and vm.image.count]
         recovered += image_vms.advance(clients, plan, ref.run_id, images, allowance, progress) \
             if images else []
-        image_sets = [_image_scale_set(vm, book) for vm in vms
-                      if vm.image and vm.image.scale_set]
-        reached_images = image_vms.advance_scale_sets(clients, image_sets, allowance,
-                                                      progress) if image_sets else []
         wanted = [standby.Wanted(_site_ref(book.secondary, vm.standby_vm), vm.target_size, True)
                   for vm in vms if vm.strategy == "standby-resize"]
         standby_progress = Progress(memo=progress.memo)
@@ -113,18 +110,20 @@ def advance_recovery(catalog: Catalog, clients: AzureClients, ref: StepRef) -> d
         site = book.secondary
         scale_wanted = [scale_sets.Wanted(site.subscription_id, site.resource_group, s.name,
                                           s.capacity) for s in sets]
+        # strategy image into a scale set: the version and the capacity in one PATCH
+        scale_wanted += [_image_scale_set(vm, book) for vm in vms
+                         if vm.image and vm.image.scale_set]
         reached = scale_sets.advance(clients, scale_wanted, allowance, progress) \
             if scale_wanted else []
     progress.memo.update(standby_progress.memo)
     for failure in standby_progress.failed:
         progress.fail(*failure.split(": ", 1))
     progress.total = len(targets) + sum(t.count for t in images) + len(wanted) + \
-        len(scale_wanted) + len(image_sets)
-    progress.finished = len(recovered) + standby_progress.finished + len(reached) + \
-        len(reached_images)
+        len(scale_wanted)
+    progress.finished = len(recovered) + standby_progress.finished + len(reached)
     progress.done = progress.finished == progress.total and not progress.failed_count
     progress.detail = {"recovered": len(recovered), "standbys": standby_progress.finished,
-                       "scale_sets": len(reached) + len(reached_images)}
+                       "scale_sets": len(reached)}
     return progress.counted(tally).result()
 
 
@@ -158,20 +157,18 @@ def advance_undo_group(catalog: Catalog, clients: AzureClients, ref: StepRef) ->
         scale_wanted = [scale_sets.Wanted(site.subscription_id, site.resource_group, name,
                                           capacity)
                         for name, capacity in before["scale_sets"].items()]
+        # strategy image's scale sets: their image and capacity as recorded
+        scale_wanted += [scale_sets.Wanted(site.subscription_id, site.resource_group, name,
+                                           old["capacity"], old["image"])
+                         for name, old in (before.get("image_scale_sets") or {}).items()]
         reached = scale_sets.advance(clients, scale_wanted, allowance, progress) \
             if scale_wanted else []
-        image_sets = [image_vms.ScaleSetImage(site.subscription_id, site.resource_group, name,
-                                              old["capacity"], old["image"])
-                      for name, old in (before.get("image_scale_sets") or {}).items()]
-        reached_images = image_vms.advance_scale_sets(clients, image_sets, allowance,
-                                                      progress) if image_sets else []
     progress.memo.update(standby_progress.memo)
     for failure in standby_progress.failed + deleting.failed:
         progress.fail(*failure.split(": ", 1))
-    progress.total = deleting.total + len(wanted) + len(scale_wanted) + len(image_sets)
+    progress.total = deleting.total + len(wanted) + len(scale_wanted)
     progress.done = (deleting.done and standby_progress.done
-                     and len(reached) == len(scale_wanted)
-                     and len(reached_images) == len(image_sets) and not progress.failed_count)
+                     and len(reached) == len(scale_wanted) and not progress.failed_count)
     progress.detail = {"left_to_delete": deleting.total if not deleting.done else 0}
     return progress.counted(tally).result()
 
@@ -184,11 +181,10 @@ def _image_target(vm: runbooks.RunbookVm, book: runbooks.Runbook) -> image_vms.I
 
 
 def _image_scale_set(vm: runbooks.RunbookVm,
-                     book: runbooks.Runbook) -> image_vms.ScaleSetImage:
+                     book: runbooks.Runbook) -> scale_sets.Wanted:
     site = book.secondary
-    return image_vms.ScaleSetImage(site.subscription_id, site.resource_group,
-                                   vm.image.scale_set, vm.image.capacity or 0,
-                                   vm.image.version_id)
+    return scale_sets.Wanted(site.subscription_id, site.resource_group, vm.image.scale_set,
+                             vm.image.capacity or 0, vm.image.version_id)
 
 
 # --- primary power (planned mode) ----------------------------------------------------------------

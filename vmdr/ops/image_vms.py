@@ -24,12 +24,8 @@ from azure.mgmt.compute.models import (
     NetworkInterfaceReference,
     NetworkProfile,
     OSDisk,
-    Sku,
     StorageProfile,
     VirtualMachine,
-    VirtualMachineScaleSetUpdate,
-    VirtualMachineScaleSetUpdateStorageProfile,
-    VirtualMachineScaleSetUpdateVMProfile,
 )
 from azure.mgmt.network.models import NetworkInterface, NetworkInterfaceIPConfiguration, Subnet
 
@@ -172,79 +168,3 @@ def vm_body(plan: Plan, run_id: str, target: ImageTarget, index: int) -> Virtual
             NetworkInterfaceReference(id=nic, primary=True, delete_option="Delete")]),
         tags=tags.for_run(plan.name, run_id, target.vm, target.vm_tags),
     )
-
-
-# --- scale sets given an image -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ScaleSetImage:
-    """A scale set's wanted image (None: leave it) and capacity."""
-
-    subscription_id: str
-    resource_group: str
-    name: str
-    capacity: int
-    image_id: str | None
-
-
-def scale_set_state(clients: AzureClients, subscription_id: str, resource_group: str,
-                    name: str) -> dict:
-    """What a scale set has now: capacity and image (the compensation puts both back)."""
-    found = clients.compute(subscription_id).virtual_machine_scale_sets.get(resource_group, name)
-    return {"capacity": found.sku.capacity or 0, "image": _image_of(found)}
-
-
-def _image_of(scale_set: Any) -> str | None:
-    profile = getattr(scale_set, "virtual_machine_profile", None)
-    storage = getattr(profile, "storage_profile", None) if profile else None
-    reference = getattr(storage, "image_reference", None) if storage else None
-    return getattr(reference, "id", None) if reference else None
-
-
-def advance_scale_sets(clients: AzureClients, wanted: list[ScaleSetImage], allowance: Allowance,
-                       progress: Progress) -> list[dict]:
-    """One step towards each scale set's image and capacity (one PATCH of both); the ones
-    there."""
-    def look(item: ScaleSetImage):
-        return clients.compute(item.subscription_id).virtual_machine_scale_sets.get(
-            item.resource_group, item.name)
-
-    found = parallel(look, wanted)
-    reached, requests = [], []
-    for item, scale_set in zip(wanted, found, strict=True):
-        state = observe.provisioning(scale_set)
-        if state in ("updating", "creating", "deleting"):
-            continue
-        image_ok = item.image_id is None or (_image_of(scale_set) or "").lower() == \
-            item.image_id.lower()
-        if state == "failed":
-            key = f"vmss:{item.name}"
-            count = int(progress.memo.get(key, 0))
-            if count >= RETRIES:
-                progress.fail(item.name, f"setting its image and capacity failed {count + 1} "
-                              "times")
-                continue
-            progress.memo[key] = count + 1
-        elif image_ok and (scale_set.sku.capacity or 0) == item.capacity:
-            reached.append({"name": item.name, "id": scale_set.id, "capacity": item.capacity,
-                            "image": item.image_id})
-            continue
-        requests.append((item, scale_set))
-    chosen = [r for r in requests if allowance.take()]
-
-    def ask(pair) -> None:
-        item, scale_set = pair
-        profile = None
-        if item.image_id:
-            profile = VirtualMachineScaleSetUpdateVMProfile(
-                storage_profile=VirtualMachineScaleSetUpdateStorageProfile(
-                    image_reference=ImageReference(id=item.image_id)))
-        begin(clients.compute(item.subscription_id).virtual_machine_scale_sets.begin_update,
-              item.resource_group, item.name, VirtualMachineScaleSetUpdate(
-                  sku=Sku(name=scale_set.sku.name, tier=scale_set.sku.tier,
-                          capacity=item.capacity),
-                  virtual_machine_profile=profile))
-
-    parallel(ask, chosen)
-    return reached

@@ -90,6 +90,11 @@ def failback_disk(vm: str, disk_key: str, run_id: str) -> str:
     return f"{_short(vm, 46)}-{disk_key}-fb-{run_tag(run_id)}"
 
 
+def rolling_check(run_id: str) -> str:
+    """The Run Command of a rolling group's check in each of its standbys, in a run."""
+    return f"vmdr-{run_tag(run_id)}-rolling-check"
+
+
 def hook_run_command(run_id: str, hook: str, action: str, attempt: int) -> str:
     """The managed Run Command of one attempt of a hook (or its undo) in a run."""
     return f"vmdr-{run_tag(run_id)}-{_short(hook, 32)}-{action}-{attempt}"

@@ -108,3 +108,39 @@ def test_without_rolling_the_standbys_go_down_together(vmdr):
     assert finish(vmdr)["outcome"] == "rolled-back"
     requests = standby_requests(vmdr)
     assert down_together(requests, vmdr.admin.latency()["vm_start"]), requests
+
+
+def test_a_rolling_check_gates_the_next_standby_and_a_failing_one_rolls_back(vmdr):
+    """`rolling_check`: each standby runs the script once it runs at its new size; the next is
+    touched only after exit 0. The second standby's check fails: the run rolls back."""
+    seed_second_replica(vmdr)
+    plan = rolling_plan(vmdr, rolling=True)
+    plan["failover"]["health_checks"] = []  # the rolling check is what fails here
+    plan["groups"][0]["rolling_check"] = {"script": ["/opt/db/replica-healthy.sh"],
+                                          "timeout_seconds": 300}
+    vmdr.put_plan(plan)
+    vmdr.admin.set_guest(STANDBYS[1], command="rolling-check", exit_code=1,
+                         stdout="replica lag 90 s")
+    vmdr.admin.clear_operation_log()
+    start_failover(vmdr, mode="unplanned", reason="rolling check")
+    output = finish(vmdr)
+    assert output["outcome"] == "rolled-back", output
+    assert "rolling check failed with exit code 1" in output["failure"], output["failure"]
+    assert "replica lag 90 s" in output["failure"]
+
+    verbs = [(name, verb.split("/")[0]) for _, name, verb in standby_requests(vmdr)]
+    first, second = STANDBYS
+    checks = [i for i, (_, verb) in enumerate(verbs) if verb == "runCommands"]
+    # the first standby passed its check before the second was touched, then the second's ran
+    assert verbs[:4] == [(first, "deallocate"), (first, "resize"), (first, "start"),
+                         (first, "runCommands")], verbs
+    assert verbs[4:8] == [(second, "deallocate"), (second, "resize"), (second, "start"),
+                          (second, "runCommands")], verbs
+    assert len(checks) == 2
+    # rolled back in reverse, both back at their everyday size
+    assert [v for v in verbs[8:] if v[1] != "runCommands"] == [
+        (second, "deallocate"), (second, "resize"), (second, "start"),
+        (first, "deallocate"), (first, "resize"), (first, "start")], verbs
+    for name in STANDBYS:
+        assert vmdr.compute.virtual_machines.get("rg-shop-neu", name).hardware_profile \
+            .vm_size == "Standard_B2s"

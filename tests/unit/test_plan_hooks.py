@@ -115,3 +115,13 @@ def test_every_hook_problem_at_once_even_with_other_fields_broken():
                      "groups[1].hooks.after[0].webhook.url",
                      "groups[1].hooks.after[0].webhook.secret_setting"):
         assert any(p.startswith(expected) for p in problems), (expected, problems)
+
+
+def test_a_rolling_check_needs_a_rolling_group():
+    plan = good_plan()
+    plan["groups"][0]["rolling_check"] = {"script": ["check.sh"]}
+    assert any(p.startswith("groups[0].rolling_check: only with rolling: true")
+               for p in problems_of(plan)), problems_of(plan)
+    plan["groups"][0]["rolling"] = True
+    parsed, problems = check_data(plan)
+    assert problems == [] and parsed.groups[0].rolling_check.timeout_seconds == 600

@@ -258,6 +258,7 @@ def _runbook(plan: Plan, run_id: str, request: FailoverRequest, points: dict,
                     else None) for vm in group.vms],
                 scale_sets=[runbooks.RunbookScaleSet(**s.model_dump()) for s in group.scale_sets],
                 rolling=group.rolling,
+                rolling_check=group.rolling_check.model_dump() if group.rolling_check else None,
                 hooks=runbooks.hooks_of(group, "failover"),
             )
             for group in plan.groups

@@ -91,6 +91,8 @@ class RunbookGroup(BaseModel):
     vms: list[RunbookVm] = Field(default_factory=list)
     scale_sets: list[RunbookScaleSet] = Field(default_factory=list)
     rolling: bool = False
+    # rolling: a script each standby passes before the next ({script, timeout_seconds})
+    rolling_check: dict | None = None
     hooks: list[RunbookHook] = Field(default_factory=list)
 
     @property

@@ -106,7 +106,8 @@ def advance_recovery(catalog: Catalog, clients: AzureClients, ref: StepRef) -> d
         wanted = [standby.Wanted(_site_ref(book.secondary, vm.standby_vm), vm.target_size, True)
                   for vm in vms if vm.strategy == "standby-resize"]
         standby_progress = Progress(memo=progress.memo)
-        standby.advance(clients, wanted, allowance, standby_progress, rolling=group.rolling)
+        standby.advance(clients, wanted, allowance, standby_progress, rolling=group.rolling,
+                        check=_rolling_check(group, book, ref.run_id))
         site = book.secondary
         scale_wanted = [scale_sets.Wanted(site.subscription_id, site.resource_group, s.name,
                                           s.capacity) for s in sets]
@@ -171,6 +172,14 @@ def advance_undo_group(catalog: Catalog, clients: AzureClients, ref: StepRef) ->
                      and len(reached) == len(scale_wanted) and not progress.failed_count)
     progress.detail = {"left_to_delete": deleting.total if not deleting.done else 0}
     return progress.counted(tally).result()
+
+
+def _rolling_check(group: runbooks.RunbookGroup, book: runbooks.Runbook,
+                   run_id: str) -> standby.Check | None:
+    if not (group.rolling and group.rolling_check):
+        return None
+    return standby.Check(naming.rolling_check(run_id), group.rolling_check["script"],
+                         group.rolling_check["timeout_seconds"], book.secondary.region or "")
 
 
 def _image_target(vm: runbooks.RunbookVm, book: runbooks.Runbook) -> image_vms.ImageTarget:

@@ -9,16 +9,34 @@ asked for by `advance` when the VM's observed state calls for it, never waited o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from azure.mgmt.compute.models import HardwareProfile, VirtualMachineUpdate
 
+from vmdr import clock
 from vmdr.azure import AzureClients
 from vmdr.engine import observe
 from vmdr.engine.arm import Allowance, begin, parallel
 from vmdr.engine.progress import Progress
+from vmdr.ops import guest
 from vmdr.ops.power import VmRef
 
 RETRIES = 2
+
+
+@dataclass(frozen=True)
+class Check:
+    """A rolling group's check: `script` run in each standby (Run Command `command`) once it
+    is done; the next standby waits for exit code 0, any other fails the VM."""
+
+    command: str
+    script: list[str]
+    timeout_seconds: int
+    location: str
+
+
+# A started check whose outcome is still unknown this long after its own timeout failed.
+CHECK_GRACE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -46,9 +64,10 @@ def state(clients: AzureClients, vm: VmRef) -> dict:
 
 
 def advance(clients: AzureClients, wanted: list[Wanted], allowance: Allowance,
-            progress: Progress, rolling: bool = False) -> None:
+            progress: Progress, rolling: bool = False, check: Check | None = None) -> None:
     """One step towards every standby's wanted shape. `rolling`: one VM at a time, in order —
-    the next one is touched only when the one before is done (a replica set keeps members)."""
+    the next one is touched only when the one before is done (a replica set keeps members),
+    and, with a `check`, has passed it."""
     if not wanted:
         progress.done = True
         return
@@ -65,6 +84,8 @@ def advance(clients: AzureClients, wanted: list[Wanted], allowance: Allowance,
         step = _next_step(machine, states.get(item.vm.id.lower()), item, progress,
                           lambda vm=item.vm: _failure(clients, vm))
         if step == "done":
+            if check is not None and not _checked(clients, item.vm, check, allowance, progress):
+                break  # the check runs (or failed): the next one waits
             finished += 1
             continue
         if step is not None:
@@ -75,6 +96,41 @@ def advance(clients: AzureClients, wanted: list[Wanted], allowance: Allowance,
     parallel(lambda request: _ask(clients, *request), chosen)
     progress.total, progress.finished = len(wanted), finished
     progress.done = finished == len(wanted)
+
+
+def _checked(clients: AzureClients, vm: VmRef, check: Check, allowance: Allowance,
+             progress: Progress) -> bool:
+    """Whether `vm` passed the check: started in one look, read in later ones (start, then
+    poll; its state in the memo), deleted once read."""
+    key = f"check:{vm.name}"
+    state = progress.memo.get(key)
+    if state == "passed":
+        return True
+    now = clock.utcnow()
+    if state is None:
+        if allowance.take():
+            guest.start_script(clients, vm.subscription_id, vm.resource_group, vm.name,
+                               check.command, check.script, check.location,
+                               check.timeout_seconds)
+            progress.memo[key] = now.isoformat()
+        return False
+    result = guest.script_result(clients, vm.subscription_id, vm.resource_group, vm.name,
+                                 check.command)
+    if result is None:
+        if now - datetime.fromisoformat(state) > timedelta(seconds=check.timeout_seconds) + \
+                CHECK_GRACE:
+            progress.fail(vm.name, f"its rolling check gave no result within "
+                                   f"{check.timeout_seconds} s")
+        return False
+    if allowance.take():  # the outcome is in hand: the managed Run Command can go
+        begin(clients.compute(vm.subscription_id).virtual_machine_run_commands.begin_delete,
+              vm.resource_group, vm.name, check.command)
+    if result.exit_code == 0:
+        progress.memo[key] = "passed"
+        return True
+    progress.fail(vm.name, f"its rolling check failed with exit code {result.exit_code}: "
+                           f"{result.output[-300:] or result.state}")
+    return False
 
 
 def _failure(clients: AzureClients, vm: VmRef) -> str:

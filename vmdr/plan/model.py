@@ -348,6 +348,14 @@ class ScaleSetSpec(Strict):
     capacity: int = Field(ge=1, le=1000)
 
 
+class RollingCheck(Strict):
+    """A rolling group's health check: a script run (Run Command) in each standby once it runs
+    at its new size; the next standby is touched only after it exits 0."""
+
+    script: list[Annotated[str, Field(max_length=4000)]] = Field(min_length=1, max_length=100)
+    timeout_seconds: int = Field(600, ge=10, le=5400)
+
+
 class Group(Strict):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     vms: list[VmSpec] = Field(default_factory=list)
@@ -359,6 +367,8 @@ class Group(Strict):
     # before the next is touched (a replica set never loses all its members at once); undone in
     # the reverse order.
     rolling: bool = False
+    # With rolling: each standby also passes this check before the next is touched.
+    rolling_check: RollingCheck | None = None
     # Run Command scripts or signed webhooks before and after the group's recovery (plan/hooks.py)
     hooks: Hooks = Hooks()
 
@@ -366,6 +376,9 @@ class Group(Strict):
     def _not_empty(self) -> Self:
         if not self.vms and not self.scale_sets and not self.backups:
             raise ValueError("a group needs at least one VM, scale set or backup set")
+        if self.rolling_check is not None and not self.rolling:
+            raise PlanProblems(["rolling_check: only with rolling: true (a check between "
+                                "standbys resized one after another)"])
         return self
 
 

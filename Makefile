@@ -49,7 +49,7 @@ lint: install
 	$(BIN)/ruff check .
 
 test: install tools wheelhouse chromium lint
-	$(BIN)/python -m pytest -n 2 --durations=20
+	$(BIN)/python -m pytest -n 3 --durations=20
 
 # The main job end to end on the local platform: protect, alert, approve, fail over, verify.
 demo: install

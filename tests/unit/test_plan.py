@@ -58,9 +58,10 @@ def test_region_names_are_normalised():
     assert problems == [] and plan.primary.region == "westeurope"
 
 
-def mutate(*edits):
-    """A plan built from the good one by (dotted path, value) edits; value DELETE removes."""
-    data = good_plan()
+def mutate(*edits, base: dict | None = None):
+    """A plan built from the good one (or `base`) by (dotted path, value) edits; value DELETE
+    removes."""
+    data = good_plan() if base is None else base
     for path, value in edits:
         target = data
         keys = [int(k) if k.isdigit() else k for k in path.split(".")]

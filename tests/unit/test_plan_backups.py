@@ -3,13 +3,14 @@ path and a sentence (tests/unit/test_plan.py's style)."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from tests.unit.test_plan import DELETE
+from tests.unit.test_plan import mutate as plan_mutate
 from vmdr.plan import check_data, parse_plan
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "plans" / "backups.yaml"
@@ -18,7 +19,6 @@ WEU = f"/subscriptions/{SUB}/resourceGroups/rg-shop-weu/providers/Microsoft.Stor
       "storageAccounts/shopbackupsweu"
 NEU = f"/subscriptions/{SUB}/resourceGroups/rg-shop-neu/providers/Microsoft.Storage/" \
       "storageAccounts/shopbackupsneu"
-DELETE = object()
 
 
 def good() -> dict[str, Any]:
@@ -26,18 +26,8 @@ def good() -> dict[str, Any]:
 
 
 def mutate(*edits) -> dict[str, Any]:
-    """The example plan changed by (dotted path, value) edits; DELETE removes the key."""
-    data = good()
-    for path, value in edits:
-        target = data
-        keys = [int(k) if k.isdigit() else k for k in path.split(".")]
-        for key in keys[:-1]:
-            target = target[key]
-        if value is DELETE:
-            del target[keys[-1]]
-        else:
-            target[keys[-1]] = copy.deepcopy(value)
-    return data
+    """The example backups plan changed by (dotted path, value) edits; DELETE removes a key."""
+    return plan_mutate(*edits, base=good())
 
 
 DB = "groups.0.backups.0"

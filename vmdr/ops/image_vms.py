@@ -27,7 +27,6 @@ from azure.mgmt.compute.models import (
     StorageProfile,
     VirtualMachine,
 )
-from azure.mgmt.network.models import NetworkInterface, NetworkInterfaceIPConfiguration, Subnet
 
 from vmdr import naming, tags
 from vmdr.azure import AzureClients
@@ -132,12 +131,7 @@ def _running(clients: AzureClients, plan: Plan, created: list[dict], allowance: 
 def _put_nic(network, plan: Plan, run_id: str, target: ImageTarget, name: str):
     def request() -> None:
         begin(network.network_interfaces.begin_create_or_update, plan.secondary.resource_group,
-              name, NetworkInterface(
-                  location=plan.secondary.region,
-                  ip_configurations=[NetworkInterfaceIPConfiguration(
-                      name="ipconfig1", subnet=Subnet(id=target.subnet_id),
-                      private_ip_allocation_method="Dynamic", primary=True)],
-                  tags=tags.for_run(plan.name, run_id, target.vm)))
+              name, recover.nic_body(plan, run_id, target.vm, target.subnet_id))
     return request
 
 

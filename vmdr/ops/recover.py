@@ -181,7 +181,7 @@ def _put_disk(compute, plan: Plan, run_id: str, target: Target, record, name: st
 def _put_nic(network, plan: Plan, run_id: str, target: Target, name: str):
     def request() -> None:
         begin(network.network_interfaces.begin_create_or_update, plan.secondary.resource_group,
-              name, nic_body(plan, run_id, target.point,
+              name, nic_body(plan, run_id, target.vm,
                               target.subnet_id or plan.secondary.subnet_id))
     return request
 
@@ -241,15 +241,15 @@ def disk_body(plan: Plan, run_id: str, point: RecoveryPoint, record) -> Disk:
     )
 
 
-def nic_body(plan: Plan, run_id: str, point: RecoveryPoint, subnet_id: str) -> NetworkInterface:
-    """A NIC in the secondary subnet with a dynamic private IP (the primary's address space need
-    not exist in the secondary VNet)."""
+def nic_body(plan: Plan, run_id: str, vm: str, subnet_id: str) -> NetworkInterface:
+    """A NIC of plan VM `vm` in the secondary subnet with a dynamic private IP (the primary's
+    address space need not exist in the secondary VNet)."""
     return NetworkInterface(
         location=plan.secondary.region,
         ip_configurations=[NetworkInterfaceIPConfiguration(
             name="ipconfig1", subnet=Subnet(id=subnet_id),
             private_ip_allocation_method="Dynamic", primary=True)],
-        tags=tags.for_run(plan.name, run_id, point.vm),
+        tags=tags.for_run(plan.name, run_id, vm),
     )
 
 

@@ -243,7 +243,9 @@ class RestorePointRules(ComputeBase):
         }
         history = self.registry.extra.setdefault("restore_point_times", {}) \
             .setdefault(vm.key, {})
-        history[_interval_kind(mode)] = self.registry.now()
+        # Spaced from the point's own creation time, the one its GET reports (copying the disks'
+        # bytes above takes real time, which the virtual clock multiplies).
+        history[_interval_kind(mode)] = rp.time_created
         self.registry.extra.setdefault("restore_point_creating", {})[vm.key] = rp
 
     def _may_capture(self, vm: VirtualMachine, mode: str, disks: list[Disk]) -> None:

@@ -2,7 +2,17 @@
 
 import azure.durable_functions as df
 
-from activities import backups, drill, failback, failover, hooks, images, protect
+from activities import (
+    backups,
+    drill,
+    failback,
+    failover,
+    hooks,
+    images,
+    protect,
+    resolve,
+    writers,
+)
 
 BLUEPRINTS: tuple[df.Blueprint, ...] = (protect.bp, failover.bp, failback.bp, drill.bp,
-                                         hooks.bp, backups.bp, images.bp)
+                                         hooks.bp, backups.bp, images.bp, writers.bp, resolve.bp)

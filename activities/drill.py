@@ -20,7 +20,7 @@ bp = df.Blueprint()
 @bp.activity_trigger(input_name="request")
 @reraise_azure
 def drill_preflight(request: dict) -> dict:
-    body = {k: v for k, v in request.items() if k not in ("plan", "run_id", "mode")}
+    body = {k: v for k, v in request.items() if k not in ("plan", "run_id", "mode", "lease")}
     return preflight(default_catalog(), clients(), request["plan"], request["run_id"],
                      DrillRequest.model_validate(body))
 

@@ -12,7 +12,7 @@ from vmdr import functions as fn
 from vmdr.azure import clients
 from vmdr.catalog import default_catalog
 from vmdr.errors import reraise_azure
-from vmdr.failover import finish, steps
+from vmdr.failover import finish, handover, journal, steps
 from vmdr.failover.preflight import preflight
 from vmdr.failover.request import FailoverRequest
 from vmdr.failover.steps import StepRef
@@ -24,9 +24,16 @@ bp = df.Blueprint()
 @bp.activity_trigger(input_name="request")
 @reraise_azure
 def failover_preflight(request: dict) -> dict:
-    body = {k: v for k, v in request.items() if k not in ("plan", "run_id")}
+    body = {k: v for k, v in request.items() if k not in ("plan", "run_id", "lease")}
     return preflight(default_catalog(), clients(), request["plan"], request["run_id"],
                      FailoverRequest.model_validate(body))
+
+
+@bp.function_name(fn.ADVANCE_HANDOVER)
+@bp.activity_trigger(input_name="ref")
+@reraise_azure
+def advance_handover(ref: dict) -> dict:
+    return handover.advance_handover(default_catalog(), StepRef(**ref))
 
 
 @bp.function_name(fn.RECORD_POWER)
@@ -98,6 +105,14 @@ def dns_answer(profile: str) -> dict:
 def probe_health(check: dict) -> dict:
     return steps.probe(clients(), check["url"], check["expect_status"],
                        bool(check.get("allow_loopback")))
+
+
+@bp.function_name(fn.RECORD_COMPENSATION)
+@bp.activity_trigger(input_name="request")
+@reraise_azure
+def record_compensation(request: dict) -> None:
+    journal.record(default_catalog(), request["plan"], request["run_id"], request["index"],
+                   request["compensation"])
 
 
 @bp.function_name(fn.WRITE_RUN_REPORT)

@@ -67,9 +67,10 @@ class HostKeys:
         if level == "admin":
             accepted = {self.master}
         elif level == "system":
-            # devhost also takes the host function key here (the real host does not) so that
-            # tests holding only the function key can reach the status URLs; see README.
-            accepted = {self.durable_system, self.master, self.function}
+            # Never a function key: the system key lets its holder raise any event and
+            # terminate any instance, which vmdr keeps behind its own routes (its saga's
+            # approval and abort). As strict as the host: system or master key only.
+            accepted = {self.durable_system, self.master}
         else:
             accepted = {self.function, self.master}
         return any(secrets.compare_digest(presented, key) for key in accepted)

@@ -164,7 +164,7 @@ class Demo:
         # Monitor retries a slow webhook). Behaviour, not wall time, is what is checked.
         started = response.json().get("plans", [{}])[0] if response.status == 202 else {}
         self.check("alert accepted: a failover started, answered before the run ended",
-                   started.get("action") == "started" and "statusQueryGetUri" in started,
+                   started.get("action") == "started" and "statusUrl" in started,
                    f"HTTP {response.status}")
         retry = self.api.call("POST", "alerts", json_body=alert)
         self.check("Azure Monitor's retry of the alert starts nothing more",

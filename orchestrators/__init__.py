@@ -2,7 +2,17 @@
 
 import azure.durable_functions as df
 
-from orchestrators import backups, converge, drill, failback, failover, images, protect, sweep
+from orchestrators import (
+    backups,
+    converge,
+    drill,
+    failback,
+    failover,
+    images,
+    protect,
+    resolve,
+    sweep,
+)
 
 BLUEPRINTS: tuple[df.Blueprint, ...] = (converge.bp, protect.bp, failover.bp, failback.bp,
-                                       drill.bp, sweep.bp, backups.bp, images.bp)
+                                       drill.bp, sweep.bp, backups.bp, images.bp, resolve.bp)

@@ -11,6 +11,7 @@ import azure.durable_functions as df
 from vmdr import functions as fn
 
 bp = df.Blueprint()
+RETRY = df.RetryOptions(fn.RETRY_FIRST_INTERVAL_MS, fn.RETRY_ATTEMPTS)
 # A cycle that has not copied everything by then ends; the copies still pending in Azure are
 # polled by the next cycle (their state is in the sets' records).
 CYCLE_DEADLINE = timedelta(hours=12)
@@ -23,13 +24,19 @@ def backup_plan(context: df.DurableOrchestrationContext):
     plan, sets = request["plan"], request.get("sets") or []
     started = context.current_utc_datetime
     cycle_id = f"{started:%Y%m%dt%H%M%Sz}-{context.new_uuid()[:8]}"
+    lease = request.get("lease")  # its hold on the plan (vmdr/writers.py)
+    child = f"{context.instance_id}:{cycle_id}:advance"
     context.set_custom_status({"plan": plan, "cycle_id": cycle_id, "phase": "copying",
-                               "sets": sets})
+                               "sets": sets, "children": [child]})
+    # A failover pre-empts the cycle: it stops at its next look; pending copies are the next
+    # cycle's to poll (their state is in the sets' records).
     job = {"activity": fn.ADVANCE_BACKUPS,
            "input": {"plan": plan, "cycle_id": cycle_id, "sets": sets},
-           "deadline": (started + CYCLE_DEADLINE).isoformat(), "abortable": False}
-    result = yield context.call_sub_orchestrator(
-        fn.CONVERGE, job, f"{context.instance_id}:{cycle_id}:advance")
+           "deadline": (started + CYCLE_DEADLINE).isoformat(), "abortable": True}
+    result = yield context.call_sub_orchestrator(fn.CONVERGE, job, child)
+    if lease:
+        yield context.call_activity_with_retry(fn.RELEASE_PLAN, RETRY,
+                                               {"plan": plan, "token": lease})
     progress = result.get("progress") or {}
     context.set_custom_status({"plan": plan, "cycle_id": cycle_id, "phase": "done",
                                "sets": sets})

@@ -2,7 +2,7 @@
 guest ready, checks) -> keep -> cleanup -> report. Cleanup always runs: after the keep, on a
 failed proof, on an abort (an operator's, or a failover's: a failover wins over a drill). Composed
 of the steps of orchestrators/saga.py, the same recovery steps a failover uses (control flow
-only).
+only). The drill holds its plan (vmdr/writers.py) until its cleanup begins.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ def drill_plan(context: df.DurableOrchestrationContext):
 
     checked = yield from steps.preflight(run, fn.DRILL_PREFLIGHT, {**request, "run_id": run_id})
     if checked is None:
+        yield from steps.release(run, request.get("lease"))
         return (yield from steps.finish(run, "aborted" if run.waiting.aborted else "blocked"))
     run.saga["not_drilled"] = checked["not_drilled"]
     outcome = "succeeded"
@@ -41,6 +42,10 @@ def drill_plan(context: df.DurableOrchestrationContext):
         run.saga["failure"] = steps.first_line(failure)
         run.saga.end(run.now, "failed", run.saga["failure"])
         outcome = "aborted" if run.waiting.aborted else "failed"
+    # The drill lets go of the plan as its cleanup begins: the cleanup deletes only what the
+    # drill tagged, in the drill subnet, and runs beside whatever starts next (a failover that
+    # pre-empted the drill does not wait for it).
+    yield from steps.release(run, request.get("lease"))
     cleaned = yield from steps.roll_back(run, step="cleanup")
     if cleaned == "needs-attention":
         outcome = "needs-attention"

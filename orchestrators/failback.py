@@ -23,7 +23,8 @@ bp = df.Blueprint()
 def failback_plan(context: df.DurableOrchestrationContext):
     request = context.get_input()
     started = context.current_utc_datetime
-    run_id = f"run-{started:%Y%m%dt%H%M%Sz}-{context.new_uuid()[:8]}"
+    # The API names the run when it takes the plan (vmdr/api/starts.py); an older start did not.
+    run_id = request.get("run_id") or f"run-{started:%Y%m%dt%H%M%Sz}-{context.new_uuid()[:8]}"
     run = Run(context, Saga.new("failback", {**request, "mode": "planned"}, run_id, started))
     plan = request["plan"]
 
@@ -73,7 +74,8 @@ def _clean_up(run: Run, checked: dict):
             activity, run.ref(), UNDO_DEADLINE, abortable=False), instance)
         if not result["ok"]:
             saga["left"].append({"description": description, "error": result.get("error"),
-                                 "step": "clean-up", "activity": activity, "input": run.ref()})
+                                 "step": "clean-up", "activity": activity, "input": run.ref(),
+                                 "kind": "advance"})
     before = checked.get("dns_before_failover")
     dns = checked["dns"]
     if dns and before and dns["secondary"] in before:
@@ -85,6 +87,7 @@ def _clean_up(run: Run, checked: dict):
                                                 f"{before[dns['secondary']]}",
                                  "error": steps.first_line(exc), "step": "clean-up",
                                  "activity": fn.SET_ENDPOINT_STATUSES,
-                                 "input": {dns["secondary"]: before[dns["secondary"]]}})
+                                 "input": {dns["secondary"]: before[dns["secondary"]]},
+                                 "kind": "call"})
     saga.end(run.now, "failed" if saga["left"] else "succeeded")
     return "needs-attention" if saga["left"] else "succeeded"

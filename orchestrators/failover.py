@@ -1,7 +1,10 @@
-"""The failover saga: preflight -> approval -> shutdown + final copy (planned) -> fencing ->
-recover group by group -> health -> DNS switch -> report; on a failure or an abort after
-approval, the recorded compensations run in reverse. Composed of the steps of
+"""The failover saga: handover -> preflight -> approval -> shutdown + final copy (planned) ->
+fencing -> recover group by group -> health -> DNS switch -> report; on a failure or an abort
+after approval, the recorded compensations run in reverse. Composed of the steps of
 orchestrators/saga.py (control flow only).
+
+`handover` waits for the runs the failover pre-empted (vmdr/writers.py) to stop; a run that ends
+before its steps (blocked, rejected, aborted) gives back what it was handed over.
 """
 
 from __future__ import annotations
@@ -21,16 +24,21 @@ bp = df.Blueprint()
 def failover_plan(context: df.DurableOrchestrationContext):
     request = context.get_input()
     started = context.current_utc_datetime
-    run_id = f"run-{started:%Y%m%dt%H%M%Sz}-{context.new_uuid()[:8]}"
+    # The API names the run when it takes the plan (vmdr/api/starts.py); an older start did not.
+    run_id = request.get("run_id") or f"run-{started:%Y%m%dt%H%M%Sz}-{context.new_uuid()[:8]}"
     run = Run(context, Saga.new("failover", request, run_id, started))
 
+    try:  # the runs this failover pre-empted stop before anything is touched
+        yield from steps.handover(run)
+    except Exception as failure:
+        return (yield from steps.give_back(run, failure))
     checked = yield from steps.preflight(run, fn.FAILOVER_PREFLIGHT, {**request, "run_id": run_id})
     if checked is None:
-        return (yield from steps.finish(run, "aborted" if run.waiting.aborted else "blocked"))
+        return (yield from steps.give_back(run, "aborted" if run.waiting.aborted else "blocked"))
     if checked["approval"]["required"]:
         decision = yield from steps.approval(run, checked["approval"])
         if decision != "approved":
-            return (yield from steps.finish(run, decision))
+            return (yield from steps.give_back(run, decision))
     try:
         if checked["mode"] == "planned":
             yield from steps.shutdown(run, "primary")

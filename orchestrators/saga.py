@@ -36,6 +36,13 @@ RECOVER_DEADLINE = timedelta(hours=2)
 HEALTH_DEADLINE = timedelta(minutes=10)
 DNS_DEADLINE = timedelta(minutes=15)
 UNDO_DEADLINE = timedelta(hours=2)
+# A pre-empted run stops at its next look (an activity bounded by functionTimeout): far less.
+HANDOVER_DEADLINE = timedelta(minutes=30)
+# A report that cannot be written is tried again, waiting longer each time, up to about a day;
+# then the watchdog finishes the run from its output (vmdr/watchdog.py).
+REPORT_TRIES = 12
+REPORT_RETRY_FIRST = timedelta(seconds=30)
+REPORT_RETRY_MAX = timedelta(hours=4)
 # A drill's checks run after its guests are ready: the longest a check may take.
 CHECKS_DEADLINE = timedelta(minutes=95)
 ABORTED = "aborted by an operator"
@@ -127,6 +134,17 @@ class Run:
             raise StepFailed("; ".join(failures))
         return results
 
+    def remember(self, step: str, activity: str, payload: dict, description: str,
+                 kind: str = "advance"):
+        """Record how to undo the next action, before it runs: in the saga's state (the
+        rollback reads it) and in the run's journal in the catalog (a run whose state is lost
+        is compensated from it: vmdr/watchdog.py, POST …/lifecycle `compensate`)."""
+        index = len(self.saga["compensations"])
+        self.saga.compensate_later(step, activity, payload, description, kind)
+        yield self.context.call_activity_with_retry(fn.RECORD_COMPENSATION, RETRY, {
+            "plan": self.saga.plan, "run_id": self.saga.run_id, "index": index,
+            "compensation": self.saga["compensations"][-1]})
+
     def pause(self, delay: timedelta):
         self.check_abort()
         timer = self.context.create_timer(self.now + delay)
@@ -137,6 +155,42 @@ class Run:
 
 
 # --- steps ----------------------------------------------------------------------------------
+
+
+def handover(run: Run):
+    """Before a failover touches anything: the runs it pre-empted (a protect, image or backup
+    cycle, a drill — vmdr/writers.py) have stopped. The clean-copy VMs a pre-empted protect
+    cycle left stopped are handed over: their start again is recorded as a compensation, so a
+    failover that ends without taking over (blocked, rejected, rolled back) leaves the primary
+    as it was before the cycle."""
+    saga = run.saga
+    run.begin("handover")
+    results = yield from run.converge_all([run.job(fn.ADVANCE_HANDOVER, run.ref(),
+                                                   HANDOVER_DEADLINE)])
+    detail = results[0]["progress"]["detail"]
+    if detail.get("stopped"):
+        yield from run.remember("handover", fn.ADVANCE_POWER, run.ref(side="handover",
+                                                                    want="running"),
+                              "start again the primary VMs a pre-empted protect cycle had "
+                              f"stopped ({', '.join(detail['stopped'][:10])})")
+    saga.end(run.now, detail=detail)
+
+
+def give_back(run: Run, ending):
+    """A run that ends before its steps (`ending`: its outcome, or the failure that stopped its
+    handover): what it was handed over is given back — the recorded compensations run — and
+    the report is written."""
+    saga = run.saga
+    if isinstance(ending, BaseException):
+        saga["failure"] = first_line(ending)
+        saga.end(run.now, "failed", saga["failure"])
+        ending = "aborted" if run.waiting.aborted else "blocked"
+        saga["blockers"] = [*saga.get("blockers", []), saga["failure"]]
+    if saga["compensations"]:
+        undone = yield from roll_back(run, step="give-back")
+        if undone == "needs-attention":
+            ending = undone
+    return (yield from finish(run, ending))
 
 
 def approval(run: Run, approval: dict):
@@ -207,7 +261,7 @@ def shutdown(run: Run, side: str):
     run.begin("shutdown")
     before = yield run.context.call_activity_with_retry(fn.RECORD_POWER, RETRY,
                                                         run.ref(side=side))
-    saga.compensate_later("shutdown", fn.ADVANCE_POWER, run.ref(side=side, want="running"),
+    yield from run.remember("shutdown", fn.ADVANCE_POWER, run.ref(side=side, want="running"),
                           f"start again the {side} VMs that were running before the shutdown")
     for group in reversed(saga["groups"]):
         yield from run.converge_all([run.job(
@@ -253,7 +307,7 @@ def fence(run: Run, dns: dict | None, disable: str):
     before = yield run.context.call_activity_with_retry(
         fn.ENDPOINT_STATUSES, RETRY, [dns["primary"], dns["secondary"]])
     saga["dns"] = {"before": before}
-    saga.compensate_later("fencing", fn.SET_ENDPOINT_STATUSES, restore_order(dns, before),
+    yield from run.remember("fencing", fn.SET_ENDPOINT_STATUSES, restore_order(dns, before),
                           "restore the Traffic Manager endpoints as they were", kind="call")
     yield run.context.call_activity_with_retry(
         fn.SET_ENDPOINT_STATUSES, RETRY, {dns[disable]: "Disabled"})
@@ -274,7 +328,7 @@ def converge_groups(run: Run, step: str, record: str, advance: str, undo: str,
         run.begin(f"{step}:{group['name']}")
         ref = run.ref(group=group["name"])
         yield run.context.call_activity_with_retry(record, RETRY, ref)
-        saga.compensate_later(step, undo, ref, description.format(group=group["name"]))
+        yield from run.remember(step, undo, ref, description.format(group=group["name"]))
         group["state"] = "recovering"
         batches = group["batches"] if batched else 1
         results = yield from run.converge_all([
@@ -300,7 +354,7 @@ def run_hooks(run: Run, group: dict, phase: str):
         run.begin(f"hook:{group['name']}:{hook['name']}")
         ref = run.ref(group=group["name"], phase=phase, name=hook["name"])
         if hook["undo"]:
-            run.saga.compensate_later(f"hook:{group['name']}:{hook['name']}", fn.ADVANCE_HOOK,
+            yield from run.remember(f"hook:{group['name']}:{hook['name']}", fn.ADVANCE_HOOK,
                                       {**ref, "action": "undo"}, f"undo of {label}")
         results = yield from run.converge_all([run.job(
             fn.ADVANCE_HOOK, {**ref, "action": "do"},
@@ -341,7 +395,7 @@ def switch_dns(run: Run, dns: dict | None, enable: str, disable: str):
         return
     saga = run.saga
     run.begin("dns")
-    saga.compensate_later("dns", fn.SET_ENDPOINT_STATUSES,
+    yield from run.remember("dns", fn.SET_ENDPOINT_STATUSES,
                           restore_order(dns, saga["dns"]["before"]),
                           f"point DNS back at the {disable} endpoint", kind="call")
     try:
@@ -423,20 +477,42 @@ def roll_back(run: Run, step: str = "rollback"):
     return outcome
 
 
+def release(run: Run, lease: str | None):
+    """The run lets go of its plan (vmdr/writers.py); a run started without a hold (an older
+    start) has nothing to let go of."""
+    if lease:
+        yield run.context.call_activity_with_retry(fn.RELEASE_PLAN, RETRY,
+                                                   {"plan": run.saga.plan, "token": lease})
+
+
 def finish(run: Run, outcome: str):
-    """Write the report (JSON and Markdown in the catalog) and end with the run's outcome."""
+    """Write the report (JSON and Markdown in the catalog) and the plan's next state, and end
+    with the run's outcome. Both are idempotent and tried again (durable timers, longer each
+    time) until written: a plan is never left in its running state by a report that failed.
+    Past REPORT_TRIES the output carries the saga's state, from which the watchdog finishes."""
     saga = run.saga
     saga.begin("report", run.now)
     ended = run.now.isoformat()
-    try:
-        summary = yield run.context.call_activity_with_retry(
-            fn.WRITE_RUN_REPORT, RETRY, {"run": saga.state, "outcome": outcome, "ended": ended})
-        saga.end(run.now)
-    except Exception as exc:
-        saga.end(run.now, "failed", first_line(exc))
-        summary = {"plan": saga.plan, "run_id": saga.run_id, "mode": saga["mode"],
-                   "outcome": outcome, "report_error": first_line(exc)}
+    request = {"run": saga.state, "outcome": outcome, "ended": ended}
+    wait, summary, error = REPORT_RETRY_FIRST, None, None
+    for _ in range(REPORT_TRIES):
+        try:
+            summary = yield run.context.call_activity_with_retry(fn.WRITE_RUN_REPORT, RETRY,
+                                                                 request)
+            break
+        except Exception as exc:
+            error = first_line(exc)
+            saga["phase"] = f"report (trying again: {error[:200]})"
+            run.publish()
+            yield run.context.create_timer(run.now + wait)
+            wait = min(wait * 2, REPORT_RETRY_MAX)
     saga["phase"] = outcome
+    if summary is None:
+        saga.end(run.now, "failed", error)
+        run.publish()
+        return {"plan": saga.plan, "run_id": saga.run_id, "mode": saga["mode"],
+                "outcome": outcome, "report_error": error, "unfinished": request}
+    saga.end(run.now)
     run.publish()
     return summary
 

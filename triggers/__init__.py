@@ -2,7 +2,17 @@
 
 import azure.durable_functions as df
 
-from triggers import backups, drills, failover, images, lifecycle, plans, protect, runs
+from triggers import (
+    backups,
+    drills,
+    failover,
+    images,
+    lifecycle,
+    plans,
+    protect,
+    runs,
+    watchdog,
+)
 
 BLUEPRINTS: tuple[df.Blueprint, ...] = (plans.bp, protect.bp, failover.bp, lifecycle.bp, runs.bp,
-                                       drills.bp, backups.bp, images.bp)
+                                       drills.bp, backups.bp, images.bp, watchdog.bp)

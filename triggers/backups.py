@@ -1,5 +1,5 @@
-"""Application backups over HTTP: a backup cycle now. (The protect timer starts the due ones;
-their RPO is in GET /api/plans/{plan}/recovery-points.)"""
+"""Application backups over HTTP: a backup cycle now, and the running or last one. (The protect
+timer starts the due ones; their RPO is in GET /api/plans/{plan}/recovery-points.)"""
 
 from __future__ import annotations
 
@@ -20,3 +20,10 @@ async def start_backups(req: func.HttpRequest, client: df.DurableOrchestrationCl
     plan = req.route_params.get("plan", "")
     return to_http(await guarded_async(lambda: backups_api.start_backups(
         client, default_catalog(), plan, f"manual:{caller(req)}")))
+
+
+@bp.route(route="plans/{plan}/backups", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def backups_status(req: func.HttpRequest, client: df.DurableOrchestrationClient):
+    plan = req.route_params.get("plan", "")
+    return to_http(await guarded_async(lambda: backups_api.backups_status(client, plan)))

@@ -1,5 +1,5 @@
-"""HTTP: an image cycle now (POST /api/plans/{plan}/images; strategy image). The timer's image
-captures start from the protect tick (triggers/protect.py)."""
+"""HTTP: an image cycle now (POST /api/plans/{plan}/images; strategy image) and the running or
+last one (GET). The timer's image captures start from the protect tick (triggers/protect.py)."""
 
 from __future__ import annotations
 
@@ -21,3 +21,10 @@ async def start_images(req: func.HttpRequest, client: df.DurableOrchestrationCli
     requested_by = f"manual:{caller(req)}"
     return to_http(await guarded_async(
         lambda: images_api.start_images(client, default_catalog(), plan, requested_by)))
+
+
+@bp.route(route="plans/{plan}/images", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def images_status(req: func.HttpRequest, client: df.DurableOrchestrationClient):
+    plan = req.route_params.get("plan", "")
+    return to_http(await guarded_async(lambda: images_api.images_status(client, plan)))

@@ -1,4 +1,5 @@
-"""A plan's way back over HTTP: re-protect, failback (start, status, steering), resolve."""
+"""A plan's way back over HTTP: re-protect, failback (start, status, steering), and resolving a
+plan that needs attention (what each way out does; compensate or accept)."""
 
 from __future__ import annotations
 
@@ -49,9 +50,16 @@ async def steer_failback(req: func.HttpRequest, client: df.DurableOrchestrationC
         _manual(req), kind="failback")))
 
 
-@bp.route(route="plans/{plan}/lifecycle", methods=["POST"])
-def resolve(req: func.HttpRequest) -> func.HttpResponse:
+@bp.route(route="plans/{plan}/lifecycle", methods=["GET"])
+def resolution(req: func.HttpRequest) -> func.HttpResponse:
     plan = req.route_params.get("plan", "")
-    return to_http(guarded(lambda: lifecycle_api.resolve(
-        default_catalog(), plan, req.get_body(), req.headers.get("Content-Type"),
+    return to_http(guarded(lambda: lifecycle_api.resolution(default_catalog(), plan)))
+
+
+@bp.route(route="plans/{plan}/lifecycle", methods=["POST"])
+@bp.durable_client_input(client_name="client")
+async def resolve(req: func.HttpRequest, client: df.DurableOrchestrationClient):
+    plan = req.route_params.get("plan", "")
+    return to_http(await guarded_async(lambda: lifecycle_api.resolve_plan(
+        client, default_catalog(), plan, req.get_body(), req.headers.get("Content-Type"),
         _manual(req))))

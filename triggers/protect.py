@@ -40,6 +40,14 @@ async def start_protect(req: func.HttpRequest, client: df.DurableOrchestrationCl
         lambda: protect_api.start_protect(client, default_catalog(), plan, requested_by)))
 
 
+@bp.route(route="plans/{plan}/protect", methods=["GET"])
+@bp.durable_client_input(client_name="client")
+async def protect_status(req: func.HttpRequest, client: df.DurableOrchestrationClient):
+    plan = req.route_params.get("plan", "")
+    return to_http(await guarded_async(
+        lambda: protect_api.protect_status(client, default_catalog(), plan)))
+
+
 @bp.route(route="plans/{plan}/recovery-points", methods=["GET"])
 def recovery_points(req: func.HttpRequest) -> func.HttpResponse:
     plan = req.route_params.get("plan", "")

@@ -19,7 +19,7 @@ from typing import Any
 from azure.core.exceptions import AzureError
 from pydantic import BaseModel, ConfigDict, Field
 
-from vmdr import clock, lifecycle, reverse
+from vmdr import clock, lifecycle, owners, reverse
 from vmdr.azure import AzureClients
 from vmdr.catalog import Catalog, PlanUnavailable, PointNotFound
 from vmdr.engine import arm, observe
@@ -28,7 +28,7 @@ from vmdr.engine.progress import Progress
 from vmdr.failover import runbook as runbooks
 from vmdr.failover.steps import StepRef, _book, _site_ref
 from vmdr.ops import hooks, power, recover, restore, scale_sets, standby
-from vmdr.plan import Plan
+from vmdr.plan import Plan, ownership
 from vmdr.retention import points_to_delete
 
 
@@ -56,7 +56,8 @@ def preflight(catalog: Catalog, clients: AzureClients, plan_name: str, run_id: s
             or (state is lifecycle.State.FAILING_BACK and record.get("run_id") == run_id)):
         wrong = lifecycle.WrongState(plan_name, state, "a failback", {lifecycle.State.REPROTECTED})
         return {"blockers": [f"plan: {wrong}"], "groups": None}
-    blockers: list[str] = []
+    blockers: list[str] = list(owners.check(catalog, plan.name, ownership.claimed_ids(plan),
+                                            clock.utcnow()).values())
     back = reverse.name(plan_name)
     newest = catalog.newest_complete_points(back)
     points: dict[str, dict] = {}

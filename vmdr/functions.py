@@ -27,6 +27,8 @@ SET_ENDPOINT_STATUSES = "set_endpoint_statuses"
 DNS_ANSWER = "dns_answer"
 PROBE_HEALTH = "probe_health"
 WRITE_RUN_REPORT = "write_run_report"
+# Each compensation, as it is recorded, in the run's journal (vmdr/failover/journal.py)
+RECORD_COMPENSATION = "record_compensation"
 
 # Failback activities (and its saga)
 FAILBACK_PLAN = "failback_plan"
@@ -59,6 +61,14 @@ START_IMAGE_CYCLE = "start_image_cycle"
 ADVANCE_IMAGE_CYCLE = "advance_image_cycle"
 FINISH_IMAGE_CYCLE = "finish_image_cycle"
 
+# An operator's compensation of a plan that needs attention (orchestrators/resolve.py)
+RESOLVE_PLAN = "resolve_plan"
+RESOLVE_PREFLIGHT = "resolve_preflight"
+
+# A run lets go of its plan; a failover waits for the runs it pre-empted (vmdr/writers.py)
+RELEASE_PLAN = "release_plan"
+ADVANCE_HANDOVER = "advance_handover"
+
 # External events a running failover listens for
 APPROVE_EVENT = "approve"
 REJECT_EVENT = "reject"
@@ -81,6 +91,10 @@ def failback_instance(plan: str) -> str:
 
 def drill_instance(plan: str) -> str:
     return f"drill-{plan}"
+
+
+def resolve_instance(plan: str) -> str:
+    return f"resolve-{plan}"
 
 
 def sweep_instance(plan: str) -> str:

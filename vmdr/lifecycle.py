@@ -16,6 +16,8 @@ read by every start: HTTP, alerts and the protect timer. A plan with no record i
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -69,7 +71,7 @@ def read(catalog: Catalog, plan: str) -> tuple[dict[str, Any], str | None]:
     record, etag = catalog.read_json(_blob(plan))
     if record is None:
         return {"plan": plan, "state": State.PROTECTED.value, "since": None, "run_id": None,
-                "failover_run": None, "history": []}, None
+                "failover_run": None, "history": [], "writers": {}}, None
     return record, etag
 
 
@@ -77,20 +79,17 @@ def state_of(catalog: Catalog, plan: str) -> State:
     return State(read(catalog, plan)[0]["state"])
 
 
-def transition(catalog: Catalog, plan: str, allowed: set[State], to: State, now: datetime,
-               action: str, run_id: str | None = None, **extra: Any) -> dict[str, Any]:
-    """Move the plan to `to` if it is in one of `allowed` (ETag-conditional; a concurrent change
-    is re-read and checked again). Raises WrongState."""
-    for _ in range(10):
+def update(catalog: Catalog, plan: str,
+           change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any]:
+    """Apply `change` to the plan's record as one ETag-conditional write: `change` gets a copy
+    of the record as read and returns the record to write (None: nothing to write) or raises to
+    refuse; a concurrent writer makes it read and decide again. Every start, end and hand-over
+    of a plan goes through here, so two of them never both win."""
+    for _ in range(20):
         record, etag = read(catalog, plan)
-        current = State(record["state"])
-        if current not in allowed:
-            raise WrongState(plan, current, action, allowed)
-        history = [*record.get("history", []), {"from": current.value, "to": to.value,
-                                                 "at": now.isoformat(), "run_id": run_id,
-                                                 "action": action}][-HISTORY:]
-        updated = {**record, **extra, "state": to.value, "since": now.isoformat(),
-                   "run_id": run_id or record.get("run_id"), "history": history}
+        updated = change(copy.deepcopy(record))
+        if updated is None:
+            return record
         try:
             catalog.write_json(_blob(plan), updated, etag)
         except CatalogConflict:
@@ -99,14 +98,52 @@ def transition(catalog: Catalog, plan: str, allowed: set[State], to: State, now:
     raise CatalogConflict(f"lifecycle of {plan}: too many concurrent changes")
 
 
+def moved(record: dict[str, Any], allowed: set[State], to: State, now: datetime, action: str,
+          run_id: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The record moved to `to` (from one of `allowed`, else WrongState), with its history."""
+    current = State(record["state"])
+    if current not in allowed:
+        raise WrongState(record["plan"], current, action, allowed)
+    history = [*record.get("history", []), {"from": current.value, "to": to.value,
+                                             "at": now.isoformat(), "run_id": run_id,
+                                             "action": action}][-HISTORY:]
+    return {**record, **extra, "state": to.value, "since": now.isoformat(),
+            "run_id": run_id or record.get("run_id"), "history": history}
+
+
+def transition(catalog: Catalog, plan: str, allowed: set[State], to: State, now: datetime,
+               action: str, run_id: str | None = None, **extra: Any) -> dict[str, Any]:
+    """Move the plan to `to` if it is in one of `allowed` (ETag-conditional; a concurrent change
+    is re-read and checked again). Raises WrongState."""
+    return update(catalog, plan,
+                  lambda record: moved(record, allowed, to, now, action, run_id, **extra))
+
+
 def end_run(catalog: Catalog, plan: str, run_id: str, running: State, to: State,
-            now: datetime, action: str, **extra: Any) -> dict[str, Any] | None:
+            now: datetime, action: str, token: str | None = None,
+            **extra: Any) -> dict[str, Any] | None:
     """A run ends: the plan leaves `running` for `to` — only if this run put it there (a run
-    blocked because the plan was in another state changes nothing)."""
-    record, _ = read(catalog, plan)
-    if record["state"] != running.value or record.get("run_id") != run_id:
-        return None
-    return transition(catalog, plan, {running}, to, now, action, run_id, **extra)
+    blocked because the plan was in another state changes nothing). The run's hold on the plan
+    (vmdr/writers.py) ends with it, in the same write (its `token`: the run id, unless the run
+    holds the plan for another — a resolution for the run it compensates). Idempotent: None
+    once done."""
+    token = token or run_id
+
+    done = []
+
+    def change(record: dict[str, Any]) -> dict[str, Any] | None:
+        done.clear()
+        if record["state"] != running.value or record.get("run_id") != run_id:
+            return None
+        done.append(True)
+        ended = moved(record, {running}, to, now, action, run_id, **extra)
+        ended["writers"] = {kind: holder for kind, holder in (record.get("writers") or {}).items()
+                            if holder.get("token") != token}
+        ended.pop("handover", None)
+        return ended
+
+    after = update(catalog, plan, change)
+    return after if done else None
 
 
 def public(record: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,15 @@ def _short(text: str, limit: int) -> str:
 DRILL_PREFIX = "drill-"
 
 
+def new_run_id(now: datetime, prefix: str = "run-") -> str:
+    """A saga run's id: its start time first (the runs listing sorts by it, the sweep spares
+    runs newer than itself), then a random part. Made where the run starts (the API), so the
+    plan's record names the run before its orchestration exists."""
+    import uuid
+
+    return f"{prefix}{now:%Y%m%dt%H%M%Sz}-{uuid.uuid4().hex[:8]}"
+
+
 def is_drill(run_id: str) -> bool:
     """Drill runs are named `drill-…` (orchestrators/drill.py); their resources say so."""
     return run_id.startswith(DRILL_PREFIX)

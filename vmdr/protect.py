@@ -56,6 +56,9 @@ class CycleRef(BaseModel):
     cycle_id: str
     allowance: int = 0
     memo: dict[str, Any] = {}
+    # The cycle's hold on the plan (vmdr/writers.py); None for a failover's final copy, which
+    # runs under the failover's.
+    lease: str | None = None
 
 
 class StartCycle(BaseModel):
@@ -119,6 +122,18 @@ def _new_record(catalog: Catalog, request: StartCycle) -> dict[str, Any]:
                 clean.update(cleans)
             lanes += [[vm.name] for vm in group.vms
                       if vm.protected_by_copies and not vm.wants_clean_copy]
+    # One owner per VM (vmdr/owners.py): a VM another plan owns is not touched by this cycle.
+    foreign: dict[str, str] = {}
+    if not request.final and not reverse.is_reverse(request.plan):
+        from vmdr import owners
+        from vmdr.plan import ownership
+
+        site = plan.primary
+        named = {ownership.resource_id(ownership.claim(
+            "vm", site.subscription_id, site.resource_group, vm)): vm
+            for lane in lanes for vm in lane}
+        foreign = {named[rid]: why for rid, why in
+                   owners.check(catalog, plan.name, named, request.now).items()}
     newest = catalog.newest_complete_points(plan.name)
     latest: dict[str, str] = {}  # newest point of each VM, complete or not (restore point spacing)
     for summary in catalog.list_points(plan.name):
@@ -137,6 +152,8 @@ def _new_record(catalog: Catalog, request: StartCycle) -> dict[str, Any]:
                 "last_restore_point": latest.get(vm),
                 "created": None, "completed": None, "stage_at": request.now.isoformat(),
             }
+            if vm in foreign:
+                vms[vm].update(stage="done", outcome="failed", error=foreign[vm])
     return {
         "plan": plan.name, "cycle_id": request.cycle_id, "source": source,
         "final": request.final, "requested_by": request.requested_by,
@@ -218,6 +235,8 @@ def advance_cycle(catalog: Catalog, clients: AzureClients, ref: CycleRef,
     if record is None:
         raise errors.PermanentError(f"protect cycle {ref.cycle_id} of {ref.plan} has no record")
     progress = Progress(memo=dict(ref.memo))
+    if ref.lease is not None and not _still_held(catalog, ref.plan, ref.lease):
+        return _stop(catalog, name, record, etag, now, progress)
     with arm.tally() as tally:
         look = _Look(catalog, clients, record, now, Allowance(ref.allowance))
         # VMs under way first (their copies keep the copy slots full), then new VMs, as many as
@@ -250,6 +269,37 @@ def advance_cycle(catalog: Catalog, clients: AzureClients, ref: CycleRef,
     progress.detail = {"stages": stages, "refused": look.refused}
     progress.wait = _next_look(record, look)
     return progress.counted(tally).result()
+
+
+def _still_held(catalog: Catalog, plan: str, lease: str) -> bool:
+    """Does this cycle still hold its plan? A failover pre-empts a cycle (vmdr/writers.py)."""
+    from vmdr import lifecycle, reverse, writers
+
+    record, _ = lifecycle.read(catalog, reverse.forward(plan))
+    return writers.holds(record, lease)
+
+
+PREEMPTED = "stopped: a failover of the plan took it over"
+
+
+def _stop(catalog: Catalog, name: str, record: dict, etag: str | None, now: datetime,
+          progress: Progress) -> dict[str, Any]:
+    """The plan is no longer this cycle's: it starts no VM and asks Azure for nothing more.
+    The clean-copy VMs it stopped and has not started again are handed over (`stopped`): the
+    failover that took the plan starts them again if it rolls back."""
+    handover = sorted(vm for vm, entry in record["vms"].items()
+                      if entry["clean"] and entry["was_running"]
+                      and entry["stage"] in ("stopping", "capturing"))
+    for entry in record["vms"].values():
+        if entry["stage"] not in TERMINAL:
+            entry.update(outcome=entry["outcome"] or "failed", error=entry["error"] or PREEMPTED,
+                         copying=0, stage="done", stage_at=now.isoformat())
+    record["stopped"] = {"at": now.isoformat(), "why": PREEMPTED, "handover": handover}
+    catalog.write_json(name, record, etag)
+    progress.total = progress.finished = len(record["vms"])
+    progress.done = True
+    progress.detail = {"stages": {"done": len(record["vms"])}, "stopped": PREEMPTED}
+    return progress.result()
 
 
 def _in_lane_order(record: dict) -> list[str]:
@@ -606,6 +656,7 @@ def finish_cycle(catalog: Catalog, plan_name: str, cycle_id: str, now: datetime,
     telemetry.cycle_finished(report)
     worst = [row["worst_rpo_minutes"] for row in rows if row["worst_rpo_minutes"] is not None]
     return {"counts": counts, "runbook": report.get("runbook"),
+            "handover": (record.get("stopped") or {}).get("handover", []),
             "worst_rpo_minutes": max(worst) if worst else None,
             "requested_by": record["requested_by"], "started": record["started"],
             "ended": report["ended"],

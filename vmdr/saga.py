@@ -101,7 +101,8 @@ class Saga:
         self.state["left"].append({"description": compensation["description"], "error": error,
                                    "step": compensation["step"],
                                    "activity": compensation["activity"],
-                                   "input": compensation["input"]})
+                                   "input": compensation["input"],
+                                   "kind": compensation.get("kind", "advance")})
 
     # --- children: sub-orchestrations an abort must reach -------------------------------------
 

@@ -182,3 +182,90 @@ def test_a_vm_standby_or_scale_set_belongs_to_one_plan(app_functions, catalog):
     other["groups"] = [{"name": "solo", "vms": [{"name": "another-vm",
                                                   "strategy": "recover-from-copy"}]}]
     assert put(app_functions, "shop-copy", yaml.safe_dump(other))[0] == 201
+
+
+# --- one owner per VM (vmdr/owners.py): claims are atomic, case-blind and follow the plan ------
+
+def _solo(name: str, vm: str) -> str:
+    import yaml
+
+    data = yaml.safe_load(SHOP)
+    data["name"] = name
+    data["groups"] = [{"name": "solo", "vms": [{"name": vm, "strategy": "recover-from-copy"}]}]
+    data.pop("drill", None)
+    return yaml.safe_dump(data)
+
+
+@pytest.mark.parametrize("attempt", range(8))
+def test_two_plans_stored_at_once_naming_one_vm_get_it_once(app_functions, catalog, attempt):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = threading.Barrier(2)
+    texts = {"alpha": _solo("alpha", "shop-app-1"), "beta": _solo("beta", "SHOP-APP-1")}
+
+    def put_now(name):
+        start.wait()
+        return name, put(app_functions, name, texts[name])
+
+    with ThreadPoolExecutor(2) as pool:
+        answers = dict(pool.map(put_now, ["alpha", "beta"]))
+    statuses = sorted(status for status, _ in answers.values())
+    assert statuses == [201, 400], answers
+    loser = next(n for n, (status, _) in answers.items() if status == 400)
+    winner = "beta" if loser == "alpha" else "alpha"
+    assert f"already in plan {winner!r}" in answers[loser][1]["error"]["details"][0]["message"]
+    assert catalog.get_plan_text(loser) is None
+
+
+def test_a_claim_is_case_blind_and_follows_the_plan(app_functions, catalog):
+    assert put(app_functions, "alpha", _solo("alpha", "shop-app-1"))[0] == 201
+    status, body = put(app_functions, "beta", _solo("beta", "Shop-App-1"))
+    assert status == 400 and "already in plan 'alpha'" in str(body)
+    # alpha lets go of it (protected, nothing running): beta may claim it now
+    assert put(app_functions, "alpha", _solo("alpha", "shop-app-2"))[0] == 200
+    assert put(app_functions, "beta", _solo("beta", "Shop-App-1"))[0] == 201
+    status, body = put(app_functions, "alpha", _solo("alpha", "shop-app-1"))
+    assert status == 400 and "already in plan 'beta'" in str(body)
+
+
+def test_a_claim_left_by_a_put_that_died_is_taken_over(app_functions, catalog):
+    from vmdr import owners
+
+    # alpha's PUT claimed shop-app-1 and died before storing the plan
+    vm_id = ("/subscriptions/00000000-0000-0000-0000-000000000001/resourcegroups/rg-shop-weu/"
+             "providers/microsoft.compute/virtualmachines/shop-app-1")
+    assert owners.claim(catalog, "alpha", vm_id, datetime.now(UTC)) is None
+    assert put(app_functions, "beta", _solo("beta", "shop-app-1"))[0] == 201
+    assert owners.owners_of(catalog, [vm_id]) == {vm_id: "beta"}
+
+
+def test_what_a_plan_protects_changes_only_while_it_is_protected_and_not_held(app_functions,
+                                                                              catalog):
+    from vmdr import lifecycle, writers
+
+    assert put(app_functions, "shop", SHOP)[0] == 201
+    t0 = datetime.now(UTC)
+    # a protect cycle holds the plan: adding is fine, removing waits for it
+    writers.acquire(catalog, "shop", writers.Kind.PROTECT, "protect-shop", "cycle", t0, "test")
+    grown = SHOP.replace("        clean_copy: true\n", "        clean_copy: true\n"
+                         "      - name: shop-app-3\n        strategy: recover-from-copy\n")
+    assert put(app_functions, "shop", grown)[0] == 200
+    status, body = put(app_functions, "shop", SHOP)  # drops shop-app-3
+    assert status == 409 and body["error"]["code"] == "ProtectRunning", body
+    assert "removes what the plan protects" in body["error"]["message"]
+    writers.release(catalog, "shop", "cycle")
+    assert put(app_functions, "shop", SHOP)[0] == 200
+    # failed over: the same plan may be stored again, one that protects less may not
+    lifecycle.transition(catalog, "shop", {lifecycle.State.PROTECTED},
+                         lifecycle.State.FAILED_OVER, t0, "test", "run-1")
+    assert put(app_functions, "shop", SHOP.replace("timeout_seconds: 300",
+                                                   "timeout_seconds: 400"))[0] == 200
+    smaller = SHOP.replace("      - name: shop-app-2\n        strategy: recover-from-copy\n"
+                           "        target_size: Standard_D4s_v5\n        clean_copy: true\n", "")
+    assert smaller != SHOP
+    status, body = put(app_functions, "shop", smaller)
+    assert status == 409 and body["error"]["code"] == "PlanNotProtected", body
+    assert "removes shop-app-2" in body["error"]["message"]
+    assert "re-protect" in body["error"]["message"]  # the next step
+    assert put(app_functions, "other", _solo("other", "shop-app-2"))[0] == 400

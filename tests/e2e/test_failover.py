@@ -106,8 +106,8 @@ def test_planned_failover_of_the_demo_estate(vmdr):
     assert "RTO" in markdown
     status = vmdr.client.call("GET", "plans/shop/failover").json()
     assert status["runtimeStatus"] == "Completed"
-    assert [s["name"] for s in status["status"]["steps"]][:4] == [
-        "preflight", "approval", "shutdown", "final-copy"]
+    assert [s["name"] for s in status["status"]["steps"]][:5] == [
+        "handover", "preflight", "approval", "shutdown", "final-copy"]
 
 
 def resources_of_run(vmdr, run_id: str) -> list[str]:
@@ -273,7 +273,8 @@ def test_two_concurrent_starts_make_one_run_and_a_409(vmdr):
     assert sorted(r.status for r in responses) == [202, 409]
     conflict = next(r for r in responses if r.status == 409).json()
     assert conflict["error"]["code"] == "AlreadyRunning"
-    assert "failover-shop" in conflict["error"]["details"][0]["statusQueryGetUri"]
+    assert conflict["error"]["details"][0]["instanceId"] == "failover-shop"
+    assert conflict["error"]["details"][0]["statusUrl"] == "/api/plans/shop/failover"
     # No raw management URL that bypasses the saga (terminate: no compensation, no report).
     for answer in (*responses, vmdr.client.call("GET", "plans/shop/failover")):
         assert "terminatePostUri" not in answer.text and "sendEventPostUri" not in answer.text

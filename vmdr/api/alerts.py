@@ -13,11 +13,11 @@ import logging
 
 from azure.durable_functions import DurableOrchestrationClient
 
+from vmdr import clock, lifecycle, writers
 from vmdr import functions as fn
-from vmdr import lifecycle
 from vmdr.alerts import Alert, InvalidAlert, alert_key, matches, parse_alert
 from vmdr.api import failover as failover_api
-from vmdr.api import instances
+from vmdr.api import instances, starts
 from vmdr.api.bodies import json_value
 from vmdr.api.responses import ApiError, ApiResponse, ok
 from vmdr.catalog import (
@@ -28,6 +28,7 @@ from vmdr.catalog import (
     PlanUnavailable,
 )
 from vmdr.failover.request import FailoverRequest, Mode
+from vmdr.writers import Kind
 
 log = logging.getLogger("vmdr.alerts")
 
@@ -81,8 +82,9 @@ async def _fail_over(client, catalog: Catalog, alert: Alert, plan: str, why: str
     key, alert_id = alert.key(), alert.essentials.alert_id
     state = lifecycle.state_of(catalog, plan)
     if state not in (lifecycle.State.PROTECTED, lifecycle.State.FAILING_OVER):
-        # The plan already runs in the secondary (or is coming back): another failover would
-        # rebuild a second copy next to the first. Nothing is started or claimed.
+        # The plan already runs in the secondary (or is coming back, or a run of it needs an
+        # operator): another failover would rebuild a second copy next to the first. Nothing is
+        # started or claimed.
         log.info("vmdr.alert plan=%s is %s: not failed over again", plan, state.value)
         return {"plan": plan, "action": "already-failed-over", "state": state.value,
                 "reason": f"the plan is {state.value}; next: "
@@ -106,22 +108,32 @@ async def _fail_over(client, catalog: Catalog, alert: Alert, plan: str, why: str
         log.warning("vmdr.alert claim without a run plan=%s alert=%s: starting it", plan,
                     alert_id)
     try:
-        response = await failover_api.start(client, plan, alert_request(alert, why))
-    except ApiError as exc:
-        if exc.code == "AlreadyRunning":
-            if await _alert_has_run(client, catalog, plan, key):  # a concurrent retry's start
-                catalog.set_alert_state(plan, key, alert_id, ALERT_STARTED, etag)
-                return duplicate
-            catalog.set_alert_state(plan, key, alert_id, ALERT_ALREADY_RUNNING, etag)
-            return {"plan": plan, "action": "already-running", "reason": exc.message}
+        await starts.begin(client, catalog, failover_api.failover_start(
+            plan, alert_request(alert, why)), clock.utcnow())
+    except starts.AlreadyRunning as exc:
+        if await _alert_has_run(client, catalog, plan, key):  # a concurrent retry's start
+            catalog.set_alert_state(plan, key, alert_id, ALERT_STARTED, etag)
+            return duplicate
+        catalog.set_alert_state(plan, key, alert_id, ALERT_ALREADY_RUNNING, etag)
+        return {"plan": plan, "action": "already-running", "reason": f"{exc}."}
+    except lifecycle.WrongState as exc:  # the plan moved on since it was read above
+        catalog.set_alert_state(plan, key, alert_id, ALERT_ALREADY_RUNNING, etag)
+        return {"plan": plan, "action": "already-failed-over", "state": exc.state.value,
+                "reason": f"{exc}"}
+    except writers.Busy as exc:
+        # Held for a moment by a change of the plan: Azure Monitor retries a 503 (AZURE_FACTS),
+        # so the claim is let go and the retry starts the failover.
         catalog.release_alert(plan, key)
-        raise
+        raise ApiError(503, "PlanBusy", f"{exc}; the alert's retry will start the failover.",
+                       [{"plan": plan, "kind": exc.kind.value}]) from exc
     except Exception:
         catalog.release_alert(plan, key)  # let Azure Monitor's retry try again
         raise
     catalog.set_alert_state(plan, key, alert_id, ALERT_STARTED, etag)
     log.warning("vmdr.alert started an unplanned failover plan=%s alert=%s", plan, alert_id)
-    return {"plan": plan, "action": "started", "reason": why, **response.body}
+    follow = starts.status_path(plan, Kind.FAILOVER)
+    return {"plan": plan, "action": "started", "reason": why,
+            "id": fn.failover_instance(plan), "statusUrl": follow}
 
 
 async def _alert_has_run(client, catalog: Catalog, plan: str, key: str) -> bool:

@@ -11,40 +11,47 @@ from datetime import datetime
 
 from azure.durable_functions import DurableOrchestrationClient
 
+from vmdr import clock, lifecycle, schedule, writers
 from vmdr import functions as fn
-from vmdr import lifecycle, schedule
-from vmdr.api import instances
+from vmdr.api import instances, starts
 from vmdr.api.plans import load_plan
 from vmdr.api.responses import ApiError, ApiResponse
 from vmdr.catalog import Catalog, PlanUnavailable
+from vmdr.writers import Kind
 
 log = logging.getLogger("vmdr.backups")
 
 
+def backups_start(plan: str, sets: list[str], requested_by: str) -> starts.Start:
+    return starts.Start(plan=plan, kind=Kind.BACKUPS, orchestrator=fn.BACKUP_PLAN,
+                        instance=fn.backups_instance(plan), token=writers.new_token(),
+                        by=requested_by,
+                        payload={"plan": plan, "sets": sets, "requested_by": requested_by})
+
+
 async def start_backups(client: DurableOrchestrationClient, catalog: Catalog, plan_name: str,
                         requested_by: str) -> ApiResponse:
-    """A cycle of every backup set of the plan now: 202, or 409 if one runs or the plan is not
-    protected; 400 when the plan has no backup sets."""
+    """A cycle of every backup set of the plan now: 202, or 409 if one runs, a saga holds the
+    plan or it is not protected; 400 when the plan has no backup sets."""
     plan = load_plan(catalog, plan_name)
     if not plan.backup_sets():
         raise ApiError(400, "NoBackupSets",
                        f"Plan {plan.name!r} has no backup sets; add `backups:` to a group "
                        "(README, Application backups).")
-    state = lifecycle.state_of(catalog, plan.name)
-    if state is not lifecycle.State.PROTECTED:
-        raise ApiError(409, "WrongPlanState",
-                       f"Plan {plan.name!r} is {state.value}: backups are copied while it is "
-                       f"protected. Next: {lifecycle.NEXT[state].format(plan=plan.name)}.",
-                       [{"state": state.value}])
-    return await instances.start_exclusive(
-        client, fn.BACKUP_PLAN, fn.backups_instance(plan.name),
-        {"plan": plan.name, "sets": [], "requested_by": requested_by},
-        f"A backup cycle of {plan.name!r}")
+    return await starts.start_http(client, catalog, backups_start(plan.name, [], requested_by),
+                                   clock.utcnow())
+
+
+async def backups_status(client: DurableOrchestrationClient, plan_name: str) -> ApiResponse:
+    """GET /api/plans/{plan}/backups: the running or last backup cycle."""
+    return await instances.plan_status(client, plan_name, fn.backups_instance(plan_name),
+                                       "backup cycle", f"POST /api/plans/{plan_name}/backups")
 
 
 async def tick(client: DurableOrchestrationClient, catalog: Catalog, now: datetime) -> list[dict]:
     """Each plan with backup sets whose schedule came due since its last cycle began: start
-    `backups-{plan}` with those sets, unless one runs or the plan is not protected."""
+    `backups-{plan}` with those sets, unless one runs, a saga holds the plan or it is not
+    protected."""
     decisions = []
     for name in catalog.list_plan_names():
         try:
@@ -58,23 +65,16 @@ async def tick(client: DurableOrchestrationClient, catalog: Catalog, now: dateti
                if last is None or last.created_time < schedule.previous_run(s.schedule, now)]
         if not due:
             continue
-        reason = None
-        state = lifecycle.state_of(catalog, name)
-        if state is not lifecycle.State.PROTECTED:
-            reason = f"the plan is {state.value}"
-        elif instances.is_active(last):
+        try:
+            await starts.begin(client, catalog, backups_start(name, due, "timer"), now)
+            decisions.append({"plan": name, "action": "backups-started", "sets": due})
+            continue
+        except starts.AlreadyRunning:
             reason = "a backup cycle is still running"
-        else:
-            try:
-                await client.start_new(fn.BACKUP_PLAN, fn.backups_instance(name),
-                                       {"plan": name, "sets": due, "requested_by": "timer"})
-                decisions.append({"plan": name, "action": "backups-started", "sets": due})
-                continue
-            except Exception:  # another tick won the race: the host refused a second
-                if not instances.is_active(await instances.status(
-                        client, fn.backups_instance(name))):
-                    raise
-                reason = "another tick started the cycle"
+        except writers.Busy as exc:
+            reason = f"{writers.WHAT[exc.kind]} is running"
+        except lifecycle.WrongState as exc:
+            reason = f"the plan is {exc.state.value}"
         log.warning("vmdr.backups.skipped plan=%s sets=%s reason=%s", name, ",".join(due),
                     reason, extra={"custom_dimensions": {
                         "metric": "vmdr.backups.skipped", "plan": name, "reason": reason}})

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 
 from azure.durable_functions import DurableOrchestrationClient
 
-from vmdr import clock, lifecycle, schedule
+from vmdr import clock, lifecycle, schedule, writers
 from vmdr import functions as fn
-from vmdr.api import instances
+from vmdr.api import instances, starts
 from vmdr.api import runs as runs_api
 from vmdr.api.bodies import json_object
 from vmdr.api.failover import failover_status, steer
@@ -21,6 +21,7 @@ from vmdr.api.responses import ApiError, ApiResponse, ok
 from vmdr.catalog import Catalog, PlanUnavailable
 from vmdr.drill.preflight import isolation_problems
 from vmdr.drill.request import DrillRequest, parse_request
+from vmdr.writers import Kind
 
 log = logging.getLogger("vmdr.drill")
 FIRST_DRILL_WINDOW = timedelta(minutes=15)
@@ -35,20 +36,17 @@ async def start_drill(client: DurableOrchestrationClient, catalog: Catalog, plan
     if problems:
         raise ApiError(400, "DrillNotPossible", f"Plan {plan.name!r} cannot drill: "
                        f"{'; '.join(problems)}.")
-    state = lifecycle.state_of(catalog, plan.name)
-    if state is not lifecycle.State.PROTECTED:
-        raise ApiError(409, "WrongPlanState",
-                       f"Plan {plan.name!r} is {state.value}: drills run while it is protected. "
-                       f"Next: {lifecycle.NEXT[state].format(plan=plan.name)}.",
-                       [{"state": state.value}])
-    return await start(client, plan.name, request)
+    return await starts.start_http(client, catalog, drill_start(plan.name, request),
+                                   clock.utcnow())
 
 
-async def start(client: DurableOrchestrationClient, plan: str,
-                request: DrillRequest) -> ApiResponse:
-    return await instances.start_exclusive(
-        client, fn.DRILL_PLAN, fn.drill_instance(plan),
-        {"plan": plan, **request.model_dump(mode="json")}, f"A drill of {plan!r}")
+def drill_start(plan: str, request: DrillRequest) -> starts.Start:
+    """A drill holds the plan (alongside protect, image and backup cycles) until its cleanup
+    begins; a failover pre-empts it."""
+    return starts.Start(plan=plan, kind=Kind.DRILL, orchestrator=fn.DRILL_PLAN,
+                        instance=fn.drill_instance(plan), token=writers.new_token(),
+                        by=request.requested_by,
+                        payload={"plan": plan, **request.model_dump(mode="json")})
 
 
 async def list_drills(client: DurableOrchestrationClient, catalog: Catalog, plan_name: str,
@@ -78,7 +76,7 @@ async def sweep(client: DurableOrchestrationClient, catalog: Catalog,
         client, fn.SWEEP_PLAN, fn.sweep_instance(plan_name),
         {"plan": plan_name, "keep_runs": await running_runs(client, plan_name),
          "before": clock.utcnow().isoformat()},
-        f"A sweep of {plan_name!r}")
+        f"A sweep of {plan_name!r}", f"{starts.API_PREFIX}/plans/{plan_name}/sweep")
 
 
 async def last_sweep(client: DurableOrchestrationClient, plan_name: str) -> ApiResponse:
@@ -141,12 +139,14 @@ async def _scheduled(client: DurableOrchestrationClient, catalog: Catalog, name:
         # Never drilled: wait for the schedule's next moment rather than drilling the minute the
         # plan is stored (a protect cycle, unlike a drill, is wanted at once).
         return "not-due"
-    state = lifecycle.state_of(catalog, name)
-    if state is not lifecycle.State.PROTECTED:
-        return f"not-protected ({state.value})"
     try:
-        await start(client, name, DrillRequest(requested_by="timer"))
-    except ApiError:  # another tick won the race
+        await starts.begin(client, catalog, drill_start(name, DrillRequest(requested_by="timer")),
+                           now)
+    except starts.AlreadyRunning:  # another tick won the race
         return "running"
+    except writers.Busy as exc:
+        return f"skipped ({writers.WHAT[exc.kind]} holds the plan)"
+    except lifecycle.WrongState as exc:
+        return f"not-protected ({exc.state.value})"
     log.info("vmdr.drill.tick plan=%s drill started", name)
     return "started"

@@ -6,14 +6,15 @@ import logging
 
 from azure.durable_functions import DurableOrchestrationClient
 
+from vmdr import clock, lifecycle, naming
 from vmdr import functions as fn
-from vmdr import lifecycle
-from vmdr.api import instances
+from vmdr.api import instances, starts
 from vmdr.api.bodies import json_object
 from vmdr.api.plans import check_plan_name, load_plan
 from vmdr.api.responses import ApiError, ApiResponse, ok
 from vmdr.catalog import Catalog
-from vmdr.failover.request import FailoverRequest, Mode, parse_request, parse_steer
+from vmdr.failover.request import FailoverRequest, parse_request, parse_steer
+from vmdr.writers import Kind
 
 log = logging.getLogger("vmdr.api")
 STEERING = {"approve": fn.APPROVE_EVENT, "reject": fn.REJECT_EVENT, "abort": fn.ABORT_EVENT}
@@ -26,38 +27,22 @@ async def start_failover(
     check_plan_name(plan_name)
     request = parse_request(json_object(body, content_type), requested_by)
     plan = load_plan(catalog, plan_name)
-    state = lifecycle.state_of(catalog, plan.name)
-    if state is not lifecycle.State.PROTECTED:
-        raise ApiError(409, "WrongPlanState",
-                       f"Plan {plan.name!r} is {state.value}: a failover needs it protected. "
-                       f"Next: {lifecycle.NEXT[state].format(plan=plan.name)}.",
-                       [{"state": state.value}])
-    if request.mode is Mode.PLANNED and instances.is_active(
-        await instances.status(client, fn.protect_instance(plan.name))
-    ):
-        # A clean copy in that cycle may start a primary VM after the failover stopped it.
-        raise ApiError(
-            409, "ProtectRunning",
-            f"A protect cycle of {plan.name!r} is running; a planned failover waits until it "
-            f"ends (GET /api/plans/{plan.name}/recovery-points shows it), or fail over with "
-            '"mode": "unplanned".')
-    return await start(client, plan.name, request)
+    return await starts.start_http(client, catalog, failover_start(plan.name, request),
+                                   clock.utcnow())
 
 
-async def start(
-    client: DurableOrchestrationClient, plan: str, request: FailoverRequest
-) -> ApiResponse:
-    payload = {"plan": plan, **request.model_dump(mode="json")}
-    # A failover wins over a drill: the drill is aborted (it cleans up after itself) and the
-    # failover does not wait for it — the drill's VMs live in the drill subnet only.
-    drill = await instances.status(client, fn.drill_instance(plan))
-    if instances.is_active(drill):
-        await instances.abort(client, fn.drill_instance(plan), drill,
-                              {"by": f"failover ({request.requested_by})",
-                               "comment": "a failover of the plan started"})
-    return await instances.start_exclusive(
-        client, fn.FAILOVER_PLAN, fn.failover_instance(plan), payload, f"A failover of {plan!r}"
-    )
+def failover_start(plan: str, request: FailoverRequest) -> starts.Start:
+    """A failover holds the plan from its start (protected → failing-over, in one write) and
+    pre-empts what runs in the background: a protect, image or backup cycle or a drill is told
+    to stop, and the failover waits until each has before it touches anything
+    (orchestrators/failover.py `handover`)."""
+    run_id = naming.new_run_id(clock.utcnow())
+    return starts.Start(
+        plan=plan, kind=Kind.FAILOVER, orchestrator=fn.FAILOVER_PLAN,
+        instance=fn.failover_instance(plan), token=run_id, by=request.requested_by,
+        payload={"plan": plan, **request.model_dump(mode="json"), "run_id": run_id},
+        move=({lifecycle.State.PROTECTED}, lifecycle.State.FAILING_OVER, "failover"),
+        preempt=True, back_to=lifecycle.State.PROTECTED)
 
 
 INSTANCES = {"failover": fn.failover_instance, "failback": fn.failback_instance,
@@ -73,16 +58,7 @@ async def failover_status(client: DurableOrchestrationClient, plan_name: str,
     if found is None:
         done = "failed back" if kind == "failback" else "failed over"
         raise ApiError(404, f"No{kind.capitalize()}", f"Plan {plan_name!r} has never been {done}.")
-    return ok({
-        "instanceId": instance,
-        "runtimeStatus": found.runtime_status.value,
-        "createdTime": found.created_time.isoformat() if found.created_time else None,
-        "lastUpdatedTime": found.last_updated_time.isoformat()
-        if found.last_updated_time else None,
-        "status": found.custom_status,
-        "output": found.output,
-        **instances.status_urls(client, instance),
-    })
+    return ok(instances.describe(instance, found))
 
 
 async def steer(
@@ -116,5 +92,6 @@ async def steer(
         await instances.abort(client, instance, found, data)
     else:
         await client.raise_event(instance, STEERING[action], data)
+    follow = starts.status_path(plan_name, Kind(kind))
     return ApiResponse(202, {"instanceId": instance, "event": STEERING[action],
-                             **instances.status_urls(client, instance)})
+                             "statusUrl": follow}, {"Location": follow})

@@ -8,14 +8,14 @@ from datetime import datetime
 
 from azure.durable_functions import DurableOrchestrationClient
 
+from vmdr import clock, image_records, lifecycle, schedule, writers
 from vmdr import functions as fn
-from vmdr import image_records, lifecycle, schedule
-from vmdr.api import instances
+from vmdr.api import instances, starts
 from vmdr.api.plans import load_plan
-from vmdr.api.protect import running_saga
 from vmdr.api.responses import ApiError, ApiResponse
 from vmdr.catalog import Catalog, PlanUnavailable
 from vmdr.plan import Plan
+from vmdr.writers import Kind
 
 log = logging.getLogger("vmdr.images")
 
@@ -33,9 +33,16 @@ def due_vms(catalog: Catalog, plan: Plan, now: datetime) -> list[str]:
     return due
 
 
+def images_start(plan: str, vms: list[str] | None, requested_by: str) -> starts.Start:
+    return starts.Start(plan=plan, kind=Kind.IMAGES, orchestrator=fn.IMAGES_PLAN,
+                        instance=fn.images_instance(plan), token=writers.new_token(),
+                        by=requested_by,
+                        payload={"plan": plan, "vms": vms, "requested_by": requested_by})
+
+
 async def tick(client: DurableOrchestrationClient, catalog: Catalog, now: datetime) -> list[dict]:
     """Start `images-{plan}` for each protected plan with image VMs due, unless one runs or a
-    failover or failback owns the plan's VMs."""
+    failover or failback holds the plan."""
     decisions = []
     for name in catalog.list_plan_names():
         try:
@@ -47,22 +54,16 @@ async def tick(client: DurableOrchestrationClient, catalog: Catalog, now: dateti
         due = due_vms(catalog, plan, now)
         if not due:
             continue
-        state = lifecycle.state_of(catalog, name)
-        reason = None
-        if state is not lifecycle.State.PROTECTED:
-            reason = f"the plan is {state.value}"
-        elif (saga := await running_saga(client, name)) is not None:
-            reason = f"a {saga} is running"
-        elif instances.is_active(await instances.status(client, fn.images_instance(name))):
+        try:
+            await starts.begin(client, catalog, images_start(name, due, "timer"), now)
+            decisions.append({"plan": name, "action": "images-started", "vms": due})
+            continue
+        except starts.AlreadyRunning:
             reason = "an image cycle is still running"
-        if reason is None:
-            try:
-                await client.start_new(fn.IMAGES_PLAN, fn.images_instance(name),
-                                       {"plan": name, "vms": due, "requested_by": "timer"})
-                decisions.append({"plan": name, "action": "images-started", "vms": due})
-                continue
-            except Exception:  # another tick won the race: the host refused a second
-                reason = "another tick started the image cycle"
+        except writers.Busy as exc:
+            reason = f"{writers.WHAT[exc.kind]} is running"
+        except lifecycle.WrongState as exc:
+            reason = f"the plan is {exc.state.value}"
         log.info("vmdr.images.tick plan=%s due=%s skipped: %s", name, due, reason)
         decisions.append({"plan": name, "action": "images-skipped", "reason": reason})
     return decisions
@@ -70,25 +71,20 @@ async def tick(client: DurableOrchestrationClient, catalog: Catalog, now: dateti
 
 async def start_images(client: DurableOrchestrationClient, catalog: Catalog, plan_name: str,
                        requested_by: str) -> ApiResponse:
-    """An image cycle of every image VM of the plan now: 202, or 409 while one runs."""
+    """An image cycle of every image VM of the plan now: 202, or 409 while one runs, while a
+    saga holds the plan or when it is not protected."""
     plan = load_plan(catalog, plan_name)
     if not plan.image_vms():
         raise ApiError(400, "NoImageVms", f"Plan {plan.name!r} has no VM with strategy image; "
                                           "there is nothing to capture.")
-    state = lifecycle.state_of(catalog, plan.name)
-    if state is not lifecycle.State.PROTECTED:
-        raise ApiError(409, "WrongPlanState",
-                       f"Plan {plan.name!r} is {state.value}: images are captured while it is "
-                       "protected.")
-    what = await running_saga(client, plan.name)
-    if what is not None:
-        raise ApiError(409, f"{what.capitalize()}Running",
-                       f"A {what} of {plan.name!r} is running; image captures wait until it "
-                       "ends.")
-    return await instances.start_exclusive(
-        client, fn.IMAGES_PLAN, fn.images_instance(plan.name),
-        {"plan": plan.name, "vms": None, "requested_by": requested_by},
-        f"An image cycle of {plan.name!r}")
+    return await starts.start_http(client, catalog, images_start(plan.name, None, requested_by),
+                                   clock.utcnow())
+
+
+async def images_status(client: DurableOrchestrationClient, plan_name: str) -> ApiResponse:
+    """GET /api/plans/{plan}/images: the running or last image cycle."""
+    return await instances.plan_status(client, plan_name, fn.images_instance(plan_name),
+                                       "image cycle", f"POST /api/plans/{plan_name}/images")
 
 
 def image_rpo(catalog: Catalog, plan: Plan | None, plan_name: str, now: datetime) -> list[dict]:

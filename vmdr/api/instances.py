@@ -1,8 +1,8 @@
-"""Starting and reading the app's deterministic orchestration instances (DESIGN §4).
+"""Reading, starting and stopping the app's deterministic orchestration instances (DESIGN §4).
 
-`protect-{plan}` and `failover-{plan}` run once at a time: a start while one is active answers
-409 with its status URL. The check and the host's own refusal (host.json
-`overridableExistingInstanceStates: NonRunningStates`) together cover two concurrent starts.
+An instance id runs once at a time: the host refuses to replace an active one (host.json
+`overridableExistingInstanceStates: NonRunningStates`). Which run may start at all is decided
+before, by holding the plan (vmdr/api/starts.py).
 """
 
 from __future__ import annotations
@@ -50,47 +50,41 @@ def is_active(found) -> bool:
     return found is not None and found.runtime_status in ACTIVE
 
 
-def status_urls(client: DurableOrchestrationClient, instance_id: str) -> dict[str, str]:
-    """The status URL only. The host's terminate, raise-event and purge URLs (with its system
-    key) would bypass the saga: a terminated run compensates nothing and writes no report, a
-    raw event skips the approval checks. Steering goes through vmdr's own routes."""
-    payload = client.create_http_management_payload(instance_id)
-    return {"statusQueryGetUri": payload["statusQueryGetUri"]}
-
-
-def already_running(client: DurableOrchestrationClient, instance_id: str, what: str) -> ApiError:
-    urls = status_urls(client, instance_id)
-    return ApiError(
-        409,
-        "AlreadyRunning",
-        f"{what} is already running as {instance_id}; follow it at {urls['statusQueryGetUri']}.",
-        [{"instanceId": instance_id, **urls}],
-    )
-
-
-async def start_exclusive(
-    client: DurableOrchestrationClient,
-    orchestrator: str,
-    instance_id: str,
-    payload: Any,
-    what: str,
-) -> ApiResponse:
-    """Start `instance_id` unless it is active: 202 with its status URLs, else 409."""
+async def start_exclusive(client: DurableOrchestrationClient, orchestrator: str,
+                          instance_id: str, payload: Any, what: str, follow: str) -> ApiResponse:
+    """Start `instance_id` unless it is active: 202 saying where to follow it (`follow`, a vmdr
+    route), else 409. For runs that hold no plan (the sweep); the others start through
+    vmdr/api/starts.py."""
     if is_active(await status(client, instance_id)):
-        raise already_running(client, instance_id, what)
+        raise already_running(instance_id, what, follow)
     try:
         await client.start_new(orchestrator, instance_id, payload)
     except Exception as exc:
         # Lost a race with another start: the host refuses to replace an active instance.
         if is_active(await status(client, instance_id)):
-            raise already_running(client, instance_id, what) from exc
+            raise already_running(instance_id, what, follow) from exc
         raise
-    urls = status_urls(client, instance_id)
-    return ApiResponse(
-        202,
-        {"id": instance_id, **urls},
-        {"Location": urls["statusQueryGetUri"], "Retry-After": "10"},
-    )
+    return ApiResponse(202, {"id": instance_id, "statusUrl": follow},
+                       {"Location": follow, "Retry-After": "10"})
+
+
+def already_running(instance_id: str, what: str, follow: str) -> ApiError:
+    return ApiError(409, "AlreadyRunning",
+                    f"{what} is already running as {instance_id}; follow it at GET {follow}.",
+                    [{"instanceId": instance_id, "statusUrl": follow}])
+
+
+def describe(instance_id: str, found) -> dict[str, Any]:
+    """An instance's status as vmdr's status routes show it (no management URL)."""
+    return {
+        "instanceId": instance_id,
+        "runtimeStatus": found.runtime_status.value,
+        "createdTime": found.created_time.isoformat() if found.created_time else None,
+        "lastUpdatedTime": found.last_updated_time.isoformat()
+        if found.last_updated_time else None,
+        "status": found.custom_status,
+        "output": found.output,
+    }
 
 
 async def abort(client: DurableOrchestrationClient, instance_id: str, found, data: dict) -> None:
@@ -106,3 +100,29 @@ async def abort(client: DurableOrchestrationClient, instance_id: str, found, dat
         except Exception:  # it ended meanwhile: nothing to stop
             log.info("abort: %s had already ended", child)
 
+
+async def stop(client: DurableOrchestrationClient, instance_id: str, data: dict) -> bool:
+    """Tell a run to stop at its next look (the abort event, on it and its children), if it is
+    running. True when it was."""
+    found = await status(client, instance_id)
+    if not is_active(found):
+        return False
+    try:
+        await abort(client, instance_id, found, data)
+    except Exception:  # it ended between the two calls
+        log.info("stop: %s had already ended", instance_id)
+        return False
+    return True
+
+
+async def plan_status(client: DurableOrchestrationClient, plan: str, instance_id: str,
+                      what: str, start_with: str) -> ApiResponse:
+    """A plan's running or last run of one kind, as its GET route shows it; 404 when none ran."""
+    from vmdr.api.plans import check_plan_name
+
+    check_plan_name(plan)
+    found = await status(client, instance_id)
+    if found is None:
+        raise ApiError(404, "NoRun", f"No {what} of {plan!r} has run yet; start one: "
+                       f"{start_with}.")
+    return ApiResponse(200, {"plan": plan, **describe(instance_id, found)})

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
-from vmdr import clock, lifecycle
+from vmdr import clock, lifecycle, owners, writers
 from vmdr.api.bodies import yaml_or_json_text
 from vmdr.api.responses import ApiError, ApiResponse, ok
 from vmdr.catalog import Catalog, PlanUnavailable
@@ -63,7 +64,18 @@ def get_plan(catalog: Catalog, name: str) -> ApiResponse:
     return ok(body)
 
 
+# Concurrent PUTs of one plan take turns: each holds it for the few calls a PUT makes.
+PUT_TRIES = 100
+PUT_WAIT = 0.1
+
+
 def put_plan(catalog: Catalog, name: str, body: bytes, content_type: str | None) -> ApiResponse:
+    """Store a plan while holding it (vmdr/writers.py `plan-put`): what it newly protects is
+    claimed first (vmdr/owners.py), the plan stored, what it no longer protects let go of.
+
+    What a plan protects (its VMs, standbys, scale sets) changes only while it is protected;
+    and what it drops only while no run holds it (a running cycle still protects it) — else a
+    second plan could claim a VM the first still stops, copies or rebuilds."""
     check_plan_name(name)
     text = yaml_or_json_text(body, content_type)
     plan, problems = check_text(text)
@@ -77,41 +89,93 @@ def put_plan(catalog: Catalog, name: str, body: bytes, content_type: str | None)
             [p.as_dict() for p in problems],
         )
     assert plan is not None
-    taken = _claimed_elsewhere(catalog, plan)
-    if taken:
-        raise ApiError(400, "InvalidPlan",
-                       f"The plan has {len(taken)} problem(s); nothing was stored. A VM, "
-                       "standby or scale set belongs to one plan only (two plans would stop, "
-                       "copy and rebuild it independently).", taken)
-    created = catalog.put_plan(name, text)
-    summary = _summary(name, plan, [], catalog.newest_complete_points(name), clock.utcnow())
-    summary["plan"] = plan.model_dump(mode="json")
-    return ok(summary, status=201 if created else 200)
-
-
-def _claimed_elsewhere(catalog: Catalog, plan: Plan) -> list[dict[str, str]]:
-    """What this plan names that another stored plan names too, as problems with a path."""
-    mine = ownership.claims(plan)
-    problems = []
-    for other_name in catalog.list_plan_names():
-        if other_name == plan.name:
+    now = clock.utcnow()
+    owners.backfill(catalog, now)
+    wanted = ownership.claimed_ids(plan)
+    for _ in range(PUT_TRIES):
+        old_text = catalog.get_plan_text(name)
+        old, _problems = check_text(old_text) if old_text is not None else (None, [])
+        before = ownership.claimed_ids(old) if old is not None else {}
+        added = sorted(set(wanted) - set(before))
+        removed = sorted(set(before) - set(wanted))
+        token = writers.new_token()
+        try:
+            _hold(catalog, name, token, now, added, removed, wanted, before)
+        except writers.Busy:  # another PUT of this plan, for the moment it takes
+            time.sleep(PUT_WAIT)
             continue
         try:
-            other = catalog.load_plan(other_name)
-        except PlanUnavailable:
-            continue
-        for key in sorted(set(mine) & set(ownership.claims(other))):
-            path = _path_of(plan, key, mine[key])
-            problems.append({"path": path,
-                             "message": f"{key[0]} {mine[key]} (resource group {key[2]}) is "
-                                        f"already in plan {other.name!r}; remove it there first"})
-    return problems
+            if catalog.get_plan_text(name) != old_text:
+                continue  # another PUT stored it between our read and our hold: again
+            conflicts = owners.claim_all(catalog, name, added, now)
+            if conflicts:  # nothing stored: let go of what this PUT claimed
+                refused = {c.resource_id for c in conflicts}
+                owners.release(catalog, name, [rid for rid in added if rid not in refused])
+                raise _claimed(plan, conflicts, wanted)
+            created = catalog.put_plan(name, text)
+            owners.release(catalog, name, removed)
+        finally:
+            writers.release(catalog, name, token)
+        summary = _summary(name, plan, [], catalog.newest_complete_points(name), now)
+        summary["plan"] = plan.model_dump(mode="json")
+        return ok(summary, status=201 if created else 200)
+    raise ApiError(409, "PlanBeingChanged", f"Plan {name!r} is being changed by other PUTs at "
+                   "this moment; try again.")
 
 
-def _path_of(plan: Plan, key: tuple[str, ...], name: str) -> str:
+def _hold(catalog: Catalog, name: str, token: str, now: datetime, added: list[str],
+          removed: list[str], wanted: dict[str, str], before: dict[str, str]) -> None:
+    """Hold the plan for this PUT, as far as what it changes allows (409 otherwise)."""
+    from vmdr.api import starts
+
+    changes = bool(added or removed)
+    # Claims unchanged: beside any run (each run pinned the plan it started with). Claims
+    # added: beside background runs. Claims removed: alone.
+    alongside = writers.BACKGROUND | writers.SAGAS if not changes else \
+        (writers.BACKGROUND if not removed else frozenset())
+    states = frozenset({lifecycle.State.PROTECTED}) if changes else None
+    try:
+        writers.acquire(catalog, name, writers.Kind.PLAN_PUT, f"put-{name}", token, now, "put",
+                        states=states, alongside=alongside)
+    except lifecycle.WrongState as exc:
+        what = ", ".join(([f"adds {wanted[i]}" for i in added] +
+                          [f"removes {before[i]}" for i in removed])[:10])
+        raise ApiError(409, "PlanNotProtected",
+                       f"Plan {name!r} is {exc.state.value}: what a plan protects (its VMs, "
+                       "standbys and scale sets) changes only while it is protected, and this "
+                       f"PUT {what}; nothing was stored. Next: "
+                       f"{lifecycle.NEXT[exc.state].format(plan=name)}.",
+                       [{"state": exc.state.value}]) from exc
+    except writers.Busy as exc:
+        if exc.kind is writers.Kind.PLAN_PUT:
+            raise
+        error = starts.refusal(exc)
+        if removed:
+            error.message = (f"{error.message} A PUT that removes what the plan protects waits "
+                             "until no run holds the plan.")
+        raise error from exc
+
+
+def _claimed(plan: Plan, conflicts: list, wanted: dict[str, str]) -> ApiError:
+    problems = []
+    for conflict in conflicts:
+        name = wanted[conflict.resource_id]
+        problems.append({"path": _path_of(plan, conflict.resource_id, name),
+                         "message": f"{name} ({conflict.resource_id}) is already in plan "
+                                    f"{conflict.owner!r}; remove it there first"})
+    return ApiError(400, "InvalidPlan",
+                    f"The plan has {len(problems)} problem(s); nothing was stored. A VM, "
+                    "standby or scale set belongs to one plan only (two plans would stop, "
+                    "copy and rebuild it independently).", problems)
+
+
+def _path_of(plan: Plan, resource_id: str, name: str) -> str:
+    is_vm = "/virtualmachines/" in resource_id
     for g, group in enumerate(plan.groups):
         for v, vm in enumerate(group.vms):
-            if vm.name == name and key[0] == "vm":
+            if vm.name == name and is_vm and resource_id.startswith(
+                    f"/subscriptions/{plan.primary.subscription_id.lower()}/resourcegroups/"
+                    f"{plan.primary.resource_group.lower()}/"):
                 return f"groups[{g}].vms[{v}].name"
             if vm.standby_vm == name:
                 return f"groups[{g}].vms[{v}].standby_vm"

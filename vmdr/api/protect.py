@@ -8,13 +8,14 @@ from datetime import datetime
 
 from azure.durable_functions import DurableOrchestrationClient
 
+from vmdr import clock, lifecycle, reverse, schedule, writers
 from vmdr import functions as fn
-from vmdr import lifecycle, reverse, schedule
-from vmdr.api import instances
+from vmdr.api import instances, starts
 from vmdr.api.plans import check_plan_name, load_plan
 from vmdr.api.responses import ApiError, ApiResponse, ok
 from vmdr.backups import status as backup_status
 from vmdr.catalog import Catalog, PlanUnavailable
+from vmdr.writers import Kind
 
 log = logging.getLogger("vmdr.protect")
 
@@ -32,30 +33,51 @@ def cycle_target(catalog: Catalog, plan: str) -> str | None:
     return None
 
 
+def protect_start(catalog: Catalog, plan: str, requested_by: str) -> starts.Start:
+    """The protect cycle `plan` runs now (cycle_target), held on the plan's record. Raises
+    WrongState when no cycle runs in the plan's state."""
+    target = cycle_target(catalog, plan)
+    if target is None:
+        state = lifecycle.state_of(catalog, plan)
+        raise lifecycle.WrongState(plan, state, "a protect cycle",
+                                   {lifecycle.State.PROTECTED, lifecycle.State.REPROTECTING,
+                                    lifecycle.State.REPROTECTED})
+    return starts.Start(plan=plan, kind=Kind.PROTECT, orchestrator=fn.PROTECT_PLAN,
+                        instance=fn.protect_instance(target), token=writers.new_token(),
+                        by=requested_by, payload={"plan": target, "requested_by": requested_by})
+
+
 async def start_protect(
     client: DurableOrchestrationClient, catalog: Catalog, plan_name: str, requested_by: str
 ) -> ApiResponse:
     plan = load_plan(catalog, plan_name)
-    what = await running_saga(client, plan.name)
-    if what is not None:
-        raise ApiError(409, f"{what.capitalize()}Running",
-                       f"A {what} of {plan.name!r} is running; protect cycles wait until it ends.")
-    target = cycle_target(catalog, plan.name)
-    if target is None:
-        state = lifecycle.state_of(catalog, plan.name)
-        raise ApiError(409, "WrongPlanState",
-                       f"Plan {plan.name!r} is {state.value}: no protect cycle runs now. Next: "
-                       f"{lifecycle.NEXT[state].format(plan=plan.name)}.")
-    return await instances.start_exclusive(
-        client, fn.PROTECT_PLAN, fn.protect_instance(target),
-        {"plan": target, "requested_by": requested_by},
-        f"A protect cycle of {target!r}",
-    )
+    try:
+        start = protect_start(catalog, plan.name, requested_by)
+    except lifecycle.WrongState as exc:
+        raise starts.refusal(exc) from exc
+    return await starts.start_http(client, catalog, start, clock.utcnow())
+
+
+async def protect_status(client: DurableOrchestrationClient, catalog: Catalog,
+                         plan_name: str) -> ApiResponse:
+    """GET /api/plans/{plan}/protect: the running or last protect cycle of the plan (its
+    reverse `{plan}.back` cycle while the plan is re-protected)."""
+    check_plan_name(plan_name)
+    if catalog.get_plan_text(plan_name) is None:
+        raise ApiError(404, "PlanNotFound", f"There is no plan {plan_name!r}.")
+    target = cycle_target(catalog, plan_name) or plan_name
+    instance = fn.protect_instance(target)
+    found = await instances.status(client, instance)
+    if found is None:
+        raise ApiError(404, "NoProtectCycle", f"No protect cycle of {target!r} has run yet; "
+                       f"start one: POST /api/plans/{plan_name}/protect.")
+    return ok({"plan": plan_name, "cycle_of": target, **instances.describe(instance, found)})
 
 
 async def tick(client: DurableOrchestrationClient, catalog: Catalog, now: datetime) -> list[dict]:
-    """The timer: start `protect-{plan}` for each plan whose schedule came due since its last
-    cycle began, unless one is running (then the tick is skipped, logged and counted)."""
+    """The timer: start the plan's protect cycle (or its reverse one) when its schedule came due
+    since its last cycle began. A tick that cannot hold the plan (a cycle, a failover, a
+    failback holds it) is skipped, logged and counted."""
     decisions = []
     for name in catalog.list_plan_names():
         try:
@@ -64,46 +86,47 @@ async def tick(client: DurableOrchestrationClient, catalog: Catalog, now: dateti
             log.warning("vmdr.protect.tick plan=%s not protected: %s", name, exc)
             decisions.append({"plan": name, "action": "invalid"})
             continue
-        # A running saga owns the VMs whatever the state says: its due ticks are skipped and
-        # counted, so an operator sees protection paused rather than silently not asked.
-        saga = await running_saga(client, name)
-        target = cycle_target(catalog, name) if saga is None else name
-        if target is None:
-            state = lifecycle.state_of(catalog, name)
-            log.info("vmdr.protect.tick plan=%s is %s: no cycle", name, state.value)
-            decisions.append({"plan": name, "action": "not-protecting", "state": state.value})
+        saga = running_saga(catalog, name)
+        if saga is not None:
+            # A running saga owns the VMs: its due ticks are skipped and counted, so an
+            # operator sees protection paused rather than silently not asked.
+            reason = f"{saga} is running"
+            _log_skipped(name, reason, catalog.count_skipped_tick(name, reason, now))
+            decisions.append({"plan": name, "action": "skipped", "reason": reason})
+            continue
+        try:
+            start = protect_start(catalog, name, "timer")
+        except lifecycle.WrongState as exc:
+            log.info("vmdr.protect.tick plan=%s is %s: no cycle", name, exc.state.value)
+            decisions.append({"plan": name, "action": "not-protecting",
+                              "state": exc.state.value})
             continue
         due = schedule.previous_run(plan.protection.schedule, now)
-        last = await instances.status(client, fn.protect_instance(target))
+        last = await instances.status(client, start.instance)
         if last is not None and not instances.is_active(last) and last.created_time >= due:
             decisions.append({"plan": name, "action": "not-due"})
             continue
-        reason = None
-        if saga is not None:
-            reason = f"a {saga} is running"
-        elif instances.is_active(last):
+        try:
+            await starts.begin(client, catalog, start, now)
+            decisions.append({"plan": name, "action": "started", "cycle_of": start.payload["plan"]})
+            continue
+        except starts.AlreadyRunning:
             reason = "a protect cycle is still running"
-        if reason is None:
-            try:
-                await client.start_new(fn.PROTECT_PLAN, fn.protect_instance(target),
-                                       {"plan": target, "requested_by": "timer"})
-                decisions.append({"plan": name, "action": "started", "cycle_of": target})
-                continue
-            except Exception:  # another tick won the race: the host refused a second
-                if not instances.is_active(await instances.status(client,
-                                                                  fn.protect_instance(target))):
-                    raise
-                reason = "another tick started the cycle"
+        except writers.Busy as exc:
+            reason = f"{writers.WHAT[exc.kind]} is running"
+        except lifecycle.WrongState as exc:
+            reason = f"the plan is {exc.state.value}"
         _log_skipped(name, reason, catalog.count_skipped_tick(name, reason, now))
         decisions.append({"plan": name, "action": "skipped", "reason": reason})
     return decisions
 
 
-async def running_saga(client: DurableOrchestrationClient, plan: str) -> str | None:
-    """'failover' or 'failback' when that saga of `plan` is running, else None."""
-    for saga, what in ((fn.failover_instance, "failover"), (fn.failback_instance, "failback")):
-        if instances.is_active(await instances.status(client, saga(plan))):
-            return what
+def running_saga(catalog: Catalog, plan: str) -> str | None:
+    """'a failover' (or failback, resolution) when a saga holds the plan, else None."""
+    record, _ = lifecycle.read(catalog, plan)
+    for holder in writers.holders(record).values():
+        if Kind(holder["kind"]) in writers.SAGAS:
+            return writers.WHAT[Kind(holder["kind"])]
     return None
 
 

@@ -1,4 +1,4 @@
-"""`plans list|show|put|validate` (and the offline `plan validate|show` of before)."""
+"""`plans list|show|put|validate|resolve` (and the offline `plan validate|show` of before)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from vmdr.cli import offline
 from vmdr.cli.client import BAD_INPUT, CliFailure
 from vmdr.cli.draft import draft_plan
 from vmdr.cli.output import Session, plain, remote, styled, table
+from vmdr.cli.resolve import resolve
 
 
 @click.group("plans")
@@ -93,6 +94,7 @@ def plan() -> None:
 # `plan draft` (the issue's name) and `plans draft` (listed in --help) are one command.
 plan.add_command(draft_plan)
 plans.add_command(draft_plan)
+plans.add_command(resolve)
 
 
 @plan.command("validate")

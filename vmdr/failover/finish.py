@@ -22,6 +22,8 @@ ENDS: dict[str, tuple[State, dict[str, State]]] = {
     "failback": (State.FAILING_BACK, {"succeeded": State.PROTECTED,
                                       "needs-attention": State.NEEDS_ATTENTION}),
 }
+# A resolution (orchestrators/resolve.py) ends in _end_resolution: the plan back where it was
+# before the run it compensated, or still needing attention.
 # Outcomes not listed: the run undid itself (or never began): the plan goes back to where it was.
 BEFORE = {"failover": State.PROTECTED, "failback": State.REPROTECTED}
 
@@ -49,12 +51,33 @@ def finish_run(catalog: Catalog, run: dict[str, Any], outcome: str,
     if kind in ENDS:
         running, outcomes = ENDS[kind]
         to = outcomes.get(outcome, BEFORE[kind])
-        extra = {"failover_run": run["run_id"],
-                 "failover_runbook": run.get("runbook", "runbook.json")} \
-            if to is State.FAILED_OVER else {}
+        extra: dict[str, Any] = {}
+        if to is State.FAILED_OVER:
+            extra = {"failover_run": run["run_id"],
+                     "failover_runbook": run.get("runbook", "runbook.json")}
+        elif to is State.NEEDS_ATTENTION:  # what an operator's `compensate` works from
+            extra = {"attention": {"run_id": run["run_id"], "kind": kind,
+                                   "before": BEFORE[kind].value}}
         lifecycle.end_run(catalog, run["plan"], run["run_id"], running, to, ended,
                           f"{kind} {outcome}", **extra)
+    elif kind == "resolve":
+        _end_resolution(catalog, run, outcome, ended)
     return report.output(built)
+
+
+def _end_resolution(catalog: Catalog, run: dict[str, Any], outcome: str,
+                    ended: datetime) -> None:
+    """An operator's compensation of a run that needs attention ends: everything done, the plan
+    is back where it was before that run; else it still needs attention, now with this run's
+    report (its `left`) as what is left."""
+    resolved = run["resolves"]
+    done = outcome == "succeeded"
+    to = State(resolved["before"]) if done else State.NEEDS_ATTENTION
+    extra = {"attention": None} if done else {"attention": {
+        "run_id": run["run_id"], "kind": resolved["kind"], "before": resolved["before"]}}
+    lifecycle.end_run(catalog, run["plan"], resolved["attention_run"], State.NEEDS_ATTENTION,
+                      to, ended, f"compensated by {run['requested_by']}: {outcome}",
+                      token=run["run_id"], **extra)
 
 
 def _rpo_target(catalog: Catalog, run: dict[str, Any]) -> float | None:

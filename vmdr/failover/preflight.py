@@ -12,7 +12,7 @@ from typing import Any
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
-from vmdr import clock, errors, lifecycle
+from vmdr import clock, errors, lifecycle, owners
 from vmdr.azure import AzureClients
 from vmdr.catalog import Catalog, PlanUnavailable, PointNotFound
 from vmdr.engine import observe
@@ -21,7 +21,7 @@ from vmdr.failover import image_choice
 from vmdr.failover import runbook as runbooks
 from vmdr.failover.request import FailoverRequest, Mode, PointChoice
 from vmdr.ops import dns, hooks, subnets
-from vmdr.plan import Plan, Strategy
+from vmdr.plan import Plan, Strategy, ownership
 from vmdr.recovery_point import PointSummary
 
 
@@ -33,7 +33,8 @@ def preflight(
         plan = catalog.pin_run_plan(plan_name, run_id)
     except PlanUnavailable as exc:
         return {"blockers": [f"plan: {exc}"]}
-    blockers: list[str] = []
+    blockers: list[str] = list(owners.check(catalog, plan.name, ownership.claimed_ids(plan),
+                                            clock.utcnow()).values())
     points = choose_points(catalog, plan, request, blockers)
     images = image_choice.choose_images(catalog, clients, plan, request.recovery_point, blockers)
     sizes = sizes_offered(clients, plan, blockers)

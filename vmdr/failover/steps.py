@@ -36,7 +36,8 @@ class StepRef(BaseModel):
     allowance: int = 0
     memo: dict[str, Any] = Field(default_factory=dict)
     want: str | None = None  # power steps: "running" | "deallocated"
-    side: str = "primary"  # power and health steps: whose VMs
+    # power and health steps: whose VMs ("handover": those a pre-empted protect cycle stopped)
+    side: str = "primary"
 
 
 def _book(catalog: Catalog, ref: StepRef) -> runbooks.Runbook:
@@ -217,13 +218,19 @@ def side_vms(book: runbooks.Runbook, side: str, groups=None) -> list[tuple[str, 
 def record_power(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict:
     """Before a shutdown: the power state of every VM of the side (first write wins, so a
     retried shutdown still knows which VMs were running before vmdr stopped any)."""
+    from vmdr.failover import handover
+
     name = f"{ref.side}-power"
     found = runbooks.get_record(catalog, ref.plan, ref.run_id, name)
     if found is None:
         book = _book(catalog, ref)
         refs = [vm_ref for _, vm_ref in side_vms(book, ref.side)]
-        runbooks.put_record(catalog, ref.plan, ref.run_id, name,
-                            power.power_states(clients, refs))
+        states = power.power_states(clients, refs)
+        if ref.side == "primary":  # stopped by a protect cycle this run pre-empted: running
+            for vm in handover.handed_over(catalog, ref.plan, ref.run_id):
+                if vm["name"] in states:
+                    states[vm["name"]] = power.RUNNING
+        runbooks.put_record(catalog, ref.plan, ref.run_id, name, states)
         found = runbooks.get_record(catalog, ref.plan, ref.run_id, name)
     running = [n for n, state in found.items() if state in (power.RUNNING, "PowerState/starting")]
     return {"running": len(running), "total": len(found)}
@@ -233,11 +240,16 @@ def advance_power(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict
     """Shutdown (`want: deallocated`) of the group's VMs of the side that were running, or
     their start again (`want: running`, the compensation). VMs that were not running before the
     run are left exactly as they are."""
-    book = _book(catalog, ref)
-    before = runbooks.get_record(catalog, ref.plan, ref.run_id, f"{ref.side}-power") or {}
-    groups = [ref.group] if ref.group else None
-    vms = [vm_ref for _, vm_ref in side_vms(book, ref.side, groups)
-           if before.get(vm_ref.name) in (power.RUNNING, "PowerState/starting")]
+    if ref.side == "handover":  # the VMs a pre-empted protect cycle stopped (no runbook yet)
+        from vmdr.failover import handover
+
+        vms = [VmRef(**vm) for vm in handover.handed_over(catalog, ref.plan, ref.run_id)]
+    else:
+        book = _book(catalog, ref)
+        before = runbooks.get_record(catalog, ref.plan, ref.run_id, f"{ref.side}-power") or {}
+        groups = [ref.group] if ref.group else None
+        vms = [vm_ref for _, vm_ref in side_vms(book, ref.side, groups)
+               if before.get(vm_ref.name) in (power.RUNNING, "PowerState/starting")]
     want = power.RUNNING if ref.want == "running" else power.DEALLOCATED
     progress = Progress()
     with arm.tally() as tally:

@@ -1,7 +1,8 @@
 """What a plan claims: its VMs (in the primary resource group), their standbys and its scale
 sets — its own, and those its image VMs fill — (in the secondary resource group). A VM, standby
-or scale set belongs to one plan only (DESIGN §3a): the plans API refuses a second claim, and
-`plan draft` leaves claimed VMs out."""
+or scale set belongs to one plan only (DESIGN §3a): the plans API claims each one atomically in
+the catalog (vmdr/owners.py) and refuses a second claim, and `plan draft` leaves claimed VMs
+out."""
 
 from __future__ import annotations
 
@@ -13,6 +14,22 @@ Claim = tuple[str, str, str, str]
 
 def claim(kind: str, subscription: str, resource_group: str, name: str) -> Claim:
     return (kind, subscription.lower(), resource_group.lower(), name.lower())
+
+
+TYPES = {"vm": "microsoft.compute/virtualmachines",
+         "scale set": "microsoft.compute/virtualmachinescalesets"}
+
+
+def resource_id(key: Claim) -> str:
+    """The claim as the ARM id of what it names, lower-cased (Azure names ignore case)."""
+    kind, subscription, resource_group, name = key
+    return f"/subscriptions/{subscription}/resourcegroups/{resource_group}/providers/" \
+           f"{TYPES[kind]}/{name}"
+
+
+def claimed_ids(plan: Plan) -> dict[str, str]:
+    """Every resource the plan claims, by lower-cased ARM id -> the name as the plan writes it."""
+    return {resource_id(key): name for key, name in claims(plan).items()}
 
 
 def claims(plan: Plan) -> dict[Claim, str]:

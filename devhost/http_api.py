@@ -130,7 +130,9 @@ class HttpTriggers:
     def add_routes(self, application: web.Application) -> None:
         application.router.add_post("/admin/functions/{name}", self.admin_run)
         application.router.add_get("/admin/host/status", self.admin_status)
-        application.router.add_route("*", "/{tail:.*}", self.dispatch)
+        # Any decoded path, a newline (%0A) included: Kestrel decodes the path (all but %2F)
+        # before routing, so a route parameter can hold one (aspnet/Mvc#6388); `.` would not.
+        application.router.add_route("*", "/{tail:[\\s\\S]*}", self.dispatch)
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["tail"]

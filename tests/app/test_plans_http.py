@@ -71,6 +71,9 @@ def test_put_checks_name_size_and_media_type(app_functions, catalog):
     assert status == 400 and body["error"]["details"][0]["path"] == "name"
     status, body = put(app_functions, "Bad_Name", SHOP)
     assert status == 400 and body["error"]["code"] == "InvalidPlanName"
+    # A route parameter may end in a newline (%0A, decoded by the host); `$` matches before it.
+    status, body = put(app_functions, "shop\n", SHOP)
+    assert status == 400 and body["error"]["code"] == "InvalidPlanName", body
     status, body = put(app_functions, "shop", b"#" * (256 * 1024 + 1))
     assert status == 413 and body["error"]["code"] == "PayloadTooLarge"
     status, body = put(app_functions, "shop", SHOP, content_type="application/xml")

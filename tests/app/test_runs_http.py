@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import azure.functions as func
+import pytest
 
 from tests.app.test_plans_http import SHOP, put
 
@@ -80,6 +81,29 @@ def test_runs_listing_refuses_bad_queries_and_unknown_plans(app_functions, catal
         assert status == 400 and body["error"]["code"] == "InvalidQuery", (params, body)
     status, body = listing(app_functions, plan="nope")
     assert status == 404 and body["error"]["code"] == "PlanNotFound"
+    status, body = listing(app_functions, limit=" 2")
+    assert "a whole number from 1 to 100 in the digits 0-9" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("limit", ["²", "①", "٣", "١٠", "１０", "9" * 5000, "1e2", "0x10", "2\n"])
+def test_a_limit_in_other_digits_or_too_long_is_a_400_not_a_500(app_functions, catalog, limit):
+    """str.isdigit() holds for '²', '①' and Arabic-Indic digits; int() refuses the first two and
+    any text of more than 4,300 digits (issue 21, item 7)."""
+    put(app_functions, "shop", SHOP)
+    status, body = listing(app_functions, limit=limit)
+    assert status == 400 and body["error"]["code"] == "InvalidQuery", (limit, body)
+    assert len(body["error"]["message"]) < 200
+
+
+@pytest.mark.parametrize("run_id", ["run-٢٠٢٦١١٢٥t080000z-00000000",
+                                    "run-20261125t080000z-00000000\n"])
+def test_a_run_id_is_ascii_digits_and_nothing_after(app_functions, catalog, run_id):
+    put(app_functions, "shop", SHOP)
+    status, body = listing(app_functions, after=run_id)
+    assert status == 400 and "is not a run id" in body["error"]["message"], body
+    status, _, text = get(app_functions, "run_report", "http://localhost/x",
+                          {"plan": "shop", "run_id": run_id})
+    assert status == 400 and json.loads(text)["error"]["code"] == "InvalidRunId"
     status, _, text = get(app_functions, "run_report", "http://localhost/x",
                           {"plan": "shop", "run_id": "run-20261125t080000z-00000000"})
     assert status == 404 and json.loads(text)["error"]["code"] == "RunNotFound"

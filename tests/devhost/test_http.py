@@ -79,6 +79,9 @@ def test_route_parameters_query_context_and_headers_reach_the_function(
         "query": {"x": "1", "code": client.function_key},
         "function": "echo",
     }
+    # Decoded as Kestrel decodes a path before routing, a newline (%0A) included.
+    two_lines = client.call("GET", "echo/two%0Alines/1")
+    assert two_lines.status == 200 and two_lines.json()["word"] == "two\nlines", two_lines.text
     # {count:int} does not match a word; GET-only routes do not answer POST.
     assert client.call("GET", "echo/hello/many").status == 404
     assert client.call("POST", "echo/hello/42").status == 404

@@ -10,6 +10,7 @@ from tests.e2e.conftest import SUB, started_input
 from tests.e2e.test_failover import finish, protect, shop_plan
 from vmdr.alerts import alert_key, parse_alert
 from vmdr.api.alerts import alert_request
+from vmdr.api.bodies import MAX_BODY_BYTES
 
 
 def alert(rule="shop-weu-availability", condition="Fired", alert_id="aaaa0a0a-0001") -> dict:
@@ -135,6 +136,52 @@ def test_deep_nesting_and_huge_numbers_are_a_400_on_every_json_route(vmdr):
             assert answer.status == 400, (route, code, answer.status, answer.text)
             error = answer.json()["error"]
             assert error["code"] == code and limit in error["message"], (route, error)
+    assert vmdr.client.status("failover-shop") is None  # nothing started
+
+
+BODY_ROUTES = (*JSON_ROUTES, "plans/shop/drills", "plans/shop/drills/abort", "plans/shop/failback",
+               "plans/shop/failback/abort", "plans/shop/lifecycle")
+
+
+def filled(head: bytes, unit: bytes, tail: bytes = b"") -> bytes:
+    """head, unit repeated, tail: exactly the size limit (JSON allows whitespace at the end)."""
+    body = head + unit * ((MAX_BODY_BYTES - len(head) - len(tail)) // len(unit)) + tail
+    return body + b" " * (MAX_BODY_BYTES - len(body))
+
+
+def test_the_worst_bodies_at_the_size_limit_are_answered_as_any_other(vmdr):
+    """Escaped quotes in an unterminated string (48 KB of them took 29 s of CPU before the check
+    was one pass, and stalled the host), at exactly the size limit, on every route that reads a
+    body, and open brackets on one; an alert padded to the limit is read; a byte more is a 413;
+    the plan loader's worst text at the limit is refused and stores nothing (issue 21, item 7)."""
+    vmdr.put_plan(shop_plan(vmdr))
+    stored = vmdr.catalog.get_plan_text("shop")
+    quotes, brackets = filled(b'["', b'\\"'), b"[" * MAX_BODY_BYTES
+    for route, body, code in [*((route, quotes, "InvalidJson") for route in BODY_ROUTES),
+                              ("alerts", brackets, "NestingTooDeep")]:
+        answer = vmdr.client.call("POST", route, body=body,
+                                  headers={"Content-Type": "application/json"})
+        assert answer.status == 400, (route, code, answer.status, answer.text[:300])
+        assert answer.json()["error"]["code"] == code, (route, answer.text[:300])
+
+    padded = alert(rule="shop-unlisted-rule")
+    padded["data"]["essentials"]["description"] = "PAD"
+    head, tail = json.dumps(padded).encode().split(b'"PAD"')
+    body = filled(head + b'"', b'\\"', b'"' + tail)
+    answer = vmdr.client.call("POST", "alerts", body=body,
+                              headers={"Content-Type": "application/json"})
+    assert len(body) == MAX_BODY_BYTES and answer.status == 200, answer.text[:300]
+    assert answer.json()["action"] == "ignored"
+    answer = vmdr.client.call("POST", "alerts", body=body + b" ",
+                              headers={"Content-Type": "application/json"})
+    assert answer.status == 413 and answer.json()["error"]["code"] == "PayloadTooLarge"
+
+    # The most work PyYAML does per byte (tests/unit/test_limits.py): a long flow sequence.
+    text = filled(stored.encode() + b"\nextra: [", b"1,", b"1]\n")
+    answer = vmdr.client.call("PUT", "plans/shop", body=text,
+                              headers={"Content-Type": "application/yaml"})
+    assert answer.status == 400 and answer.json()["error"]["code"] == "InvalidPlan", answer.text
+    assert vmdr.catalog.get_plan_text("shop") == stored
     assert vmdr.client.status("failover-shop") is None  # nothing started
 
 

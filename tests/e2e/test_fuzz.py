@@ -1,15 +1,19 @@
 """Hostile input, generated: POST /api/alerts, PUT /api/plans/{plan}, the failover body and the
 steering bodies, through devhost and the app's real HTTP functions. Whatever arrives: no 5xx,
-no run started by junk, and a refused PUT leaves the stored plan as it was. Bounded: a few
-dozen examples per route, so the file runs in well under a minute."""
+no run started by junk, and a refused PUT leaves the stored plan as it was. Then every route of
+triggers/ with junk bodies, queries (digits other than 0-9, numbers past int()'s limit) and route
+parameters: no 5xx. Bounded: a fixed number of examples per route, derandomized."""
 
 from __future__ import annotations
 
+import ast
 import copy
 import json
+import re
+from pathlib import Path
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.e2e.conftest import demo_plan
@@ -168,3 +172,101 @@ def test_a_refused_put_leaves_the_stored_plan_unchanged(vmdr, sent):
         assert set(response.json()["error"]) == {"code", "message", "details"}
         assert vmdr.catalog.get_plan_text("shop") == stored
     no_run(vmdr)
+
+
+# --- every route, body and query (issue 21, item 7) ---------------------------------------------
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def routes() -> list[tuple[str, str]]:
+    """(method, route) of every `@bp.route` in triggers/, read from the source."""
+    found = []
+    for path in sorted((ROOT / "triggers").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "bp.route":
+                options = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+                found += [(method, options["route"]) for method in options["methods"]]
+    return found
+
+
+# Route parameters, percent-encoded as a client sends them: real, unknown, invalid, other digits.
+PATH_VALUES = {
+    "plan": ["shop", "nope", "Bad_Name", "shop%0A", "%C2%B2", "%D9%A3", "a" * 64],
+    "action": ["approve", "reject", "abort", "ABORT", "nope", "%E2%91%A0"],
+    "run_id": ["run-20261125t080000z-00000000", "drill-20261125t080000z-0000000f",
+               "run-%D9%A2%D9%A0%D9%A2%D9%A6%D9%A1%D9%A1%D9%A2%D9%A5t080000z-00000000",
+               "run-20261125t080000z-00000000%0A", "..%2Fplans%2Fshop"],
+}
+PRINTABLE = st.characters(blacklist_categories=("Cs",))  # what a URL or UTF-8 body can carry
+OTHER_DIGITS = st.sampled_from(["²", "①", "٣", "١٠", "１０", "߁", "𝟙", "⁹", "Ⅻ"])
+query_values = st.one_of(
+    OTHER_DIGITS,
+    st.integers(-10**30, 10**30).map(str),
+    st.integers(4301, 4400).map(lambda n: "9" * n),  # past int()'s 4,300 digits
+    st.sampled_from(["", " 1", "1 ", "+1", "1e2", "0x10", "1_0", "1\n", "0", "100", "101",
+                     "run-20261125t080000z-00000000", "run-٢٠٢٦١١٢٥t080000z-00000000"]),
+    st.text(PRINTABLE, max_size=12),
+)
+queries = st.dictionaries(st.sampled_from(["limit", "after", "mode", "kind"])
+                          | st.text(PRINTABLE, min_size=1, max_size=6),
+                          query_values, max_size=3)
+any_body = st.one_of(
+    hostile_bytes,
+    st.integers(1, 8000).map(lambda n: b'["' + b'\\"' * n),  # unterminated escaped quotes
+    st.integers(1, 8000).map(lambda n: b'{"mode": "' + b'\\"' * n + b'"}'),
+    OTHER_DIGITS.map(lambda d: json.dumps({"limit": d, "mode": d, "point": d},
+                                          ensure_ascii=False).encode()),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.text(PRINTABLE, max_size=40).map(str.encode),
+)
+CONTENT_TYPES = ["application/json", "application/yaml", "text/plain", "",
+                 "application/x-www-form-urlencoded", "application/json; charset=utf-16"]
+# Sent to every route before the generated examples: the forms issue 21 found or foresaw.
+EXPLICIT = [
+    ({"limit": "²"}, b'["' + b'\\"' * 4000),  # a 500 from int(); escaped quotes, quadratic
+    ({"limit": "①", "after": "run-٢٠٢٦١١٢٥t080000z-00000000"}, b"[" * 5000),
+    ({"limit": "٣"}, b'{"mode": ' + b"9" * 5001 + b"}"),
+    ({"limit": "9" * 4301}, '{"limit": "²", "mode": "①"}'.encode()),
+]
+PER_ROUTE = settings(max_examples=8, deadline=None, derandomize=True, database=None,
+                     suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_every_route_answers_junk_bodies_and_queries_without_a_5xx(vmdr):
+    """Each route of triggers/ gets the explicit examples, then a bounded number of generated
+    bodies, queries, route parameters and headers; routes that read neither still get them. A
+    route that ignores its body (protect, sweep) may start a run: the point is the answer."""
+    vmdr.put_plan(shop_plan(vmdr))
+    covered = routes()
+    assert len(covered) >= 25 and ("POST", "alerts") in covered, covered
+    for method, template in covered:
+        fuzz_route(vmdr, method, template)
+
+
+def fuzz_route(vmdr, method: str, template: str) -> None:
+    names = re.findall(r"{(\w+)}", template)
+    assert set(names) <= set(PATH_VALUES), (template, names)
+
+    @PER_ROUTE
+    @given(values=st.fixed_dictionaries({n: st.sampled_from(PATH_VALUES[n]) for n in names}),
+           query=queries, body=any_body, content_type=st.sampled_from(CONTENT_TYPES),
+           accept=st.sampled_from(["text/html", "application/json", "*/*", ""]))
+    def answers_without_a_5xx(values, query, body, content_type, accept):
+        route = template.format(**values)
+        response = vmdr.client.call(
+            method, route, body=body if method != "GET" else None, params=query,
+            headers={"Content-Type": content_type, "Accept": accept})
+        where = (method, route, query, body[:80], content_type, response.status,
+                 response.headers.get("Content-Type"), response.text[:300])
+        assert response.status < 500, where
+        if response.status >= 400 and response.headers.get("Content-Type", "").startswith(
+                "text/plain"):  # the host's own refusal, before the app: a request line too long
+            assert "Got more than 8190 bytes" in response.text, where
+        elif response.status >= 400 and response.text:
+            assert set(response.json()["error"]) == {"code", "message", "details"}, where
+
+    for query, body in EXPLICIT:
+        answers_without_a_5xx = example(
+            values={n: PATH_VALUES[n][0] for n in names}, query=query, body=body,
+            content_type="application/json", accept="*/*")(answers_without_a_5xx)
+    answers_without_a_5xx()

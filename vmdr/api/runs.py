@@ -13,9 +13,10 @@ from vmdr.api.plans import check_plan_name
 from vmdr.api.responses import ApiError, ApiResponse, ok
 from vmdr.catalog import Catalog
 from vmdr.failover import report_html
+from vmdr.limits import ascii_number
 
 # run-{start:%Y%m%dt%H%M%Sz}-{8 hex} (orchestrators/failover.py); drills: drill-…
-RUN_ID = re.compile(r"^(run|drill)-\d{8}t\d{6}z-[0-9a-f]{8}$")
+RUN_ID = re.compile(r"(run|drill)-[0-9]{8}t[0-9]{6}z-[0-9a-f]{8}")  # fullmatch: ASCII, no "\n"
 DEFAULT_LIMIT, MAX_LIMIT = 20, 100
 
 
@@ -25,8 +26,8 @@ def list_runs(catalog: Catalog, plan: str, query: Mapping[str, str],
     check_plan_name(plan)
     limit = _limit(query.get("limit"))
     after = query.get("after")
-    if after is not None and not RUN_ID.match(after):
-        raise ApiError(400, "InvalidQuery", f"after={after!r} is not a run id "
+    if after is not None and not RUN_ID.fullmatch(after):
+        raise ApiError(400, "InvalidQuery", f"after={_shown(after)} is not a run id "
                        "(run-YYYYMMDDtHHMMSSz-xxxxxxxx); use the `next` link of the previous page.")
     runs = [run for run in catalog.list_runs(plan) if kind is None or run.kind == kind]
     if not runs and catalog.get_plan_text(plan) is None:
@@ -48,7 +49,7 @@ def list_runs(catalog: Catalog, plan: str, query: Mapping[str, str],
 
 def report(catalog: Catalog, plan: str, run_id: str, kind: str) -> ApiResponse:
     check_plan_name(plan)
-    if not RUN_ID.match(run_id or ""):
+    if not RUN_ID.fullmatch(run_id or ""):
         raise ApiError(400, "InvalidRunId",
                        f"{run_id!r} is not a run id (run-YYYYMMDDtHHMMSSz-xxxxxxxx).")
     if kind == "md":
@@ -76,10 +77,16 @@ def negotiated(catalog: Catalog, plan: str, run_id: str, accept: str | None) -> 
 def _limit(value: str | None) -> int:
     if value is None:
         return DEFAULT_LIMIT
-    if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
-        raise ApiError(400, "InvalidQuery",
-                       f"limit={value!r}: a whole number from 1 to {MAX_LIMIT}.")
-    return int(value)
+    limit = ascii_number(value)
+    if limit is None or not 1 <= limit <= MAX_LIMIT:
+        raise ApiError(400, "InvalidQuery", f"limit={_shown(value)}: a whole number from 1 to "
+                       f"{MAX_LIMIT} in the digits 0-9; leave it out for {DEFAULT_LIMIT}.")
+    return limit
+
+
+def _shown(value: str) -> str:
+    """A query value as a message quotes it: a hostile one may be kilobytes long."""
+    return repr(value) if len(value) <= 40 else f"{value[:40]!r}…"
 
 
 def _entry(plan: str, run) -> dict:

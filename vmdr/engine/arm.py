@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from vmdr.limits import ascii_number
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -49,8 +51,8 @@ class Tally:
                 self.throttled += 1
             for name in ("reads", "writes", "deletes"):
                 value = headers.get(f"x-ms-ratelimit-remaining-subscription-{name}")
-                if value is not None and str(value).isdigit():
-                    seen = int(value)
+                seen = ascii_number(str(value)) if value is not None else None
+                if seen is not None:
                     self.remaining[name] = min(seen, self.remaining.get(name, seen))
 
     def summary(self) -> dict[str, Any]:

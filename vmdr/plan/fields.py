@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict
 from vmdr import arm_ids, regions, schedule
 
 # Plan names become orchestration instance ids (`failover-{plan}`), blob names and tag values.
-PLAN_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+PLAN_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?\Z")  # \Z: "$" allows a final "\n"
 REVERSE_SUFFIX = ".back"
 PLAN_NAME_RULE = (
     "1-40 lowercase letters, digits and hyphens, starting and ending with a letter or digit"

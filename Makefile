@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TOOLS := .venv-tools
 
-.PHONY: test lint install tools wheelhouse package demo bench clean chromium
+.PHONY: test lint install tools wheelhouse package demo bench soak clean chromium
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -50,6 +50,12 @@ lint: install
 
 test: install tools wheelhouse chromium lint
 	$(BIN)/python -m pytest -n 3 --durations=20
+
+# Many seeded schedules of the model-based concurrency test (tests/e2e/model.py): prints how many
+# schedules ran and how many invariant checks held. SCHEDULES=N (default 40).
+SCHEDULES ?= 40
+soak: install
+	VMDR_SOAK_SCHEDULES=$(SCHEDULES) $(BIN)/python -m pytest -s -q tests/e2e/test_model.py -k soak
 
 # The main job end to end on the local platform: protect, alert, approve, fail over, verify.
 demo: install

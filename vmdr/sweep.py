@@ -12,6 +12,10 @@ the sweep does with it (one look at a time, within the delete allowance):
 Spared always: the runs that run now (`keep_runs`) and any run started after the sweep began
 (its run id carries its start time). Deletes go through recover.advance_delete, which checks the
 plan and run tags again before each one.
+
+The primary resource group is read too: a failback makes new disks there (tagged with its run).
+What a run that is not running left there is reported (`region: primary`), never deleted by the
+sweep — the failback's own compensation deletes its disks, and an operator decides on the rest.
 """
 
 from __future__ import annotations
@@ -89,7 +93,8 @@ def advance_sweep(catalog: Catalog, clients: AzureClients, ref: SweepRef) -> dic
             outcome = outcomes.get(run_id)
             if not entry["drill"] and outcome not in ORPHAN_OUTCOMES:
                 if outcome != "succeeded":
-                    reported.append({"run_id": run_id, "resources": entry["count"],
+                    reported.append({"run_id": run_id, "region": "secondary",
+                                     "resources": entry["count"],
                                      "outcome": outcome or "no report (the run's state is lost)",
                                      "vms": sorted(entry["vms"])})
                 continue
@@ -98,6 +103,15 @@ def advance_sweep(catalog: Catalog, clients: AzureClients, ref: SweepRef) -> dic
             recover.advance_delete(clients, plan, run_id, entry["vms"], allowance, deleting)
             for failure in deleting.failed:
                 progress.fail(*failure.split(": ", 1))
+        primary = recover.SecondaryGroup.of_site(clients, plan.primary)
+        for run_id, entry in sorted(left_behind(primary, plan.name, set(ref.keep_runs),
+                                                ref.before).items()):
+            if outcomes.get(run_id) != "succeeded":
+                reported.append({"run_id": run_id, "region": "primary",
+                                 "resources": entry["count"],
+                                 "outcome": outcomes.get(run_id) or
+                                 "no report (the run's state is lost)",
+                                 "vms": sorted(entry["vms"])})
     swept = sorted(set(progress.memo.get("swept", [])) | set(deleting_runs))
     progress.memo["swept"] = swept
     progress.total = len(swept)

@@ -30,10 +30,9 @@ from vmdr import lifecycle, tags, writers
 from vmdr.api import instances
 from vmdr.azure import AzureClients
 from vmdr.catalog import Catalog, PlanUnavailable
-from vmdr.engine import observe
-from vmdr.engine.arm import parallel
 from vmdr.failover import finish, journal, report
 from vmdr.lifecycle import State
+from vmdr.ops import recover
 from vmdr.writers import Kind
 
 log = logging.getLogger("vmdr.watchdog")
@@ -163,10 +162,8 @@ def tagged(catalog: Catalog, clients: AzureClients, plan: str,
         return {}
     found: dict[str, list[str]] = {}
     for side, site in (("secondary", stored.secondary), ("primary", stored.primary)):
-        listed = parallel(lambda read, site=site: read(clients, site.subscription_id,
-                                                       site.resource_group),
-                          [observe.vms, observe.disks, observe.nics])
-        found[side] = sorted(resource.id for resources in listed
+        group = recover.SecondaryGroup.of_site(clients, site)
+        found[side] = sorted(resource.id for resources in (group.vms, group.disks, group.nics)
                              for resource in resources.values()
                              if (resource.tags or {}).get(tags.RUN) == run_id)
     return found

@@ -72,3 +72,20 @@ def test_the_sweep_never_deletes_what_vmdr_did_not_tag(arm, catalog, azure_clien
     result = sweep.advance_sweep(catalog, azure_clients, ref)
     assert result["done"] and result["writes"] == 0, result
     assert {d.name for d in arm.compute.disks.list_by_resource_group(RG)} == before
+
+
+def test_what_a_lost_run_left_in_the_primary_region_is_reported_not_deleted(arm, catalog,
+                                                                           azure_clients):
+    """A failback makes disks in the primary group; a lost one's are named, never deleted."""
+    store_plan(catalog, "snapshot-set", "snapshot-copy")
+    lost = "run-20261202t100000z-000000aa"
+    labels = tags.for_run("shop", lost, "shop-app-1")
+    arm.compute.disks.begin_create_or_update("rg-shop-weu", "shop-app-1-fb-left", cm.Disk(
+        location="westeurope", creation_data=cm.CreationData(create_option="Empty"),
+        disk_size_gb=4, tags=labels)).result()
+    ref = sweep.SweepRef(plan="shop", before=BEFORE, allowance=10)
+    result = sweep.advance_sweep(catalog, azure_clients, ref)
+    assert result["done"] and result["writes"] == 0, result
+    found = result["detail"]["not_proven_orphans"]
+    assert [(r["run_id"], r["region"]) for r in found] == [(lost, "primary")], found
+    assert arm.compute.disks.get("rg-shop-weu", "shop-app-1-fb-left").id

@@ -4,6 +4,7 @@ request at a time."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.e2e.conftest import demo_plan
@@ -129,3 +130,28 @@ def test_background_runs_hold_the_plan_side_by_side_and_a_saga_alone(vmdr):
     vmdr.client.wait_for_completion("drill-shop", timeout=180)
     assert set(record(vmdr)["writers"]) == {"protect"}
     vmdr.client.terminate("protect-shop")
+
+
+def test_a_failover_touches_nothing_until_the_runs_it_preempted_have_let_go(vmdr):
+    from vmdr import writers
+
+    vmdr.put_plan(shop_plan(vmdr, required=False))
+    protect(vmdr)
+    # A background run holds the plan (its orchestration slow to notice: none runs at all).
+    writers.acquire(vmdr.catalog, "shop", writers.Kind.BACKUPS, "backups-shop", "slow-cycle",
+                    vmdr.platform.clock.now(), "test")
+    since = last_seq(vmdr)
+    assert vmdr.client.call("POST", "plans/shop/failover",
+                            json_body={"mode": "planned"}).status == 202
+    waiting = vmdr.client.wait_for_custom_status(
+        "failover-shop", lambda s: (s or {}).get("phase") == "handover", timeout=30)
+    assert waiting["runtimeStatus"] == "Running"
+    vmdr.platform.clock.advance(600)  # ten minutes: it still waits
+    time.sleep(2)
+    writes = [e for e in vmdr.admin.operation_log(since_seq=since)
+              if e["method"] in ("PUT", "PATCH", "POST", "DELETE")]
+    assert writes == [], writes  # nothing shut down, copied, fenced or created
+    assert (vmdr.client.status("failover-shop")["customStatus"] or {})["phase"] == "handover"
+    assert writers.release(vmdr.catalog, "shop", "slow-cycle")
+    output = finish(vmdr, timeout=180)
+    assert output["outcome"] == "succeeded", output

@@ -63,7 +63,12 @@ class SecondaryGroup:
 
     @classmethod
     def read(cls, clients: AzureClients, plan: Plan) -> SecondaryGroup:
-        site = plan.secondary
+        return cls.of_site(clients, plan.secondary)
+
+    @classmethod
+    def of_site(cls, clients: AzureClients, site) -> SecondaryGroup:
+        """The same three lists of any site's resource group (the sweep and the watchdog read
+        the primary's too)."""
         disks, nics, vms = parallel(lambda read: read(clients, site.subscription_id,
                                                       site.resource_group),
                                     [observe.disks, observe.nics, observe.vms])

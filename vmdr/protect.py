@@ -250,7 +250,8 @@ def advance_cycle(catalog: Catalog, clients: AzureClients, ref: CycleRef,
     progress.total = len(record["vms"])
     progress.finished = stages.get("done", 0)
     progress.done = progress.finished == progress.total
-    progress.detail = {"stages": stages, "refused": look.refused}
+    progress.detail = {"stages": stages, "refused": look.refused,
+                       "retrying": len(look.retried)}  # VMs Azure failed transiently this look
     progress.wait = _next_look(record, look)
     return progress.counted(tally).result()
 
@@ -270,9 +271,9 @@ def _isolated(look: _Look, vm: str, entry: dict, step: Callable[..., None], *arg
             if _again(look, vm, entry, exc):
                 return
             _failed(look, vm, entry, f"Azure failed {TRANSIENT_LOOKS} looks in a row: "
-                                     f"{azure_error(exc)}")
+                                     f"{_azure_error(exc)}")
         else:
-            _failed(look, vm, entry, azure_error(exc))
+            _failed(look, vm, entry, _azure_error(exc))
     except (capture.VmNotFound, tags.NotOwnedByVmdr) as exc:
         _failed(look, vm, entry, str(exc))
     if vm not in look.retried:
@@ -282,12 +283,12 @@ def _isolated(look: _Look, vm: str, entry: dict, step: Callable[..., None], *arg
 def _again(look: _Look, vm: str, entry: dict, exc: BaseException) -> bool:
     """Count a transient failure of this VM's step; True while it may try at the next look."""
     looks = (entry.get("retry") or {}).get("looks", 0) + 1
-    entry["retry"] = {"looks": looks, "error": azure_error(exc)}
+    entry["retry"] = {"looks": looks, "error": _azure_error(exc)}
     look.retried.add(vm)
     return looks < TRANSIENT_LOOKS
 
 
-def azure_error(exc: BaseException) -> str:
+def _azure_error(exc: BaseException) -> str:
     """Azure's code and message on one line (what reports and logs carry)."""
     code, message = errors.arm_code(exc), errors.describe(exc)
     return f"{code}: {message}" if code and not message.startswith(code) else message
@@ -560,7 +561,8 @@ def _retention(look: _Look, vm: str, entry: dict) -> bool:
     listed = look.catalog.list_points(plan.name, vm)
     doomed = points_to_delete(listed, retention.keep_last, retention.keep_daily, look.now, cycle,
                               in_progress=entry["rp_id"])
-    settled, refused = True, {}
+    settled = True
+    refused: dict[str, Exception] = {}  # rp id -> why Azure (or the tags check) refused
     for victim in doomed:
         try:
             point, etag = look.catalog.read_point(victim.plan, victim.vm, victim.rp_id)
@@ -580,7 +582,7 @@ def _retention(look: _Look, vm: str, entry: dict) -> bool:
         else:
             settled = False
     entry["retention_error"] = "; ".join(
-        f"{rp_id}: {azure_error(exc)}" for rp_id, exc in refused.items()) or None
+        f"{rp_id}: {_azure_error(exc)}" for rp_id, exc in refused.items()) or None
     transient = [exc for exc in refused.values() if errors.is_transient(exc)]
     if transient and _again(look, vm, entry, transient[0]):
         settled = False

@@ -13,18 +13,24 @@ A VM's stages: new -> [stopping] -> capturing -> [starting] -> copying -> retent
 (clean copies stop the VM first and start it again exactly when it was running before: the power
 state is recorded once, before vmdr stops it). The VMs of a clean-copy lane pass stopping..starting
 one at a time, so a group keeps serving.
+
+VMs are isolated: a VM's failure is recorded on that VM and changes no other VM's point or
+outcome. A transient Azure failure leaves the VM where it was at the start of the look and it
+tries again at the next one; after `TRANSIENT_LOOKS` looks in a row it fails with Azure's error.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from azure.core.exceptions import AzureError
 from pydantic import AwareDatetime, BaseModel
 
-from vmdr import errors, schedule, telemetry
+from vmdr import errors, schedule, tags, telemetry
 from vmdr.azure import AzureClients
 from vmdr.catalog import PROTECTION, Catalog, CatalogConflict, PointNotFound
 from vmdr.engine import arm, observe
@@ -44,6 +50,9 @@ COPY_SLOTS = 100
 # A VM whose copy Azure keeps refusing (limits) gives up after this long in the cycle.
 REFUSED_FOR = timedelta(hours=3)
 RETENTION_WAIT = timedelta(minutes=30)
+# A VM whose step Azure fails transiently (after the SDK's own retries) in this many looks in a
+# row fails with Azure's error (retention: gives up until the next cycle).
+TRANSIENT_LOOKS = 5
 # VMs under way at once (stopping, capturing or copying): enough to keep COPY_SLOTS copies busy
 # with VMs of a few disks each, and a backlog ready for the next free slots.
 BACKLOG_VMS = COPY_SLOTS
@@ -195,6 +204,7 @@ class _Look:
         self._power: dict[str, str | None] | None = None
         self.percents: list[float] = []
         self.refused = 0
+        self.retried: set[str] = set()  # VMs that met a transient failure in this look
 
     @property
     def slots(self) -> list[int]:
@@ -250,14 +260,7 @@ def advance_cycle(catalog: Catalog, clients: AzureClients, ref: CycleRef,
             entry = record["vms"][vm]
             if entry["stage"] in TERMINAL or entry["stage"] == "new":
                 continue
-            try:
-                _advance_vm(look, vm, entry, manifests.get(vm))
-            except AzureError as exc:
-                if errors.is_transient(exc):
-                    raise
-                _failed(look, vm, entry, errors.describe(exc))
-            except capture.VmNotFound as exc:
-                _failed(look, vm, entry, str(exc))
+            _isolated(look, vm, entry, _advance_vm, manifests.get(vm))
         _start_new(look)
     catalog.write_json(name, record, etag)
     stages: dict[str, int] = {}
@@ -266,7 +269,8 @@ def advance_cycle(catalog: Catalog, clients: AzureClients, ref: CycleRef,
     progress.total = len(record["vms"])
     progress.finished = stages.get("done", 0)
     progress.done = progress.finished == progress.total
-    progress.detail = {"stages": stages, "refused": look.refused}
+    progress.detail = {"stages": stages, "refused": look.refused,
+                       "retrying": len(look.retried)}  # VMs Azure failed transiently this look
     progress.wait = _next_look(record, look)
     return progress.counted(tally).result()
 
@@ -300,6 +304,44 @@ def _stop(catalog: Catalog, name: str, record: dict, etag: str | None, now: date
     progress.done = True
     progress.detail = {"stages": {"done": len(record["vms"])}, "stopped": PREEMPTED}
     return progress.result()
+
+
+def _isolated(look: _Look, vm: str, entry: dict, step: Callable[..., None], *args: Any) -> None:
+    """`step(look, vm, entry, *args)` with its failure kept to this VM. A transient one leaves
+    the VM's record as it was before the step (what Azure was asked is asked again, idempotently,
+    at the next look) until `TRANSIENT_LOOKS` looks in a row met one; then, as a permanent one,
+    the VM fails with Azure's error. Nothing of it reaches another VM or the look."""
+    before = copy.deepcopy(entry)
+    try:
+        step(look, vm, entry, *args)
+    except AzureError as exc:
+        if errors.is_transient(exc):
+            entry.clear()
+            entry.update(before)
+            if _again(look, vm, entry, exc):
+                return
+            _failed(look, vm, entry, f"Azure failed {TRANSIENT_LOOKS} looks in a row: "
+                                     f"{_azure_error(exc)}")
+        else:
+            _failed(look, vm, entry, _azure_error(exc))
+    except (capture.VmNotFound, tags.NotOwnedByVmdr) as exc:
+        _failed(look, vm, entry, str(exc))
+    if vm not in look.retried:
+        entry.pop("retry", None)  # a look without a transient failure ends the streak
+
+
+def _again(look: _Look, vm: str, entry: dict, exc: BaseException) -> bool:
+    """Count a transient failure of this VM's step; True while it may try at the next look."""
+    looks = (entry.get("retry") or {}).get("looks", 0) + 1
+    entry["retry"] = {"looks": looks, "error": _azure_error(exc)}
+    look.retried.add(vm)
+    return looks < TRANSIENT_LOOKS
+
+
+def _azure_error(exc: BaseException) -> str:
+    """Azure's code and message on one line (what reports and logs carry)."""
+    code, message = errors.arm_code(exc), errors.describe(exc)
+    return f"{code}: {message}" if code and not message.startswith(code) else message
 
 
 def _in_lane_order(record: dict) -> list[str]:
@@ -357,12 +399,7 @@ def _start_new(look: _Look) -> None:
         needed = len(disks) + (1 if entry["clean"] else 0)
         if look.allowance.left < needed:
             break
-        try:
-            _start_one(look, vm, entry, configuration, disks, excluded)
-        except AzureError as exc:
-            if errors.is_transient(exc):
-                raise
-            _failed(look, vm, entry, errors.describe(exc))
+        _isolated(look, vm, entry, _start_one, configuration, disks, excluded)
 
 
 # Restore points cannot include these disks (learn.microsoft.com, "Overview of VM restore
@@ -446,6 +483,7 @@ def _save(look: _Look, point: RecoveryPoint, etag: str | None = None) -> None:
 def _stage(look: _Look, entry: dict, stage: str) -> None:
     entry["stage"] = stage
     entry["stage_at"] = look.now.isoformat()
+    entry.pop("retry", None)  # a new stage: its transient failures are counted afresh
 
 
 def _advance_vm(look: _Look, vm: str, entry: dict, manifest) -> None:
@@ -536,7 +574,13 @@ def _finish(look: _Look, entry: dict, point: RecoveryPoint, reason: str | None) 
 
 def _failed(look: _Look, vm: str, entry: dict, reason: str) -> None:
     """A VM whose point cannot be made: record why; a clean-copy VM vmdr stopped is started
-    again first."""
+    again first. In retention, the point is made already: the failure is its retention's, and
+    the next cycle's retention tries again."""
+    entry.pop("retry", None)
+    if entry["stage"] == "retention":
+        entry["retention_error"] = reason
+        _stage(look, entry, "done")
+        return
     entry["error"] = reason
     if entry["clean"] and entry["was_running"] and entry["stage"] in ("stopping", "capturing"):
         entry["outcome"] = "failed"
@@ -555,9 +599,12 @@ def _failed(look: _Look, vm: str, entry: dict, reason: str) -> None:
 
 
 def _retention(look: _Look, vm: str, entry: dict) -> bool:
-    """Let go of the points the policy does not keep: their resources are asked to be deleted
-    and the manifest marked retired (no longer complete); a retired manifest is deleted once
-    its resources are gone. True when nothing is left to ask for now."""
+    """Let go of the points the policy does not keep. Each is marked retired first (no longer
+    complete: it counts for no policy and a failover never takes it), then its resources are
+    asked to be deleted; the manifest is deleted once they are gone. A deletion Azure refuses is
+    this VM's retention error: the point stays retired and the next cycle asks again (a
+    transient refusal is asked again at the next looks first). True when nothing is left to ask
+    for now."""
     plan = look.plan
     retention = plan.protection.retention
     _, cycle = schedule.intervals(plan.protection.schedule)
@@ -565,19 +612,30 @@ def _retention(look: _Look, vm: str, entry: dict) -> bool:
     doomed = points_to_delete(listed, retention.keep_last, retention.keep_daily, look.now, cycle,
                               in_progress=entry["rp_id"])
     settled = True
+    refused: dict[str, Exception] = {}  # rp id -> why Azure (or the tags check) refused
     for victim in doomed:
         try:
             point, etag = look.catalog.read_point(victim.plan, victim.vm, victim.rp_id)
         except PointNotFound:
             continue
-        left = points.request_delete(look.clients, plan, point, look.allowance, look.snapshots)
-        if left == 0:
-            look.catalog.delete_point(victim.plan, victim.vm, victim.rp_id)
-            continue
-        settled = False
         if point.retired_at is None:
             point.retired_at, point.complete = look.now, False
-            look.catalog.replace_point(point, etag)
+            etag = look.catalog.replace_point(point, etag)
+        try:
+            left = points.request_delete(look.clients, plan, point, look.allowance,
+                                         look.snapshots)
+        except (AzureError, tags.NotOwnedByVmdr) as exc:
+            refused[victim.rp_id] = exc
+            continue
+        if left == 0:
+            look.catalog.delete_point(victim.plan, victim.vm, victim.rp_id)
+        else:
+            settled = False
+    entry["retention_error"] = "; ".join(
+        f"{rp_id}: {_azure_error(exc)}" for rp_id, exc in refused.items()) or None
+    transient = [exc for exc in refused.values() if errors.is_transient(exc)]
+    if transient and _again(look, vm, entry, transient[0]):
+        settled = False
     # The cycle waits for the deletes (seconds); a point whose resources are still not gone
     # after RETENTION_WAIT stays retired, and the next cycle's retention finishes it.
     waited = look.now - datetime.fromisoformat(entry["stage_at"])
@@ -612,6 +670,10 @@ def finish_cycle(catalog: Catalog, plan_name: str, cycle_id: str, now: datetime,
     cycle that stopped early (`why`) marks its unfinished VMs failed."""
     record, _ = catalog.read_json(cycle_blob(plan_name, cycle_id))
     target = record["rpo_minutes"]
+    retired: dict[str, list[str]] = {}  # per VM, points let go whose deletion is pending
+    for summary in catalog.list_points(plan_name):
+        if summary.retired:
+            retired.setdefault(summary.vm, []).append(summary.rp_id)
     rows = []
     for vm, entry in sorted(record["vms"].items()):
         outcome = entry["outcome"] or "failed"
@@ -631,6 +693,9 @@ def finish_cycle(catalog: Catalog, plan_name: str, cycle_id: str, now: datetime,
             "rpo_minutes": rpo,
             "worst_rpo_minutes": worst,
             "over_rpo": rpo is None or rpo > target or (worst is not None and worst > target),
+            # Retention's failure is this VM's alone; its point above stands.
+            "retention_error": entry.get("retention_error"),
+            "pending_deletion": retired.get(vm, []),
         })
     counts: dict[str, int] = {}
     for row in rows:
@@ -651,6 +716,10 @@ def finish_cycle(catalog: Catalog, plan_name: str, cycle_id: str, now: datetime,
                      row["worst_rpo_minutes"], row["over_rpo"], row["outcome"],
                      extra={"custom_dimensions": {"metric": "vmdr.rpo", "plan": plan_name,
                                                   **row}})
+            if row["retention_error"]:
+                log.warning("vmdr.protect.retention plan=%s vm=%s pending_deletion=%s error=%s",
+                            plan_name, row["vm"], ",".join(row["pending_deletion"]),
+                            row["retention_error"])
         catalog.put_protection_status(plan_name, report)
         _reprotected(catalog, plan_name, counts, now)
     telemetry.cycle_finished(report)
@@ -662,6 +731,8 @@ def finish_cycle(catalog: Catalog, plan_name: str, cycle_id: str, now: datetime,
             "ended": report["ended"],
             "failed_vms": [{"vm": r["vm"], "error": r["error"]} for r in rows
                            if r["outcome"] != "protected"][:20],
+            "retention_failed": [{"vm": r["vm"], "error": r["retention_error"]} for r in rows
+                                 if r["retention_error"]][:20],
             "vms": rows if len(rows) <= 50 else None}
 
 

@@ -136,6 +136,10 @@ def _log_skipped(plan: str, reason: str, count: int) -> None:
                                              "reason": reason, "count": count}})
 
 
+RETIRED = ("let go by retention: not complete, so no failover or drill uses it; its resources "
+           "are being deleted, and each protect cycle's retention asks again until they are gone")
+
+
 def recovery_points(catalog: Catalog, plan_name: str, now: datetime) -> ApiResponse:
     from vmdr.api import images as images_api  # (it imports this module)
 
@@ -151,6 +155,8 @@ def recovery_points(catalog: Catalog, plan_name: str, now: datetime) -> ApiRespo
             raise ApiError(404, "PlanNotFound", f"There is no plan {plan_name!r}.") from exc
         target, vms = None, []  # an invalid plan still shows what the catalog holds
         selections = {}
+    last_cycle = catalog.get_protection_status(plan_name)
+    last_rows = {row["vm"]: row for row in (last_cycle or {}).get("vms", [])}
     by_vm: dict[str, list] = {vm: [] for vm in vms}
     for summary in catalog.list_points(plan_name):
         by_vm.setdefault(summary.vm, []).append(summary)
@@ -170,11 +176,13 @@ def recovery_points(catalog: Catalog, plan_name: str, now: datetime) -> ApiRespo
                                      if vm in selections and selections[vm].exclude_luns
                                      else None),
             "points": [
-                {"rp_id": s.rp_id, "created": s.created.isoformat(), "complete": s.complete}
+                {"rp_id": s.rp_id, "created": s.created.isoformat(), "complete": s.complete,
+                 "retired": s.retired, "why": RETIRED if s.retired else None}
                 for s in sorted(summaries, key=lambda s: s.created, reverse=True)
             ],
+            # Azure's refusal of the last cycle's deletions (retired points stay until gone)
+            "retention_error": last_rows.get(vm, {}).get("retention_error"),
         })
-    last_cycle = catalog.get_protection_status(plan_name)
     return ok({
         "plan": plan_name,
         "now": now.isoformat(),

@@ -46,9 +46,16 @@ def protect_status(session: Session, plan: str) -> None:
             rpo = "none" if vm["rpo_minutes"] is None else f"{vm['rpo_minutes']:.1f}"
             if vm["over_rpo"]:
                 rpo = f"[bold red]{rpo}[/]"
-            rows.append((vm["vm"], rpo, vm["newest_complete"], len(vm["points"])))
+            retired = sum(1 for p in vm["points"] if p.get("retired"))
+            rows.append((vm["vm"], rpo, vm["newest_complete"], f"{len(vm['points'])}"
+                         + (f" ({retired} retired)" if retired else "")))
         out.print(table(f"{data['plan']}: RPO target {target} min",
                         ["VM", "RPO (min)", "newest complete point", "points"], rows))
+        for vm in data["vms"]:
+            if vm.get("retention_error"):
+                out.print(f"[yellow]{vm['vm']}: retention could not delete:[/] "
+                          f"{escape(vm['retention_error'])} (retired points are not used; the next "
+                          "cycle asks again)")
         cycle = data.get("last_cycle")
         if cycle:
             out.print(f"last cycle {cycle['cycle_id']}: started {cycle['started']}, "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tests.e2e.conftest import SUB, demo_plan
@@ -109,6 +111,41 @@ def test_planned_failover_of_the_demo_estate(vmdr):
     assert [s["name"] for s in status["status"]["steps"]][:5] == [
         "handover", "preflight", "approval", "shutdown", "final-copy"]
 
+
+
+@pytest.mark.parametrize("form", ["point ids", "a time"])
+def test_a_failover_asked_for_a_point_recovers_exactly_that_point(vmdr, form):
+    vmdr.put_plan(shop_plan(vmdr, required=False))
+    cycles = []  # per cycle: the bytes written before it and each VM's point
+    for cycle in ("cycle-1", "cycle-2", "cycle-3"):
+        written = write_app_disks(vmdr, cycle)
+        points = {vm["vm"]: vm["rp_id"] for vm in protect(vmdr)["vms"]}
+        cycles.append((written, points))
+        vmdr.platform.clock.advance(3600)  # points an hour apart
+    if form == "point ids":  # each VM its own older point
+        wanted = {"shop-app-1": 0, "shop-app-2": 1}
+        asked = {vm: cycles[index][1][vm] for vm, index in wanted.items()}
+    else:  # between the second and the third cycle: the second's points
+        wanted = {"shop-app-1": 1, "shop-app-2": 1}
+        second = vmdr.catalog.read_point("shop", "shop-app-1", cycles[1][1]["shop-app-1"])[0]
+        asked = (second.created + timedelta(minutes=30)).isoformat()
+    start_failover(vmdr, mode="unplanned", recovery_point=asked)
+    output = finish(vmdr)
+    assert output["outcome"] == "succeeded", output
+    recovered = {r["vm"]: r for r in output["recovered"] if r["vm"] in APP_DISKS}
+    for vm, index in wanted.items():
+        written, points = cycles[index]
+        point, _ = vmdr.catalog.read_point("shop", vm, points[vm])
+        copies = {d.key: d.secondary_copy_id for d in point.disks}
+        machine = vmdr.compute.virtual_machines.get("rg-shop-neu", recovered[vm]["name"])
+        got = {"os": machine.storage_profile.os_disk.managed_disk.id,
+               "lun0": machine.storage_profile.data_disks[0].managed_disk.id}
+        for key, name in zip(("os", "lun0"), APP_DISKS[vm], strict=True):
+            disk = vmdr.compute.disks.get("rg-shop-neu", got[key].rsplit("/", 1)[1])
+            assert disk.creation_data.source_resource_id.lower() == copies[key].lower(), \
+                (vm, key, disk.creation_data.source_resource_id)
+            assert vmdr.admin.read_bytes(got[key], 0, len(written[name])) == written[name], \
+                (vm, key)
 
 def resources_of_run(vmdr, run_id: str) -> list[str]:
     state = vmdr.admin.state()

@@ -4,15 +4,18 @@ from armsim's operation log (the order in which Azure was asked) — see docs/IN
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 
 import pytest
 
+from armsim.lro import LatencyProfile
 from tests.e2e.test_failover import (
     FAULTS,
     assert_rolled_back,
     finish,
     protect,
     resources_of_run,
+    set_endpoint,
     shop_plan,
     start_failover,
 )
@@ -100,6 +103,40 @@ def test_the_primary_endpoint_is_disabled_before_anything_in_the_secondary_is_wr
         owned = tags.RUN in found or tags.RECOVERY_POINT in found
         assert found.get(tags.PLAN) == "shop" and owned, (rid, found)
 
+
+
+def test_dns_switches_only_once_every_recovered_vm_runs(vmdr):
+    """The health step waits for the recovered VMs to run, not just to be created: with
+    armsim's `vm_boot` a VM whose creation succeeded is still starting for five minutes."""
+    plan = shop_plan(vmdr, required=False)
+    plan["failover"]["health_checks"] = []  # only the VMs' power state gates the DNS switch
+    vmdr.put_plan(plan)
+    set_endpoint(vmdr, "shop-neu", "Disabled")  # so that the switch is a write in the oplog
+    protect(vmdr)
+    latency = LatencyProfile(vm_boot=300)
+    vmdr.admin.set_latency(vm_boot=latency.vm_boot)
+    since = max((e["seq"] for e in vmdr.admin.operation_log()), default=0)
+    start_failover(vmdr, mode="unplanned")
+    output = finish(vmdr)
+    assert output["outcome"] == "succeeded", output
+    log = vmdr.admin.operation_log(since_seq=since)
+    created = {e["path"].lower().rsplit("/", 1)[1]: _at(e) for e in log
+               if e["method"] == "PUT" and e["status"] < 300
+               and "/resourcegroups/rg-shop-neu/" in e["path"].lower()
+               and resource_type(e["path"]) == "virtualmachines"}
+    assert len(created) == 2, created
+    [switch] = [e for e in log if e["method"] == "PATCH" and e["status"] < 300
+                and e["path"].lower().endswith("/externalendpoints/shop-neu")]
+    # Each VM runs vm_create after its PUT (the creation) plus vm_boot (powering up).
+    for name, put in created.items():
+        running = put + timedelta(seconds=latency.vm_create + latency.vm_boot)
+        assert _at(switch) >= running, (
+            f"DNS switched at {switch['time']}, before {name} ran ({running.isoformat()})")
+
+
+def _at(entry: dict) -> datetime:
+    """An oplog entry's simulated time."""
+    return datetime.fromisoformat(entry["time"])
 
 def test_a_rolled_back_run_asks_nothing_of_the_primary_beyond_power_state(vmdr):
     vmdr.put_plan(shop_plan(vmdr, required=False))

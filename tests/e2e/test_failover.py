@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.e2e.conftest import SUB, demo_plan
+from tests.oplog import WRITES
 
 APP_DISKS = {"shop-app-1": ["shop-app-1-osdisk", "shop-app-1-data0"],
              "shop-app-2": ["shop-app-2-osdisk", "shop-app-2-data0"]}
@@ -210,6 +211,29 @@ def test_a_failing_step_is_rolled_back(vmdr, fault):
                    "final copy fails": "final-copy"}[fault]
     assert steps[failed_step] == "failed", steps
 
+
+
+def test_a_rollback_leaves_a_standby_deallocated_before_the_run_deallocated(vmdr):
+    vmdr.put_plan(shop_plan(vmdr, required=False))
+    protect(vmdr)
+    vmdr.compute.virtual_machines.begin_deallocate("rg-shop-neu", "shop-db-standby").result()
+    since = max((e["seq"] for e in vmdr.admin.operation_log()), default=0)
+    vmdr.admin.add_fault(**FAULTS["start fails"])  # the app group fails after the data group
+    start_failover(vmdr, mode="unplanned")
+    output = finish(vmdr)
+    assert output["outcome"] == "rolled-back" and output["left"] == [], output
+    steps = {s["name"]: s["state"] for s in
+             vmdr.catalog.get_run_report("shop", output["run_id"])["steps"]}
+    assert steps["recover:data"] == "succeeded" and steps["recover:app"] == "failed", steps
+    standby = [e for e in vmdr.admin.operation_log(since_seq=since,
+                                                   path_contains="shop-db-standby")
+               if e["method"] in WRITES]
+    assert [e["path"].rsplit("/", 1)[1] for e in standby if e["method"] == "POST"] == \
+        ["start", "deallocate"], [(e["method"], e["path"]) for e in standby]  # started, undone
+    assert resources_of_run(vmdr, output["run_id"]) == []
+    machine = vmdr.compute.virtual_machines.get("rg-shop-neu", "shop-db-standby")
+    assert machine.hardware_profile.vm_size == "Standard_B2s"
+    assert power(vmdr, "rg-shop-neu", "shop-db-standby") == "PowerState/deallocated"
 
 def set_endpoint(vmdr, name: str, status: str) -> None:
     from azure.mgmt.trafficmanager.models import Endpoint

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.e2e.conftest import SUB, demo_plan
-from tests.oplog import WRITES
+from tests.oplog import WRITES, failover_phase, phases
 
 APP_DISKS = {"shop-app-1": ["shop-app-1-osdisk", "shop-app-1-data0"],
              "shop-app-2": ["shop-app-2-osdisk", "shop-app-2-data0"]}
@@ -193,6 +193,18 @@ FAULTS = {
 }
 
 
+# What the rollback writes, in order: the reverse of the forward steps (each compensation's
+# writes; a compensation that finds its resources as they were writes nothing).
+UNDONE = {
+    "start fails": ["recovered deleted", "standby", "endpoints", "primaries started"],
+    # DNS restored (the primary enabled again; the secondary was never enabled), scale set,
+    # recovered VMs, standby; the fencing's undo then finds the endpoints as they were.
+    "DNS PATCH fails": ["endpoints", "scale set", "recovered deleted", "standby",
+                        "primaries started"],
+    "final copy fails": ["primaries started"],
+}
+
+
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_a_failing_step_is_rolled_back(vmdr, fault):
     vmdr.put_plan(shop_plan(vmdr, required=False))
@@ -200,6 +212,7 @@ def test_a_failing_step_is_rolled_back(vmdr, fault):
     if fault == "DNS PATCH fails":
         # The secondary endpoint waits disabled, so the DNS switch has to enable it.
         set_endpoint(vmdr, "shop-neu", "Disabled")
+    since = max((e["seq"] for e in vmdr.admin.operation_log()), default=0)
     vmdr.admin.add_fault(**FAULTS[fault])
     start_failover(vmdr, mode="planned")
     output = finish(vmdr)
@@ -210,6 +223,8 @@ def test_a_failing_step_is_rolled_back(vmdr, fault):
     failed_step = {"start fails": "recover:app", "DNS PATCH fails": "dns",
                    "final copy fails": "final-copy"}[fault]
     assert steps[failed_step] == "failed", steps
+    done = phases(vmdr.admin.operation_log(since_seq=since), failover_phase)
+    assert done[-len(UNDONE[fault]):] == UNDONE[fault], done
 
 
 
@@ -249,10 +264,14 @@ def test_a_health_check_that_never_passes_is_rolled_back(vmdr):
          "allow_loopback": True}]
     vmdr.put_plan(plan)
     protect(vmdr)
+    since = max((e["seq"] for e in vmdr.admin.operation_log()), default=0)
     start_failover(vmdr, mode="planned")
     output = finish(vmdr)
     assert "did not answer 200 within 120 s" in output["failure"]
     assert_rolled_back(vmdr, output)
+    done = phases(vmdr.admin.operation_log(since_seq=since), failover_phase)
+    undone = ["scale set", "recovered deleted", "standby", "endpoints", "primaries started"]
+    assert done[-len(undone):] == undone, done
 
 
 def test_a_compensation_that_fails_leaves_needs_attention_with_what_is_left(vmdr):
@@ -369,6 +388,7 @@ def test_abort_during_a_run_rolls_it_back(vmdr):
     vmdr.put_plan(shop_plan(vmdr, required=False))
     protect(vmdr)
     vmdr.admin.set_latency(vm_create=900)
+    since = max((e["seq"] for e in vmdr.admin.operation_log()), default=0)
     start_failover(vmdr, mode="planned")
     vmdr.client.wait_for_custom_status(
         "failover-shop", lambda s: (s or {}).get("phase") == "recover:app", timeout=60)
@@ -377,3 +397,6 @@ def test_abort_during_a_run_rolls_it_back(vmdr):
     output = finish(vmdr, timeout=180)
     assert output["failure"] == "aborted by an operator"
     assert_rolled_back(vmdr, output)
+    done = phases(vmdr.admin.operation_log(since_seq=since), failover_phase)
+    undone = ["recovered deleted", "standby", "endpoints", "primaries started"]
+    assert done[-len(undone):] == undone, done

@@ -398,5 +398,7 @@ def test_abort_during_a_run_rolls_it_back(vmdr):
     assert output["failure"] == "aborted by an operator"
     assert_rolled_back(vmdr, output)
     done = phases(vmdr.admin.operation_log(since_seq=since), failover_phase)
-    undone = ["recovered deleted", "standby", "endpoints", "primaries started"]
+    # The abort may come before the app group's advance created anything (nothing to delete).
+    undone = (["recovered deleted"] if "recovered created" in done else []) + [
+        "standby", "endpoints", "primaries started"]
     assert done[-len(undone):] == undone, done

@@ -13,6 +13,10 @@ class LatencyProfile:
     """Simulated durations (virtual seconds) of each operation; close to Azure by default."""
 
     vm_create: float = 60.0
+    # After a VM's creation succeeds, how long it still shows PowerState/starting (Azure's power
+    # state is "the last known state", and is Starting while the VM powers up): 0 = running at
+    # once, as it usually is by the time the creation answers Succeeded.
+    vm_boot: float = 0.0
     vm_update: float = 30.0
     vm_resize: float = 60.0
     vm_start: float = 45.0

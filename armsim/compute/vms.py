@@ -10,6 +10,7 @@ disks as data disks only; a disk still copying from a Premium SSD v2 / Ultra sna
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from armsim import ids, lro
@@ -159,11 +160,22 @@ class VmRules(ComputeBase):
         self.retag(vm, {})
 
         def created() -> None:
-            vm.provisioning_state, vm.power_state = "Succeeded", "running"
-            vm.running_since = self.registry.now()
+            vm.provisioning_state = "Succeeded"
+            boot = self.latency.vm_boot
+            if boot > 0:  # created, still powering up (latency profile `vm_boot`)
+                self.registry.schedule(creation.due + timedelta(seconds=boot),
+                                       lambda: booted(creation))
+            else:
+                vm.power_state, vm.running_since = "running", self.registry.now()
             for disk in disks:  # disks made from an image are there with the VM
                 if disk.provisioning_state == "Updating" and image_plan is not None:
                     disk.provisioning_state = "Succeeded"
+
+        def booted(by: Operation) -> None:
+            # Only if nothing since (a power action, a delete) took the VM elsewhere.
+            if vm.operation is by and vm.power_state == "starting" and \
+                    self.registry.get(vm.id) is vm:
+                vm.power_state, vm.running_since = "running", self.registry.now()
 
         def failed(error: dict[str, Any]) -> None:
             vm.provisioning_state, vm.power_state = "Failed", "stopped"
@@ -171,7 +183,7 @@ class VmRules(ComputeBase):
                 if disk.provisioning_state == "Updating" and image_plan is not None:
                     disk.provisioning_state = "Succeeded"
 
-        vm.operation = self.start(
+        creation = vm.operation = self.start(
             subscription=sub, region=location, action="Microsoft.Compute/virtualMachines/write",
             resource_id=vm_id, method="PUT", duration=self.latency.vm_create,
             on_success=created, on_failure=failed, headers="azure-async-operation")

@@ -172,6 +172,24 @@ def test_create_vm_from_attached_disks_and_delete_it(arm):
     arm.compute.disks.begin_delete("rg-shop-neu", "rec-app-data0").result()
 
 
+
+def test_a_created_vm_is_starting_until_it_has_booted(arm):
+    """Latency `vm_boot`: the creation answers Succeeded while the power state still says
+    starting; it runs once the boot is over — unless something since took it elsewhere."""
+    arm.admin.set_latency(vm_boot=3600 * 24)  # a virtual day: still booting at the asserts
+    made = []
+    for name, ip in (("boot-a", "10.2.0.60"), ("boot-b", "10.2.0.61")):
+        os_disk = _new_disk(arm, "rg-shop-neu", f"{name}-os", "northeurope", 4, "Linux")
+        nic = _new_nic(arm, "rg-shop-neu", f"{name}-nic", "northeurope", NEU_SUBNET, ip)
+        made.append(arm.compute.virtual_machines.begin_create_or_update(
+            "rg-shop-neu", name, _vm_body("northeurope", os_disk, [], nic)).result())
+    assert [vm.provisioning_state for vm in made] == ["Succeeded", "Succeeded"]
+    assert power(arm, "rg-shop-neu", "boot-a") == "PowerState/starting"
+    arm.compute.virtual_machines.begin_deallocate("rg-shop-neu", "boot-b").result()
+    arm.sim.clock.advance(3600 * 24 + 60)
+    assert power(arm, "rg-shop-neu", "boot-a") == "PowerState/running"
+    assert power(arm, "rg-shop-neu", "boot-b") == "PowerState/deallocated"
+
 def test_create_vm_validation_errors(arm):
     os_disk = _new_disk(arm, "rg-shop-neu", "v-os", "northeurope", 4, "Linux")
     weu_disk = _new_disk(arm, "rg-shop-weu", "v-weu", "westeurope", 4)

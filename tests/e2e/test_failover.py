@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tests.e2e.conftest import SUB, demo_plan
+from tests.oplog import WRITES, failover_phase, phases
 
 APP_DISKS = {"shop-app-1": ["shop-app-1-osdisk", "shop-app-1-data0"],
              "shop-app-2": ["shop-app-2-osdisk", "shop-app-2-data0"]}
@@ -110,6 +113,41 @@ def test_planned_failover_of_the_demo_estate(vmdr):
         "handover", "preflight", "approval", "shutdown", "final-copy"]
 
 
+
+@pytest.mark.parametrize("form", ["point ids", "a time"])
+def test_a_failover_asked_for_a_point_recovers_exactly_that_point(vmdr, form):
+    vmdr.put_plan(shop_plan(vmdr, required=False))
+    cycles = []  # per cycle: the bytes written before it and each VM's point
+    for cycle in ("cycle-1", "cycle-2", "cycle-3"):
+        written = write_app_disks(vmdr, cycle)
+        points = {vm["vm"]: vm["rp_id"] for vm in protect(vmdr)["vms"]}
+        cycles.append((written, points))
+        vmdr.platform.clock.advance(3600)  # points an hour apart
+    if form == "point ids":  # each VM its own older point
+        wanted = {"shop-app-1": 0, "shop-app-2": 1}
+        asked = {vm: cycles[index][1][vm] for vm, index in wanted.items()}
+    else:  # between the second and the third cycle: the second's points
+        wanted = {"shop-app-1": 1, "shop-app-2": 1}
+        second = vmdr.catalog.read_point("shop", "shop-app-1", cycles[1][1]["shop-app-1"])[0]
+        asked = (second.created + timedelta(minutes=30)).isoformat()
+    start_failover(vmdr, mode="unplanned", recovery_point=asked)
+    output = finish(vmdr)
+    assert output["outcome"] == "succeeded", output
+    recovered = {r["vm"]: r for r in output["recovered"] if r["vm"] in APP_DISKS}
+    for vm, index in wanted.items():
+        written, points = cycles[index]
+        point, _ = vmdr.catalog.read_point("shop", vm, points[vm])
+        copies = {d.key: d.secondary_copy_id for d in point.disks}
+        machine = vmdr.compute.virtual_machines.get("rg-shop-neu", recovered[vm]["name"])
+        got = {"os": machine.storage_profile.os_disk.managed_disk.id,
+               "lun0": machine.storage_profile.data_disks[0].managed_disk.id}
+        for key, name in zip(("os", "lun0"), APP_DISKS[vm], strict=True):
+            disk = vmdr.compute.disks.get("rg-shop-neu", got[key].rsplit("/", 1)[1])
+            assert disk.creation_data.source_resource_id.lower() == copies[key].lower(), \
+                (vm, key, disk.creation_data.source_resource_id)
+            assert vmdr.admin.read_bytes(got[key], 0, len(written[name])) == written[name], \
+                (vm, key)
+
 def resources_of_run(vmdr, run_id: str) -> list[str]:
     state = vmdr.admin.state()
     resources = state.get("resources", [])
@@ -155,6 +193,18 @@ FAULTS = {
 }
 
 
+# What the rollback writes, in order: the reverse of the forward steps (each compensation's
+# writes; a compensation that finds its resources as they were writes nothing).
+UNDONE = {
+    "start fails": ["recovered deleted", "standby", "endpoints", "primaries started"],
+    # DNS restored (the primary enabled again; the secondary was never enabled), scale set,
+    # recovered VMs, standby; the fencing's undo then finds the endpoints as they were.
+    "DNS PATCH fails": ["endpoints", "scale set", "recovered deleted", "standby",
+                        "primaries started"],
+    "final copy fails": ["primaries started"],
+}
+
+
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_a_failing_step_is_rolled_back(vmdr, fault):
     vmdr.put_plan(shop_plan(vmdr, required=False))
@@ -162,6 +212,7 @@ def test_a_failing_step_is_rolled_back(vmdr, fault):
     if fault == "DNS PATCH fails":
         # The secondary endpoint waits disabled, so the DNS switch has to enable it.
         set_endpoint(vmdr, "shop-neu", "Disabled")
+    since = max((e["seq"] for e in vmdr.admin.operation_log()), default=0)
     vmdr.admin.add_fault(**FAULTS[fault])
     start_failover(vmdr, mode="planned")
     output = finish(vmdr)
@@ -172,7 +223,32 @@ def test_a_failing_step_is_rolled_back(vmdr, fault):
     failed_step = {"start fails": "recover:app", "DNS PATCH fails": "dns",
                    "final copy fails": "final-copy"}[fault]
     assert steps[failed_step] == "failed", steps
+    done = phases(vmdr.admin.operation_log(since_seq=since), failover_phase)
+    assert done[-len(UNDONE[fault]):] == UNDONE[fault], done
 
+
+
+def test_a_rollback_leaves_a_standby_deallocated_before_the_run_deallocated(vmdr):
+    vmdr.put_plan(shop_plan(vmdr, required=False))
+    protect(vmdr)
+    vmdr.compute.virtual_machines.begin_deallocate("rg-shop-neu", "shop-db-standby").result()
+    since = max((e["seq"] for e in vmdr.admin.operation_log()), default=0)
+    vmdr.admin.add_fault(**FAULTS["start fails"])  # the app group fails after the data group
+    start_failover(vmdr, mode="unplanned")
+    output = finish(vmdr)
+    assert output["outcome"] == "rolled-back" and output["left"] == [], output
+    steps = {s["name"]: s["state"] for s in
+             vmdr.catalog.get_run_report("shop", output["run_id"])["steps"]}
+    assert steps["recover:data"] == "succeeded" and steps["recover:app"] == "failed", steps
+    standby = [e for e in vmdr.admin.operation_log(since_seq=since,
+                                                   path_contains="shop-db-standby")
+               if e["method"] in WRITES]
+    assert [e["path"].rsplit("/", 1)[1] for e in standby if e["method"] == "POST"] == \
+        ["start", "deallocate"], [(e["method"], e["path"]) for e in standby]  # started, undone
+    assert resources_of_run(vmdr, output["run_id"]) == []
+    machine = vmdr.compute.virtual_machines.get("rg-shop-neu", "shop-db-standby")
+    assert machine.hardware_profile.vm_size == "Standard_B2s"
+    assert power(vmdr, "rg-shop-neu", "shop-db-standby") == "PowerState/deallocated"
 
 def set_endpoint(vmdr, name: str, status: str) -> None:
     from azure.mgmt.trafficmanager.models import Endpoint
@@ -188,10 +264,14 @@ def test_a_health_check_that_never_passes_is_rolled_back(vmdr):
          "allow_loopback": True}]
     vmdr.put_plan(plan)
     protect(vmdr)
+    since = max((e["seq"] for e in vmdr.admin.operation_log()), default=0)
     start_failover(vmdr, mode="planned")
     output = finish(vmdr)
     assert "did not answer 200 within 120 s" in output["failure"]
     assert_rolled_back(vmdr, output)
+    done = phases(vmdr.admin.operation_log(since_seq=since), failover_phase)
+    undone = ["scale set", "recovered deleted", "standby", "endpoints", "primaries started"]
+    assert done[-len(undone):] == undone, done
 
 
 def test_a_compensation_that_fails_leaves_needs_attention_with_what_is_left(vmdr):
@@ -308,6 +388,7 @@ def test_abort_during_a_run_rolls_it_back(vmdr):
     vmdr.put_plan(shop_plan(vmdr, required=False))
     protect(vmdr)
     vmdr.admin.set_latency(vm_create=900)
+    since = max((e["seq"] for e in vmdr.admin.operation_log()), default=0)
     start_failover(vmdr, mode="planned")
     vmdr.client.wait_for_custom_status(
         "failover-shop", lambda s: (s or {}).get("phase") == "recover:app", timeout=60)
@@ -316,3 +397,8 @@ def test_abort_during_a_run_rolls_it_back(vmdr):
     output = finish(vmdr, timeout=180)
     assert output["failure"] == "aborted by an operator"
     assert_rolled_back(vmdr, output)
+    done = phases(vmdr.admin.operation_log(since_seq=since), failover_phase)
+    # The abort may come before the app group's advance created anything (nothing to delete).
+    undone = (["recovered deleted"] if "recovered created" in done else []) + [
+        "standby", "endpoints", "primaries started"]
+    assert done[-len(undone):] == undone, done

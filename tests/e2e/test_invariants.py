@@ -4,19 +4,22 @@ from armsim's operation log (the order in which Azure was asked) — see docs/IN
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 
 import pytest
 
+from armsim.lro import LatencyProfile
 from tests.e2e.test_failover import (
     FAULTS,
     assert_rolled_back,
     finish,
     protect,
     resources_of_run,
+    set_endpoint,
     shop_plan,
     start_failover,
 )
-from tests.oplog import WRITES, primary_violations, resource_type
+from tests.oplog import WRITES, failover_phase, primary_violations, resource_type
 from vmdr import tags
 
 PRIMARY_ENDPOINT = "/externalendpoints/shop-weu"
@@ -101,6 +104,40 @@ def test_the_primary_endpoint_is_disabled_before_anything_in_the_secondary_is_wr
         assert found.get(tags.PLAN) == "shop" and owned, (rid, found)
 
 
+
+def test_dns_switches_only_once_every_recovered_vm_runs(vmdr):
+    """The health step waits for the recovered VMs to run, not just to be created: with
+    armsim's `vm_boot` a VM whose creation succeeded is still starting for five minutes."""
+    plan = shop_plan(vmdr, required=False)
+    plan["failover"]["health_checks"] = []  # only the VMs' power state gates the DNS switch
+    vmdr.put_plan(plan)
+    set_endpoint(vmdr, "shop-neu", "Disabled")  # so that the switch is a write in the oplog
+    protect(vmdr)
+    latency = LatencyProfile(vm_boot=300)
+    vmdr.admin.set_latency(vm_boot=latency.vm_boot)
+    since = max((e["seq"] for e in vmdr.admin.operation_log()), default=0)
+    start_failover(vmdr, mode="unplanned")
+    output = finish(vmdr)
+    assert output["outcome"] == "succeeded", output
+    log = vmdr.admin.operation_log(since_seq=since)
+    created = {e["path"].lower().rsplit("/", 1)[1]: _at(e) for e in log
+               if e["method"] == "PUT" and e["status"] < 300
+               and "/resourcegroups/rg-shop-neu/" in e["path"].lower()
+               and resource_type(e["path"]) == "virtualmachines"}
+    assert len(created) == 2, created
+    [switch] = [e for e in log if e["method"] == "PATCH" and e["status"] < 300
+                and e["path"].lower().endswith("/externalendpoints/shop-neu")]
+    # Each VM runs vm_create after its PUT (the creation) plus vm_boot (powering up).
+    for name, put in created.items():
+        running = put + timedelta(seconds=latency.vm_create + latency.vm_boot)
+        assert _at(switch) >= running, (
+            f"DNS switched at {switch['time']}, before {name} ran ({running.isoformat()})")
+
+
+def _at(entry: dict) -> datetime:
+    """An oplog entry's simulated time."""
+    return datetime.fromisoformat(entry["time"])
+
 def test_a_rolled_back_run_asks_nothing_of_the_primary_beyond_power_state(vmdr):
     vmdr.put_plan(shop_plan(vmdr, required=False))
     protect(vmdr)
@@ -115,6 +152,39 @@ def test_a_rolled_back_run_asks_nothing_of_the_primary_beyond_power_state(vmdr):
                      if e["method"] == "POST" and e["path"].lower().endswith("/start")
                      and "/resourcegroups/rg-shop-weu/" in e["path"].lower()}
     assert started_again == {"shop-db-1", "shop-app-1", "shop-app-2"}
+
+
+
+def test_an_abort_compensates_only_after_the_work_in_flight_has_stopped(vmdr):
+    """An abort reaches a group's recovery while its advance is still asking Azure for things:
+    the rollback starts only once that has stopped, so nothing is created after the first
+    compensation began deleting (it would be left behind, or raced)."""
+    vmdr.put_plan(shop_plan(vmdr, required=False))
+    protect(vmdr)
+    since = max((e["seq"] for e in vmdr.admin.operation_log()), default=0)
+    # One recovered disk's PUT is throttled once: the SDK waits out Retry-After (real seconds)
+    # inside the activity, which then asks again — work in flight when the abort arrives.
+    vmdr.admin.add_fault(action="Microsoft.Compute/disks/write",
+                         resource_contains="/disks/shop-app-1-os-", status=429, retry_after=10)
+    # What the batch did create is there at once, for a compensation to delete meanwhile.
+    vmdr.admin.set_latency(disk_copy=0, nic_create=0)
+    start_failover(vmdr, mode="unplanned")
+    deadline = time.monotonic() + 60
+    while not vmdr.admin.operation_log(since_seq=since, status=429):
+        assert time.monotonic() < deadline, "the recovered disk's PUT was never throttled"
+        time.sleep(0.05)
+    response = vmdr.client.call("POST", "plans/shop/failover/abort", json_body={"comment": "x"})
+    assert response.status == 202, response.text
+    output = finish(vmdr, timeout=180)
+    assert output["failure"] == "aborted by an operator"
+    log = [e for e in vmdr.admin.operation_log(since_seq=since) if e["method"] in WRITES]
+    created = [e["seq"] for e in log if failover_phase(e) == "recovered created"]
+    deleted = [e["seq"] for e in log if failover_phase(e) == "recovered deleted"]
+    assert created and deleted, log
+    late = [f"{e['method']} {e['path']} ({e['status']})" for e in log
+            if failover_phase(e) == "recovered created" and e["seq"] > min(deleted)]
+    assert late == [], f"created after the first compensation's delete: {late}"
+    assert_rolled_back(vmdr, output, planned=False)
 
 
 def test_a_timer_tick_while_a_failover_runs_is_skipped_and_counted(vmdr):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import pytest
 
 from tests.e2e.conftest import SUB, demo_plan, started_input
+from vmdr import naming
 
 
 def disk_id(name: str) -> str:
@@ -103,6 +105,31 @@ def test_a_failed_disk_copy_leaves_the_point_incomplete_and_the_previous_usable(
     newest = vmdr.catalog.newest_complete_points("shop")["shop-db-1"]
     assert newest.rp_id == good_db["rp_id"]
 
+
+
+def test_a_snapshot_set_point_is_as_old_as_its_earliest_snapshot(vmdr):
+    """A point's time is its earliest disk's snapshot: the data of a later disk is no newer
+    than that for the RPO's purpose, so the point must not look younger than it is."""
+    vmdr.put_plan(db_plan("snapshot-set", "snapshot-copy"))
+    # One disk's snapshot is refused once, as Azure refuses a snapshot while earlier ones are
+    # pending (409 OperationNotAllowed): vmdr asks again at its next look, so that disk's
+    # snapshot is taken later than the other two.
+    vmdr.admin.add_fault(action="Microsoft.Compute/snapshots/write",
+                         resource_contains="/resourceGroups/rg-shop-weu/providers/"
+                                           "Microsoft.Compute/snapshots/shop-db-1-lun1-",
+                         status=409, code="OperationNotAllowed", count=1)
+    output = protect(vmdr)
+    [db] = [vm for vm in output["vms"] if vm["vm"] == "shop-db-1"]
+    assert db["outcome"] == "protected", db
+    assert vmdr.admin.operation_log(status=409, path_contains="shop-db-1-lun1-"), \
+        "the snapshot of lun1 was never refused"
+    point, _ = vmdr.catalog.read_point("shop", "shop-db-1", db["rp_id"])
+    taken = {disk.key: vmdr.compute.snapshots.get(
+        "rg-shop-weu", naming.primary_snapshot("shop-db-1", disk.key, point.rp_id)).time_created
+        for disk in point.disks}
+    assert taken["lun1"] > max(taken["os"], taken["lun0"]), taken  # one disk came later
+    assert point.created == min(taken.values()), (point.created, taken)
+    assert datetime.fromisoformat(db["newest_complete"]["created"]) == min(taken.values())
 
 def test_retention_keeps_exactly_the_configured_points(vmdr):
     vmdr.put_plan(db_plan("snapshot-set", "snapshot-copy", retention={"keep_last": 2}))

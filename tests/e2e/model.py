@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from armsim.lro import LatencyProfile
 from tests.e2e.test_alerts_and_api import alert, post_alert
 from tests.e2e.test_lifecycle import grant_failback_role, shop
 from vmdr import tags
@@ -32,10 +33,17 @@ from vmdr import tags
 PRIMARY, SECONDARY = "rg-shop-weu", "rg-shop-neu"
 SAGAS = ("failover-shop", "failback-shop", "resolve-shop")
 RUNNING_STATES = {"failing-over", "failing-back"}
-ACTIONS = ("protect", "protect_tick", "drill", "drill_abort", "failover_planned",
-           "failover_unplanned", "alert", "approve", "reject", "abort", "reprotect",
-           "failback", "failback_approve", "put_same", "put_smaller", "watchdog", "drill_tick",
-           "kill", "compensate", "pause")
+# Each action with its weight: the races that matter (a cycle and a failover, a PUT and a
+# start) come up often; a host kill now and then.
+ACTIONS = {"protect": 4, "protect_tick": 3, "drill": 2, "drill_abort": 1, "failover_planned": 4,
+           "failover_unplanned": 2, "alert": 2, "approve": 2, "reject": 1, "abort": 1,
+           "reprotect": 2, "failback": 2, "failback_approve": 1, "put_same": 1,
+           "put_smaller": 2, "watchdog": 2, "drill_tick": 1, "kill": 1, "compensate": 1,
+           "pause": 2}
+# Latency profiles (virtual seconds): Azure's defaults, or power actions slow enough that a
+# clean copy is under way when the next start comes.
+PROFILES = ({}, {"vm_deallocate": 900, "vm_start": 600, "snapshot_create": 300},
+            {"vm_create": 900, "disk_copy": 300})
 
 
 @dataclass
@@ -125,10 +133,15 @@ class Schedule:
         # A first point, so that failovers have something to recover.
         vmdr.client.call("POST", "plans/shop/protect")
         vmdr.client.wait_for_completion("protect-shop", timeout=120)
+        profile = self.random.choice(PROFILES)
+        if profile:
+            vmdr.admin.set_latency(**profile)
+        self.outcome.steps.append(f"latency {profile}")
         index = 0
         while index < self.length:
             together = 2 if self.random.random() < 0.35 else 1
-            batch = [self.random.choice(ACTIONS) for _ in range(together)]
+            batch = self.random.choices(list(ACTIONS), weights=list(ACTIONS.values()),
+                                        k=together)
             if "kill" in batch and together > 1:
                 batch = ["kill"]
             self.outcome.steps.append("+".join(batch))
@@ -149,6 +162,7 @@ class Schedule:
         """Let everything end: approvals answered, the watchdog run, what needs attention
         compensated (then accepted if compensating cannot finish)."""
         vmdr = self.vmdr
+        vmdr.admin.set_latency(**LatencyProfile().to_dict())
         deadline = time.monotonic() + timeout
         compensated = 0
         while time.monotonic() < deadline:

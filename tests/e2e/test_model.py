@@ -11,9 +11,16 @@ import pytest
 
 from tests.e2e.model import Schedule
 
-# Seeds that found a defect stay here (each names what it found), then a few more.
-REGRESSIONS: dict[int, str] = {}
-SEEDS = [*REGRESSIONS, 1, 2, 3]
+SOAK_LENGTH = 14
+# Seeds that found a defect stay here: seed -> (schedule length, what it found).
+REGRESSIONS: dict[int, tuple[int, str]] = {
+    1: (8, "an alert sent while a PUT held the plan answered 503 (the failover waited for "
+           "Azure Monitor's retry); a start now takes turns with a PUT"),
+    1000: (SOAK_LENGTH, "two running copies of shop-app-2 when a failover ran beside a "
+                        "clean-copy protect cycle (found with the pre-emption removed)"),
+    1002: (SOAK_LENGTH, "the same after a host kill and a protect tick (pre-emption removed)"),
+}
+SEEDS = [*REGRESSIONS, 2]
 SOAK = int(os.environ.get("VMDR_SOAK_SCHEDULES", "0"))
 TOTALS = {"schedules": 0, "checks": 0, "violations": 0}
 
@@ -37,10 +44,10 @@ def run(vmdr, seed: int, length: int) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_seeded_schedule_keeps_every_invariant(vmdr, seed):
-    run(vmdr, seed, length=8)
+    run(vmdr, seed, length=REGRESSIONS[seed][0] if seed in REGRESSIONS else 8)
 
 
 @pytest.mark.skipif(not SOAK, reason="make soak sets VMDR_SOAK_SCHEDULES")
-@pytest.mark.parametrize("seed", range(1000, 1000 + SOAK))
+@pytest.mark.parametrize("seed", range(2000, 2000 + SOAK))
 def test_soak(vmdr, seed):
-    run(vmdr, seed, length=14)
+    run(vmdr, seed, length=SOAK_LENGTH)

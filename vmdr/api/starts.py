@@ -13,6 +13,7 @@ any event (an approval without a name) or terminate a run mid-saga.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,9 @@ ROUTES = {Kind.PROTECT: "protect", Kind.IMAGES: "images", Kind.BACKUPS: "backups
           Kind.DRILL: "drills", Kind.FAILOVER: "failover", Kind.FAILBACK: "failback",
           Kind.RESOLVE: "lifecycle", Kind.PLAN_PUT: ""}
 API_PREFIX = "/api"  # host.json leaves the routePrefix at its default
+# A start that finds a plan PUT holding the plan waits for it this often (a PUT takes a moment;
+# one that held longer died, and the watchdog gives its hold back).
+PUT_WAITS, PUT_WAIT_SECONDS = 100, 0.1
 
 
 def status_path(plan: str, kind: Kind) -> str:
@@ -71,14 +75,19 @@ async def begin(client: DurableOrchestrationClient, catalog: Catalog, start: Sta
     AlreadyRunning (the plan's own run of that kind holds it)."""
     from vmdr import writers
 
-    try:
-        record = writers.acquire(catalog, start.plan, start.kind, start.instance, start.token,
-                                 now, start.by, move=start.move, preempt=start.preempt,
-                                 run_id=start.run_id, **start.extra)
-    except Busy as exc:
-        if exc.kind is start.kind:
-            raise AlreadyRunning(start.plan, start.kind, exc.holder["instance"]) from exc
-        raise
+    for attempt in range(PUT_WAITS + 1):
+        try:
+            record = writers.acquire(catalog, start.plan, start.kind, start.instance,
+                                     start.token, now, start.by, move=start.move,
+                                     preempt=start.preempt, run_id=start.run_id, **start.extra)
+            break
+        except Busy as exc:
+            if exc.kind is start.kind:
+                raise AlreadyRunning(start.plan, start.kind, exc.holder["instance"]) from exc
+            if exc.kind is not Kind.PLAN_PUT or attempt == PUT_WAITS:
+                raise
+            # A PUT holds the plan for the few calls it makes: take turns with it.
+            await asyncio.sleep(PUT_WAIT_SECONDS)
     try:
         await client.start_new(start.orchestrator, start.instance,
                                {**start.payload, "lease": start.token})

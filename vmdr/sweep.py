@@ -94,10 +94,9 @@ def advance_sweep(catalog: Catalog, clients: AzureClients, ref: SweepRef) -> dic
                                      "vms": sorted(entry["vms"])})
                 continue
             deleting_runs.append(run_id)
-            deleting = Progress()
+            deleting = progress.part()
             recover.advance_delete(clients, plan, run_id, entry["vms"], allowance, deleting)
-            for failure in deleting.failed:
-                progress.fail(*failure.split(": ", 1))
+            progress.merge(deleting)
     swept = sorted(set(progress.memo.get("swept", [])) | set(deleting_runs))
     progress.memo["swept"] = swept
     progress.total = len(swept)

@@ -78,8 +78,11 @@ def last_error(clients: AzureClients, subscription_id: str, progress: Progress, 
     seen = operation_error(clients, subscription_id, url) if url else None
     if seen is None and vm_id:
         rid = arm_ids.parse(vm_id)
-        seen = observe.failure_of(clients.compute(rid.subscription_id).virtual_machines
-                                  .instance_view(rid.resource_group, rid.name))
+        try:
+            seen = observe.failure_of(clients.compute(rid.subscription_id).virtual_machines
+                                      .instance_view(rid.resource_group, rid.name))
+        except AzureError as exc:
+            return f"(its instance view could not be read: {cause_of(exc)})"
     return seen
 
 

@@ -107,14 +107,14 @@ def advance(clients: AzureClients, plan: Plan, run_id: str, targets: list[Target
             disk_name = naming.recovered_disk(target.vm, record.key, run_id)
             disk = now.disks.get(disk_name.lower())
             ready &= check_or_request(clients, disk, plan, run_id, progress,
-                                       f"disk:{disk_name}", target.vm, requests.then,
-                                       _put_disk(compute, plan, run_id, target, record, disk_name))
+                                      f"disk:{disk_name}", target.vm, requests.then,
+                                      _put_disk(compute, plan, run_id, target, record, disk_name))
         for nic in target.point.vm_configuration.nics or []:
             nic_name = naming.recovered_nic(nic.name, run_id)
             found = now.nics.get(nic_name.lower())
             ready &= check_or_request(clients, found, plan, run_id, progress,
-                                       f"nic:{nic_name}", target.vm, requests.then,
-                                       _put_nic(network, plan, run_id, target, nic_name))
+                                      f"nic:{nic_name}", target.vm, requests.then,
+                                      _put_nic(network, plan, run_id, target, nic_name))
         if ready and not any(f.startswith(f"{target.vm}:") for f in progress.failed):
             requests.first.append(_put_vm(compute, plan, run_id, target, name))
     # Azure starts a VM it creates; one whose creation was retried may be left stopped.
@@ -125,8 +125,8 @@ def advance(clients: AzureClients, plan: Plan, run_id: str, targets: list[Target
 
 
 def check_or_request(clients: AzureClients, resource, plan: Plan, run_id: str,
-                      progress: Progress, key: str, vm: str, queue: list,
-                      request: Callable[[], Accepted]) -> bool:
+                     progress: Progress, key: str, vm: str, queue: list,
+                     request: Callable[[], Accepted]) -> bool:
     """True when the disk/NIC is there and usable; else queue its creation (or a retry)."""
     if resource is None:
         queue.append(request)
@@ -140,7 +140,7 @@ def check_or_request(clients: AzureClients, resource, plan: Plan, run_id: str,
     if state == "succeeded" and (percent is None or float(percent) >= 100.0):
         return True
     if state == "failed" and retry(clients, plan.secondary.subscription_id, progress, key, vm,
-                                    _CREATION[key.split(":")[0]]):
+                                   _CREATION[key.split(":")[0]]):
         queue.append(failures.remembered(progress, key, request))
     return False
 

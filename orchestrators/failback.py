@@ -73,9 +73,9 @@ def _clean_up(run: Run, checked: dict):
         result = yield run.context.call_sub_orchestrator(fn.CONVERGE, run.job(
             activity, run.ref(), UNDO_DEADLINE, abortable=False), instance)
         if not result["ok"]:
-            saga["left"].append({"description": description, "error": result.get("error"),
-                                 "step": "clean-up", "activity": activity, "input": run.ref(),
-                                 "kind": "advance"})
+            saga.left_undone({"description": description, "step": "clean-up",
+                              "activity": activity, "input": run.ref(), "kind": "advance"},
+                             result.get("error") or "failed", result)
     before = checked.get("dns_before_failover")
     dns = checked["dns"]
     if dns and before and dns["secondary"] in before:

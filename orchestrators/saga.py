@@ -453,7 +453,7 @@ def roll_back(run: Run, step: str = "rollback"):
     saga.watching([])
     run.publish()
     for compensation in saga.pending_compensations():
-        error = None
+        error = result = None
         if compensation.get("kind") == "call":
             try:
                 yield run.context.call_activity_with_retry(
@@ -470,7 +470,7 @@ def roll_back(run: Run, step: str = "rollback"):
         if error is None:
             saga.compensated(compensation, run.now)
         else:
-            saga.left_undone(compensation, error)
+            saga.left_undone(compensation, error, result)
         run.publish()
     outcome = "needs-attention" if saga["left"] else "rolled-back"
     saga.end(run.now, "failed" if saga["left"] else "succeeded")

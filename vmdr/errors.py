@@ -94,6 +94,27 @@ def describe(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+# Azure's messages are a line or two; one longer than this is cut (reports and histories stay
+# small).
+CAUSE_CHARS = 300
+
+
+def cause(code: str | None, message: str | None) -> str:
+    """Azure's error as vmdr reports it: `Code: message`, on one line, at most CAUSE_CHARS of
+    message."""
+    text = " ".join(str(message or "").split())
+    if len(text) > CAUSE_CHARS:
+        text = text[:CAUSE_CHARS - 1] + "…"
+    return f"{code}: {text}" if code and text else (code or text or "no error given")
+
+
+def cause_of(exc: BaseException) -> str:
+    """`Code: message` of a failed request (the ARM error body's), or what the exception says."""
+    if isinstance(exc, VmdrError):
+        return cause(None, _KIND.sub("", str(exc), count=1).strip())
+    return cause(arm_code(exc), describe(exc))
+
+
 def classify(exc: BaseException) -> VmdrError:
     """The vmdr error to raise for an Azure failure."""
     if isinstance(exc, VmdrError):

@@ -180,10 +180,11 @@ def advance_restore_primary(catalog: Catalog, clients: AzureClients, ref: StepRe
     allowance = Allowance(ref.allowance)
     with arm.tally() as tally:
         done = restore.advance(clients, plan, ref.run_id, targets, allowance, progress)
-        powered = Progress()
+        powered = progress.part()
         power.advance(clients, started, power.RUNNING, allowance, powered)
         if not started:
             powered.done = True
+    progress.merge(powered)
     progress.finished = done + (len(started) if powered.done else 0)
     progress.done = done == len(targets) and powered.done and not progress.failed_count
     progress.detail = {"recovered": progress.finished}
@@ -203,8 +204,10 @@ def advance_undo_restore(catalog: Catalog, clients: AzureClients, ref: StepRef) 
     before = runbooks.get_record(catalog, ref.plan, ref.run_id, f"primary-{ref.group}") or {}
     progress = Progress(total=len(before))
     with arm.tally() as tally:
-        progress.done = restore.advance_undo(clients, plan, ref.run_id, before,
-                                             Allowance(ref.allowance), progress)
+        remains = restore.advance_undo(clients, plan, ref.run_id, before,
+                                       Allowance(ref.allowance), progress)
+    progress.done = not remains
+    progress.remaining(remains)
     return progress.counted(tally).result()
 
 
@@ -223,7 +226,7 @@ def advance_standby_shape(catalog: Catalog, clients: AzureClients, ref: StepRef)
     with arm.tally() as tally:
         wanted = [standby.Wanted(_site_ref(site, name), old["size"], old["running"])
                   for name, old in before["standbys"].items()]
-        shaped = Progress(memo=progress.memo)
+        shaped = progress.part()
         standby.advance(clients, wanted, allowance, shaped)
         scale_wanted = [scale_sets.Wanted(site.subscription_id, site.resource_group, name,
                                           capacity)
@@ -234,9 +237,7 @@ def advance_standby_shape(catalog: Catalog, clients: AzureClients, ref: StepRef)
                          for name, old in (before.get("image_scale_sets") or {}).items()]
         reached = scale_sets.advance(clients, scale_wanted, allowance, progress) \
             if scale_wanted else []
-    for failure in shaped.failed:
-        progress.fail(*failure.split(": ", 1))
-    progress.memo.update(shaped.memo)
+    progress.merge(shaped)
     progress.total = len(wanted) + len(scale_wanted)
     progress.finished = shaped.finished + len(reached)
     progress.done = shaped.done and len(reached) == len(scale_wanted) and \

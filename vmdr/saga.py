@@ -12,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-STATUS_KEYS = ("kind", "plan", "run_id", "mode", "phase", "steps", "awaiting", "children")
+STATUS_KEYS = ("kind", "plan", "run_id", "mode", "phase", "steps", "awaiting", "children",
+               "failure")
 # Each group's progress in the status (counts only; the CLI's --watch shows them).
 GROUP_KEYS = ("name", "state", "vms", "done_recovered", "done_standbys", "done_scale_sets")
 
@@ -96,9 +97,17 @@ class Saga:
         self.state["compensated"].append({"description": compensation["description"],
                                           "at": now.isoformat()})
 
-    def left_undone(self, compensation: dict[str, Any], error: str) -> None:
-        """A compensation that could not be done: kept, with how to run it again."""
+    def left_undone(self, compensation: dict[str, Any], error: str,
+                    result: dict[str, Any] | None = None) -> None:
+        """A compensation that could not be done: kept, with how to run it again and what
+        remains (`remains`: the ids its undo reported still there, or not back as they were —
+        at most MAX_NAMED of `remains_count`; from the converge `result` of an advance one)."""
+        detail = ((result or {}).get("progress") or {}).get("detail") or {}
+        remains = [str(i) for i in detail.get("remains") or []]
         self.state["left"].append({"description": compensation["description"], "error": error,
+                                   "remains": remains,
+                                   "remains_count": int(detail.get("remains_count")
+                                                        or len(remains)),
                                    "step": compensation["step"],
                                    "activity": compensation["activity"],
                                    "input": compensation["input"],
@@ -111,7 +120,8 @@ class Saga:
 
     def custom_status(self) -> dict[str, Any]:
         """`{kind, plan, run_id, mode, phase, steps: [{name, state, started, ended}], awaiting,
-        children, groups: [{name, state, vms, done_*}]}`."""
+        children, failure, groups: [{name, state, vms, done_*}]}` (failure: why the run rolls
+        back, with Azure's error code and message)."""
         status = {key: self.state.get(key) for key in STATUS_KEYS}
         status["steps"] = [{k: step[k] for k in ("name", "state", "started", "ended")}
                            for step in self.state["steps"]]

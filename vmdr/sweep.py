@@ -99,10 +99,9 @@ def advance_sweep(catalog: Catalog, clients: AzureClients, ref: SweepRef) -> dic
                                      "vms": sorted(entry["vms"])})
                 continue
             deleting_runs.append(run_id)
-            deleting = Progress()
+            deleting = progress.part()
             recover.advance_delete(clients, plan, run_id, entry["vms"], allowance, deleting)
-            for failure in deleting.failed:
-                progress.fail(*failure.split(": ", 1))
+            progress.merge(deleting)
         primary = recover.SecondaryGroup.of_site(clients, plan.primary)
         for run_id, entry in sorted(left_behind(primary, plan.name, set(ref.keep_runs),
                                                 ref.before).items()):

@@ -53,9 +53,11 @@ def configure(environ: Mapping[str, str] | None = None) -> bool:
 
 
 def run_finished(report: dict[str, Any]) -> None:
-    """A finished failover or failback (its report): a span for the run with one child per
-    step at the recorded times; its RTO; the RPO of each VM's recovery point."""
+    """A finished failover or failback (its report): a log record of its end (why it failed
+    and what it left, in Azure's words); a span for the run with one child per step at the
+    recorded times; its RTO; the RPO of each VM's recovery point."""
     try:
+        _log_end(report)
         _run_spans(report)
         common = {"vmdr.plan": report["plan"], "vmdr.kind": report.get("kind", "failover"),
                   "vmdr.outcome": report.get("outcome") or "unknown"}
@@ -68,6 +70,21 @@ def run_finished(report: dict[str, Any]) -> None:
                                {**common, "vmdr.vm": row["vm"], "vmdr.source": "run"})
     except Exception:  # telemetry must never fail a run's report
         log.exception("telemetry of run %s failed", report.get("run_id"))
+
+
+def _log_end(report: dict[str, Any]) -> None:
+    """`vmdr.run` (warning unless it succeeded) and one `vmdr.run.left` per compensation left
+    undone, with the ids of what remains (at most MAX_NAMED each: records stay small)."""
+    outcome = report.get("outcome") or "unknown"
+    head = (f"kind={report.get('kind', 'failover')} plan={report['plan']} "
+            f"run={report['run_id']}")
+    level = logging.INFO if outcome == "succeeded" else logging.WARNING
+    log.log(level, "vmdr.run %s outcome=%s failure=%s", head, outcome,
+            report.get("failure") or "none")
+    for item in report.get("left") or []:
+        log.warning("vmdr.run.left %s compensation=%r error=%s remains=%s", head,
+                    item.get("description"), item.get("error"),
+                    ",".join(item.get("remains") or []) or "none")
 
 
 def cycle_finished(report: dict[str, Any]) -> None:

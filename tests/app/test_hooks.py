@@ -219,3 +219,25 @@ def _no_guest_rules(arm):
     yield
     arm.admin.clear_guests()
     arm.admin.clear_webhooks()
+
+
+def test_a_run_command_azure_refuses_is_a_failed_attempt_with_azures_error(
+        arm, catalog, azure_clients):
+    store_plan(catalog, arm, {"after": [{
+        "name": "promote", "sagas": ["failover"], "retries": 1,
+        "run_command": {"vm": "shop-db-1", "script": ["promote.sh"]}}]})
+    denied = ("The client 'vmdr' with object id 'vmdr' does not have authorization to perform "
+              "action 'Microsoft.Compute/virtualMachines/runCommands/write' over scope "
+              "'/subscriptions/…/shop-db-standby' or the scope is invalid.")
+    arm.admin.add_fault(action="Microsoft.Compute/virtualMachines/runCommands/write",
+                        resource_contains="shop-db-standby", status=403,
+                        code="AuthorizationFailed", message=denied, count=2)
+    run_id = make_runbook(catalog)
+    results = drive(catalog, azure_clients, run_id, "promote")
+    assert results[-1]["failed"] == [
+        f"hook promote: Azure refused the Run Command: AuthorizationFailed: {denied} after 2 "
+        "attempt(s)"]
+    record = record_of(catalog, run_id, "promote")
+    assert [(a["attempt"], a["state"]) for a in record["attempts"]] == [(1, "failed"),
+                                                                        (2, "failed")]
+    assert len(commands(arm, "PUT")) == 2  # each attempt asked once, both refused

@@ -288,6 +288,11 @@ def test_a_compensation_that_fails_leaves_needs_attention_with_what_is_left(vmdr
     [left] = output["left"]
     assert left["description"].startswith("undo the recovery of group data")
     assert "shop-db-standby" in left["error"] and "AllocationFailed" in left["error"]
+    # What remains: the standby, not back running at its size (armsim: deallocated).
+    standby = f"/subscriptions/{SUB}/resourceGroups/rg-shop-neu/providers/Microsoft.Compute/" \
+              "virtualMachines/shop-db-standby"
+    assert left["remains"] == [standby] and left["remains_count"] == 1
+    assert power(vmdr, "rg-shop-neu", "shop-db-standby") == "PowerState/deallocated"
     # Everything else was undone.
     assert resources_of_run(vmdr, output["run_id"]) == []
     vmdr.platform.clock.advance(600)  # Traffic Manager's probes see the primary again

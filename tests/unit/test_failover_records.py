@@ -36,7 +36,7 @@ def test_custom_status_has_the_documented_shape_and_lists_the_children():
     status = saga.custom_status()
     assert status["groups"] == [{"name": "app", "state": "recovering", "vms": 2}]
     assert set(status) == {"kind", "plan", "run_id", "mode", "phase", "steps", "awaiting",
-                           "children", "groups"}
+                           "children", "failure", "groups"}
     assert status["children"] == ["failover-shop:run-1:1"]
     assert status["steps"] == [{"name": "preflight", "state": "succeeded",
                                 "started": T0.isoformat(),

@@ -75,3 +75,5 @@ def render_report(out, report: dict) -> None:
     for item in report.get("left") or []:
         out.print(f"[bold red]left undone[/] {plain(item.get('description'))}: "
                   f"{plain(item.get('error'))}")
+        for rid in item.get("remains") or []:
+            out.print(f"  still there: {plain(rid)}")

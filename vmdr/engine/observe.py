@@ -66,12 +66,19 @@ def failure_of(view: Any) -> str | None:
 
 def power_states(clients: AzureClients, vm_ids: list[str]) -> dict[str, str | None]:
     """Power state by VM id (lower case); None for a VM that does not exist. One read each."""
+    return {key: power for key, (power, _) in instance_states(clients, vm_ids).items()}
+
+
+def instance_states(clients: AzureClients,
+                    vm_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
+    """(power state, Azure's error of its last operation if that failed) by VM id (lower case);
+    (None, None) for a VM that does not exist. One read each."""
     keys = [vm_id.lower() for vm_id in vm_ids]
-    return dict(zip(keys, parallel(lambda vm_id: _one_power_state(clients, vm_id), vm_ids),
+    return dict(zip(keys, parallel(lambda vm_id: _one_instance_state(clients, vm_id), vm_ids),
                     strict=True))
 
 
-def _one_power_state(clients: AzureClients, vm_id: str) -> str | None:
+def _one_instance_state(clients: AzureClients, vm_id: str) -> tuple[str | None, str | None]:
     from azure.core.exceptions import ResourceNotFoundError
 
     rid = arm_ids.parse(vm_id)
@@ -79,5 +86,5 @@ def _one_power_state(clients: AzureClients, vm_id: str) -> str | None:
         view = clients.compute(rid.subscription_id).virtual_machines.instance_view(
             rid.resource_group, rid.name)
     except ResourceNotFoundError:
-        return None
-    return power_of(view)
+        return None, None
+    return power_of(view), failure_of(view)

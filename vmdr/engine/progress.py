@@ -33,6 +33,29 @@ class Progress(BaseModel):
         if len(self.failed) < MAX_NAMED:
             self.failed.append(f"{what}: {why}")
 
+    def part(self) -> Progress:
+        """The progress of a part of this step, sharing this one's memo (the same dict: each
+        part's retry counts and operations stay as it wrote them)."""
+        part = Progress()
+        part.memo = self.memo  # assigned, not validated: pydantic would copy it
+        return part
+
+    def merge(self, other: Progress) -> None:
+        """A part's failures (its memo is this one's: `part`)."""
+        for failure in other.failed:
+            self.fail(*failure.split(": ", 1))
+        # what it only counted stays counted
+        self.failed_count += other.failed_count - len(other.failed)
+
+    def remaining(self, ids: list[str], count: int | None = None) -> None:
+        """What an undo has not undone yet (ids of what is still there, or not back as it
+        was): at most MAX_NAMED, and how many (`count`, when `ids` is already cut). A rollback
+        that gives up lists them."""
+        count = len(ids) if count is None else count
+        if count:
+            self.detail["remains"] = ids[:MAX_NAMED]
+            self.detail["remains_count"] = count
+
     def counted(self, tally) -> Progress:
         """Take the ARM counts of `vmdr.engine.arm.tally()`."""
         self.reads, self.throttled = tally.reads, tally.throttled

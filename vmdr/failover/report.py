@@ -245,8 +245,19 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"- {c['description']}" for c in report["compensations_run"]]
     if report["left"]:
         lines += ["", "## Needs attention", ""]
-        lines += [f"- {item['description']}: {item['error']}" for item in report["left"]]
+        for item in report["left"]:
+            lines.append(f"- {item['description']}: {item['error']}")
+            lines += [f"  - still there, or not back as it was: `{rid}`"
+                      for rid in item.get("remains") or []]
+            more = unnamed(item)
+            if more:
+                lines.append(f"  - and {more} more (the run's tags find them)")
     return "\n".join(lines) + "\n"
+
+
+def unnamed(item: dict[str, Any]) -> int:
+    """How many of what a left compensation left behind its entry does not name."""
+    return max(0, int(item.get("remains_count") or 0) - len(item.get("remains") or []))
 
 
 def _cell(text: str, limit: int = 120) -> str:

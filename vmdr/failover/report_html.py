@@ -9,6 +9,7 @@ from typing import Any
 
 from vmdr.backups import report as backups_report
 from vmdr.failover import timeline
+from vmdr.failover.report import unnamed
 
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
@@ -59,10 +60,19 @@ def render(report: dict[str, Any], rpo_minutes_target: float | None = None) -> s
     left = report.get("left") or []
     if left:
         parts.append("<h2>Needs attention</h2><ul>" + "".join(
-            f"<li>{escape(item['description'])}: {escape(str(item['error']))}</li>"
-            for item in left) + "</ul>")
+            f"<li>{escape(item['description'])}: {escape(str(item['error']))}"
+            + _remains(item) + "</li>" for item in left) + "</ul>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _remains(item: dict[str, Any]) -> str:
+    """What a left compensation left behind: each id, and how many more."""
+    rows = [f"<li><code>{escape(str(rid))}</code></li>" for rid in item.get("remains") or []]
+    more = unnamed(item)
+    if more:
+        rows.append(f"<li>and {more} more (the run's tags find them)</li>")
+    return "<ul>" + "".join(rows) + "</ul>" if rows else ""
 
 
 def _timeline(report: dict[str, Any]) -> list[str]:

@@ -106,7 +106,7 @@ def advance_recovery(catalog: Catalog, clients: AzureClients, ref: StepRef) -> d
             if images else []
         wanted = [standby.Wanted(_site_ref(book.secondary, vm.standby_vm), vm.target_size, True)
                   for vm in vms if vm.strategy == "standby-resize"]
-        standby_progress = Progress(memo=progress.memo)
+        standby_progress = progress.part()
         standby.advance(clients, wanted, allowance, standby_progress, rolling=group.rolling,
                         check=_rolling_check(group, book, ref.run_id))
         site = book.secondary
@@ -117,9 +117,7 @@ def advance_recovery(catalog: Catalog, clients: AzureClients, ref: StepRef) -> d
                          if vm.image and vm.image.scale_set]
         reached = scale_sets.advance(clients, scale_wanted, allowance, progress) \
             if scale_wanted else []
-    progress.memo.update(standby_progress.memo)
-    for failure in standby_progress.failed:
-        progress.fail(*failure.split(": ", 1))
+    progress.merge(standby_progress)
     progress.total = len(targets) + sum(t.count for t in images) + len(wanted) + \
         len(scale_wanted)
     progress.finished = len(recovered) + standby_progress.finished + len(reached)
@@ -143,7 +141,7 @@ def advance_undo_group(catalog: Catalog, clients: AzureClients, ref: StepRef) ->
     with arm.tally() as tally:
         recovered = {vm.name for vm in group.vms
                      if vm.strategy == "recover-from-copy" or (vm.image and vm.image.count)}
-        deleting = Progress()
+        deleting = progress.part()
         if recovered:
             recover.advance_delete(clients, plan, ref.run_id, recovered, allowance, deleting)
         else:
@@ -152,9 +150,9 @@ def advance_undo_group(catalog: Catalog, clients: AzureClients, ref: StepRef) ->
                   for name, old in before["standbys"].items()]
         if group.rolling:
             wanted.reverse()  # undone in the reverse of the order they were resized
-        standby_progress = Progress(memo=progress.memo)
-        standby.advance(clients, wanted, allowance, standby_progress,
-                        rolling=group.rolling)
+        standby_progress = progress.part()
+        unshaped = standby.advance(clients, wanted, allowance, standby_progress,
+                                   rolling=group.rolling)
         site = book.secondary
         scale_wanted = [scale_sets.Wanted(site.subscription_id, site.resource_group, name,
                                           capacity)
@@ -165,13 +163,16 @@ def advance_undo_group(catalog: Catalog, clients: AzureClients, ref: StepRef) ->
                          for name, old in (before.get("image_scale_sets") or {}).items()]
         reached = scale_sets.advance(clients, scale_wanted, allowance, progress) \
             if scale_wanted else []
-    progress.memo.update(standby_progress.memo)
-    for failure in standby_progress.failed + deleting.failed:
-        progress.fail(*failure.split(": ", 1))
+    progress.merge(standby_progress)
+    progress.merge(deleting)
     progress.total = deleting.total + len(wanted) + len(scale_wanted)
     progress.done = (deleting.done and standby_progress.done
                      and len(reached) == len(scale_wanted) and not progress.failed_count)
     progress.detail = {"left_to_delete": deleting.total if not deleting.done else 0}
+    there = {s["name"].lower() for s in reached}
+    shapes = unshaped + [s.id for s in scale_wanted if s.name.lower() not in there]
+    progress.remaining(shapes + deleting.detail.get("remains", []),
+                       len(shapes) + deleting.detail.get("remains_count", 0))
     return progress.counted(tally).result()
 
 
@@ -251,7 +252,7 @@ def advance_power(catalog: Catalog, clients: AzureClients, ref: StepRef) -> dict
         vms = [vm_ref for _, vm_ref in side_vms(book, ref.side, groups)
                if before.get(vm_ref.name) in (power.RUNNING, "PowerState/starting")]
     want = power.RUNNING if ref.want == "running" else power.DEALLOCATED
-    progress = Progress()
+    progress = Progress(memo=dict(ref.memo))
     with arm.tally() as tally:
         power.advance(clients, vms, want, Allowance(ref.allowance), progress)
     if not vms:

@@ -20,9 +20,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from azure.core.exceptions import AzureError
 from pydantic import BaseModel, Field
 
-from vmdr import clock, naming
+from vmdr import clock, errors, naming
 from vmdr.azure import AzureClients
 from vmdr.backups import record as backup_records
 from vmdr.catalog import RUNS, Catalog
@@ -141,12 +142,20 @@ def _start_attempt(catalog: Catalog, plan: Plan, clients: AzureClients,
         record["retry_at"] = None  # set again if this attempt fails
         site, vm = vm_of(book, ref.run_id, action.run_command.vm)
         command = naming.hook_run_command(ref.run_id, ref.name, ref.action, number)
-        guest.start_script(clients, site.subscription_id, site.resource_group, vm, command,
-                           action.run_command.script, site.region or "",
-                           action.run_command.timeout_seconds)
-        record["attempts"].append({"attempt": number, "state": "started",
-                                   "started": now.isoformat(), "ended": None, "vm": vm,
-                                   "command": command})
+        attempt = {"attempt": number, "state": "started", "started": now.isoformat(),
+                   "ended": None, "vm": vm, "command": command}
+        try:
+            guest.start_script(clients, site.subscription_id, site.resource_group, vm, command,
+                               action.run_command.script, site.region or "",
+                               action.run_command.timeout_seconds)
+        except AzureError as exc:
+            if errors.is_transient(exc):
+                raise  # not now: the look is retried, this attempt not counted
+            # Azure refused to run it (the VM is not running, a denied action): a failed
+            # attempt, with Azure's error, as the report shows it.
+            attempt.update(state="failed", ended=now.isoformat(),
+                           error=f"Azure refused the Run Command: {errors.cause_of(exc)}")
+        record["attempts"].append(attempt)
         return
     hook = action.webhook
     record["retry_at"] = None

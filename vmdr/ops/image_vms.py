@@ -30,13 +30,11 @@ from azure.mgmt.compute.models import (
 
 from vmdr import naming, tags
 from vmdr.azure import AzureClients
-from vmdr.engine import observe
-from vmdr.engine.arm import Allowance, begin, parallel
+from vmdr.engine import failures, observe
+from vmdr.engine.arm import Accepted, Allowance, begin, parallel
 from vmdr.engine.progress import Progress
 from vmdr.ops import recover
 from vmdr.plan import Plan
-
-RETRIES = 2
 
 
 @dataclass
@@ -75,14 +73,17 @@ def advance(clients: AzureClients, plan: Plan, run_id: str, targets: list[ImageT
                 state = observe.provisioning(machine)
                 if state == "succeeded":
                     created.append((target, machine))
-                elif state == "failed" and recover._retry(progress, f"vm:{name}", target.vm,
-                                                          "the VM's creation failed"):
-                    first.append(_put_vm(compute, plan, run_id, target, index))
+                elif state == "failed" and recover.retry(
+                        clients, site.subscription_id, progress, f"vm:{name}", target.vm,
+                        "the VM's creation failed", machine):
+                    first.append(failures.remembered(progress, f"vm:{name}", _put_vm(
+                        compute, plan, run_id, target, index)))
                 continue
             nic_name = naming.image_nic(target.vm, index, run_id)
-            ready = recover._check_or_request(
-                now.nics.get(nic_name.lower()), plan, run_id, progress, f"nic:{nic_name}",
-                target.vm, then, _put_nic(network, plan, run_id, target, nic_name))
+            ready = recover.check_or_request(
+                clients, now.nics.get(nic_name.lower()), plan, run_id, progress,
+                f"nic:{nic_name}", target.vm, then,
+                _put_nic(network, plan, run_id, target, nic_name))
             if ready and not any(f.startswith(f"{target.vm}:") for f in progress.failed):
                 first.append(_put_vm(compute, plan, run_id, target, index))
     recovered = []
@@ -129,17 +130,18 @@ def _running(clients: AzureClients, plan: Plan, created: list[dict], allowance: 
 
 
 def _put_nic(network, plan: Plan, run_id: str, target: ImageTarget, name: str):
-    def request() -> None:
-        begin(network.network_interfaces.begin_create_or_update, plan.secondary.resource_group,
-              name, recover.nic_body(plan, run_id, target.vm, target.subnet_id))
+    def request() -> Accepted:
+        return begin(network.network_interfaces.begin_create_or_update,
+                     plan.secondary.resource_group, name,
+                     recover.nic_body(plan, run_id, target.vm, target.subnet_id))
     return request
 
 
 def _put_vm(compute, plan: Plan, run_id: str, target: ImageTarget, index: int):
-    def request() -> None:
-        begin(compute.virtual_machines.begin_create_or_update, plan.secondary.resource_group,
-              naming.image_vm(target.vm, index, run_id),
-              vm_body(plan, run_id, target, index))
+    def request() -> Accepted:
+        return begin(compute.virtual_machines.begin_create_or_update,
+                     plan.secondary.resource_group, naming.image_vm(target.vm, index, run_id),
+                     vm_body(plan, run_id, target, index))
     return request
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from vmdr.azure import AzureClients
-from vmdr.engine import observe
+from vmdr.engine import failures, observe
 from vmdr.engine.arm import Allowance, begin, parallel
 from vmdr.engine.progress import Progress
 
@@ -43,18 +43,24 @@ def power_states(clients: AzureClients, vms: list[VmRef]) -> dict[str, str | Non
 
 def advance(clients: AzureClients, vms: list[VmRef], want: str, allowance: Allowance,
             progress: Progress) -> dict[str, str | None]:
-    """One step of bringing `vms` to `want` (RUNNING or DEALLOCATED); their states as seen."""
-    states = power_states(clients, vms)
+    """One step of bringing `vms` to `want` (RUNNING or DEALLOCATED); their states as seen. A VM
+    whose last operation Azure failed is asked again a few times, then fails with Azure's
+    error. The ids of those not there yet are the progress's `remains`."""
+    seen = observe.instance_states(clients, [vm.id for vm in vms])
+    states = {vm.name: seen[vm.id.lower()][0] for vm in vms}
     requests = []
     progress.total = len(vms)
     progress.finished = 0
+    verb = "start" if want == RUNNING else "deallocate"
     for vm in vms:
-        state = states[vm.name]
+        state, failure = seen[vm.id.lower()]
         if state is None:
             progress.fail(vm.name, "not found, or Azure reports no power state")
         elif state == want:
             progress.finished += 1
-        elif state not in observe.TRANSITIONAL:
+        elif state not in observe.TRANSITIONAL and (failure is None or failures.retry(
+                progress, f"power:{vm.name}", vm.name, f"Azure failed to {verb} it",
+                lambda failure=failure: failure)):
             requests.append(vm)
     chosen = [vm for vm in requests if allowance.take()]
 
@@ -65,4 +71,5 @@ def advance(clients: AzureClients, vms: list[VmRef], want: str, allowance: Allow
 
     parallel(ask, chosen)
     progress.done = progress.finished == len(vms) and not progress.failed_count
+    progress.remaining([vm.id for vm in vms if states[vm.name] != want])
     return states

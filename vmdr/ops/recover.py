@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from azure.core.exceptions import AzureError, HttpResponseError
 from azure.mgmt.compute.models import (
     CreationData,
     DataDisk,
@@ -28,18 +29,15 @@ from azure.mgmt.compute.models import (
 )
 from azure.mgmt.network.models import NetworkInterface, NetworkInterfaceIPConfiguration, Subnet
 
-from vmdr import arm_ids, naming, tags
+from vmdr import arm_ids, errors, naming, tags
 from vmdr.azure import AzureClients
-from vmdr.engine import observe
-from vmdr.engine.arm import Allowance, begin, parallel
+from vmdr.engine import failures, observe
+from vmdr.engine.arm import Accepted, Allowance, begin, parallel
 from vmdr.engine.progress import Progress
 from vmdr.ops import points
 from vmdr.plan import Plan
 from vmdr.plan.model import ExcludedAtFailover
 from vmdr.recovery_point import DiskRole, RecoveryPoint
-
-# A resource whose creation failed is asked for again this many times before the VM fails.
-RETRIES = 2
 
 
 @dataclass
@@ -79,8 +77,8 @@ class SecondaryGroup:
 class _Requests:
     """Creations to ask for, VM PUTs first (they are the long pole once disks are there)."""
 
-    first: list[Callable[[], None]] = field(default_factory=list)
-    then: list[Callable[[], None]] = field(default_factory=list)
+    first: list[Callable[[], object]] = field(default_factory=list)
+    then: list[Callable[[], object]] = field(default_factory=list)
 
 
 def advance(clients: AzureClients, plan: Plan, run_id: str, targets: list[Target],
@@ -103,22 +101,25 @@ def advance(clients: AzureClients, plan: Plan, run_id: str, targets: list[Target
                 continue
             if state != "failed":
                 continue  # creating or updating: Azure is on it
-            if _retry(progress, f"vm:{name}", target.vm, "the VM's creation failed"):
-                requests.first.append(_put_vm(compute, plan, run_id, target, name))
+            key = f"vm:{name}"
+            if retry(clients, site.subscription_id, progress, key, target.vm,
+                      "the VM's creation failed", machine):
+                requests.first.append(failures.remembered(
+                    progress, key, _put_vm(compute, plan, run_id, target, name)))
             continue
         ready = True
         for record in [*target.point.disks, *empty_disks(plan, target.point)]:
             disk_name = naming.recovered_disk(target.vm, record.key, run_id)
             disk = now.disks.get(disk_name.lower())
-            ready &= _check_or_request(disk, plan, run_id, progress, f"disk:{disk_name}",
-                                       target.vm, requests.then,
-                                       _put_disk(compute, plan, run_id, target, record, disk_name))
+            ready &= check_or_request(clients, disk, plan, run_id, progress,
+                                      f"disk:{disk_name}", target.vm, requests.then,
+                                      _put_disk(compute, plan, run_id, target, record, disk_name))
         for nic in target.point.vm_configuration.nics or []:
             nic_name = naming.recovered_nic(nic.name, run_id)
             found = now.nics.get(nic_name.lower())
-            ready &= _check_or_request(found, plan, run_id, progress, f"nic:{nic_name}",
-                                       target.vm, requests.then,
-                                       _put_nic(network, plan, run_id, target, nic_name))
+            ready &= check_or_request(clients, found, plan, run_id, progress,
+                                      f"nic:{nic_name}", target.vm, requests.then,
+                                      _put_nic(network, plan, run_id, target, nic_name))
         if ready and not any(f.startswith(f"{target.vm}:") for f in progress.failed):
             requests.first.append(_put_vm(compute, plan, run_id, target, name))
     # Azure starts a VM it creates; one whose creation was retried may be left stopped.
@@ -128,8 +129,9 @@ def advance(clients: AzureClients, plan: Plan, run_id: str, targets: list[Target
     return recovered
 
 
-def _check_or_request(resource, plan: Plan, run_id: str, progress: Progress, key: str, vm: str,
-                      queue: list, request: Callable[[], None]) -> bool:
+def check_or_request(clients: AzureClients, resource, plan: Plan, run_id: str,
+                     progress: Progress, key: str, vm: str, queue: list,
+                     request: Callable[[], Accepted]) -> bool:
     """True when the disk/NIC is there and usable; else queue its creation (or a retry)."""
     if resource is None:
         queue.append(request)
@@ -142,19 +144,22 @@ def _check_or_request(resource, plan: Plan, run_id: str, progress: Progress, key
     percent = getattr(resource, "completion_percent", None)
     if state == "succeeded" and (percent is None or float(percent) >= 100.0):
         return True
-    if state == "failed" and _retry(progress, key, vm, f"{key.split(':')[0]} creation failed"):
-        queue.append(request)
+    if state == "failed" and retry(clients, plan.secondary.subscription_id, progress, key, vm,
+                                   _CREATION[key.split(":")[0]]):
+        queue.append(failures.remembered(progress, key, request))
     return False
 
 
-def _retry(progress: Progress, key: str, vm: str, why: str) -> bool:
-    """Count a retry of `key` in the memo; False (and the VM fails) when retries are spent."""
-    count = int(progress.memo.get(key, 0))
-    if count >= RETRIES:
-        progress.fail(vm, f"{why} {count + 1} times ({key.split(':', 1)[1]})")
-        return False
-    progress.memo[key] = count + 1
-    return True
+_CREATION = {"disk": "the disk's creation failed", "nic": "the NIC's creation failed"}
+
+
+def retry(clients: AzureClients, subscription_id: str, progress: Progress, key: str, vm: str,
+          why: str, machine=None) -> bool:
+    """Count a retry of `key` (`kind:name`) in the memo; False (and the VM fails, with Azure's
+    last error) when retries are spent."""
+    return failures.ask_again(clients, subscription_id, progress, key, vm, why,
+                              machine.id if machine is not None else None,
+                              key.split(":", 1)[1])
 
 
 def _running(clients: AzureClients, plan: Plan, created: list[tuple[Target, Any]],
@@ -177,24 +182,26 @@ def _running(clients: AzureClients, plan: Plan, created: list[tuple[Target, Any]
 
 
 def _put_disk(compute, plan: Plan, run_id: str, target: Target, record, name: str):
-    def request() -> None:
-        begin(compute.disks.begin_create_or_update, plan.secondary.resource_group, name,
-              disk_body(plan, run_id, target.point, record))
+    def request() -> Accepted:
+        return begin(compute.disks.begin_create_or_update, plan.secondary.resource_group, name,
+                     disk_body(plan, run_id, target.point, record))
     return request
 
 
 def _put_nic(network, plan: Plan, run_id: str, target: Target, name: str):
-    def request() -> None:
-        begin(network.network_interfaces.begin_create_or_update, plan.secondary.resource_group,
-              name, nic_body(plan, run_id, target.vm,
+    def request() -> Accepted:
+        return begin(network.network_interfaces.begin_create_or_update,
+                     plan.secondary.resource_group, name,
+                     nic_body(plan, run_id, target.vm,
                               target.subnet_id or plan.secondary.subnet_id))
     return request
 
 
 def _put_vm(compute, plan: Plan, run_id: str, target: Target, name: str):
-    def request() -> None:
-        begin(compute.virtual_machines.begin_create_or_update, plan.secondary.resource_group,
-              name, vm_body(plan, run_id, target.point, target.size))
+    def request() -> Accepted:
+        return begin(compute.virtual_machines.begin_create_or_update,
+                     plan.secondary.resource_group, name,
+                     vm_body(plan, run_id, target.point, target.size))
     return request
 
 
@@ -301,22 +308,24 @@ def made_by(resource_tags: dict | None, plan: str, run_id: str, vms: set[str]) -
 def advance_delete(clients: AzureClients, plan: Plan, run_id: str, vms: set[str],
                    allowance: Allowance, progress: Progress) -> list[str]:
     """One step of deleting every VM, disk and NIC tagged with this plan and run for `vms`: VMs
-    first (their disks and NICs are attached until a VM is gone). Done when none is left.
-    Only resources carrying the run's tags are found, and each is checked again before its
-    delete. Returns the ids asked to be deleted in this step."""
+    first (their disks and NICs are attached until a VM is gone). Done when none is left; the
+    ids of those still there are the progress's `remains`. Only resources carrying the run's
+    tags are found, and each is checked again before its delete. A delete Azure refuses
+    (a lock, a denied action) is asked again a few times, then fails with Azure's error.
+    Returns the names asked to be deleted in this step."""
     site = plan.secondary
     compute = clients.compute(site.subscription_id)
     network = clients.network(site.subscription_id)
     now = SecondaryGroup.read(clients, plan)
-    left = 0
-    requests: list[tuple[Any, Any]] = []
+    remains: list[str] = []
+    requests: list[tuple[str, Any, Any]] = []
     ours = {vm.id.lower() for vm in now.vms.values()
             if made_by(vm.tags, plan.name, run_id, vms)}
     for kind, found in (("vm", now.vms), ("disk", now.disks), ("nic", now.nics)):
         for resource in found.values():
             if not made_by(resource.tags, plan.name, run_id, vms):
                 continue
-            left += 1
+            remains.append(resource.id)
             tags.require_owned(resource.id, resource.tags, plan.name, run_id=run_id)
             if observe.provisioning(resource) in ("deleting", "creating", "updating"):
                 continue  # Azure is busy with it: look again
@@ -333,10 +342,34 @@ def advance_delete(clients: AzureClients, plan: Plan, run_id: str, vms: set[str]
                 continue  # its VM is still being deleted
             operations = {"vm": compute.virtual_machines, "disk": compute.disks,
                           "nic": network.network_interfaces}[kind]
-            requests.append((operations, resource))
+            requests.append((kind, operations, resource))
     chosen = [r for r in requests if allowance.take()]
-    parallel(lambda pair: begin(pair[0].begin_delete, site.resource_group, pair[1].name),
-             chosen)
-    progress.total = max(progress.total, left)
-    progress.done = left == 0
-    return [arm_ids.parse(resource.id).name for _, resource in chosen]
+    refusals = parallel(lambda request: _delete(site.resource_group, request[1], request[2]),
+                        chosen)
+    for (kind, _, resource), refusal in zip(chosen, refusals, strict=True):
+        if refusal is not None and not _throttled(refusal):
+            failures.retry(progress, f"delete:{resource.name}",
+                           resource.tags.get(tags.SOURCE_VM, resource.name),
+                           f"the delete of {_KINDS[kind]} {resource.name} was refused",
+                           lambda refusal=refusal: errors.cause_of(refusal))
+    progress.total = max(progress.total, len(remains))
+    progress.done = not remains
+    progress.remaining(remains)
+    return [arm_ids.parse(resource.id).name for _, _, resource in chosen]
+
+
+_KINDS = {"vm": "VM", "disk": "disk", "nic": "NIC"}
+
+
+def _delete(resource_group: str, operations: Any, resource: Any) -> AzureError | None:
+    """Ask for a delete; Azure's refusal, if it refused."""
+    try:
+        begin(operations.begin_delete, resource_group, resource.name)
+    except AzureError as exc:
+        return exc
+    return None
+
+
+def _throttled(exc: AzureError) -> bool:
+    """ARM throttled the request: not a refusal of the delete (the write budget adapts)."""
+    return isinstance(exc, HttpResponseError) and exc.status_code == 429

@@ -23,14 +23,12 @@ from azure.mgmt.compute.models import DataDisk, Disk, DiskSku, ManagedDiskParame
 
 from vmdr import naming, tags
 from vmdr.azure import AzureClients
-from vmdr.engine import observe
+from vmdr.engine import failures, observe
 from vmdr.engine.arm import Allowance, begin, parallel
 from vmdr.engine.progress import Progress
 from vmdr.ops import points
 from vmdr.plan import Plan
 from vmdr.recovery_point import DiskRole, RecoveryPoint
-
-RETRIES = 2
 
 
 @dataclass
@@ -77,10 +75,13 @@ def advance(clients: AzureClients, plan: Plan, run_id: str, targets: list[Target
             failed = observe.provisioning(machine) == "failed"
             if power == observe.RUNNING and not busy and not failed:
                 done += 1
-            elif not busy and (not failed or _retry(progress, f"start:{target.vm}", target.vm,
-                                                     "the VM's start on its new disks failed")):
-                requests.append(lambda m=machine: begin(compute.virtual_machines.begin_start,
-                                                        site.resource_group, m.name))
+            elif not busy and (not failed or failures.ask_again(
+                    clients, site.subscription_id, progress, f"start:{target.vm}", target.vm,
+                    "the VM's start on its new disks failed", machine.id)):
+                requests.append(failures.remembered(
+                    progress, f"start:{target.vm}",
+                    lambda m=machine: begin(compute.virtual_machines.begin_start,
+                                            site.resource_group, m.name)))
             continue
         ready = True
         for record in target.point.disks:
@@ -97,10 +98,13 @@ def advance(clients: AzureClients, plan: Plan, run_id: str, targets: list[Target
             percent = getattr(disk, "completion_percent", None)
             if state == "failed":
                 ready = False
-                if _retry(progress, f"disk:{name}", target.vm, "a new disk's creation failed"):
-                    requests.append(lambda r=record, n=name, m=machine, t=target: begin(
-                        compute.disks.begin_create_or_update, site.resource_group, n,
-                        _disk_body(plan, run_id, t, r, m)))
+                if failures.ask_again(clients, site.subscription_id, progress, f"disk:{name}",
+                                      target.vm, f"the creation of its new disk {name} failed"):
+                    requests.append(failures.remembered(
+                        progress, f"disk:{name}",
+                        lambda r=record, n=name, m=machine, t=target: begin(
+                            compute.disks.begin_create_or_update, site.resource_group, n,
+                            _disk_body(plan, run_id, t, r, m))))
             elif state != "succeeded" or (percent is not None and float(percent) < 100):
                 ready = False
         if busy:
@@ -154,27 +158,19 @@ def _swapped(machine, plan: Plan, run_id: str, target: Target):
     return machine
 
 
-def _retry(progress: Progress, key: str, vm: str, why: str) -> bool:
-    count = int(progress.memo.get(key, 0))
-    if count >= RETRIES:
-        progress.fail(vm, f"{why} {count + 1} times")
-        return False
-    progress.memo[key] = count + 1
-    return True
-
-
 def advance_undo(clients: AzureClients, plan: Plan, run_id: str, before: dict[str, dict],
-                 allowance: Allowance, progress: Progress) -> bool:
+                 allowance: Allowance, progress: Progress) -> list[str]:
     """One step of undoing the restore of the VMs in `before` ({vm: {"disks", "power"}}): the
     old disks swapped back (while deallocated), the new ones deleted (by the run's tags), the
-    power state as recorded. True when all of that holds."""
+    power state as recorded. Returns what is not undone yet (the VMs' and new disks' ids):
+    none when all of that holds."""
     site = plan.primary
     compute = clients.compute(site.subscription_id)
     machines = observe.vms(clients, site.subscription_id, site.resource_group)
     disks = observe.disks(clients, site.subscription_id, site.resource_group)
     names = set(before)
     states = observe.power_states(clients, [m.id for m in machines.values() if m.name in names])
-    requests, settled = [], True
+    requests, remains = [], []
     for vm, recorded in before.items():
         machine = machines.get(vm.lower())
         if machine is None:
@@ -184,7 +180,7 @@ def advance_undo(clients: AzureClients, plan: Plan, run_id: str, before: dict[st
             power in observe.TRANSITIONAL
         now = disks_of(machine)
         if now["os"].lower() != recorded["disks"]["os"].lower():
-            settled = False
+            remains.append(machine.id)
             if busy:
                 continue
             if power != observe.DEALLOCATED:
@@ -197,13 +193,13 @@ def advance_undo(clients: AzureClients, plan: Plan, run_id: str, before: dict[st
             continue
         want_running = recorded.get("power") in (observe.RUNNING, "PowerState/starting")
         if busy:
-            settled = False
+            remains.append(machine.id)
         elif want_running and power != observe.RUNNING:
-            settled = False
+            remains.append(machine.id)
             requests.append(lambda m=machine: begin(compute.virtual_machines.begin_start,
                                                     site.resource_group, m.name))
         elif not want_running and power not in (observe.DEALLOCATED, None):
-            settled = False
+            remains.append(machine.id)
             requests.append(lambda m=machine: begin(compute.virtual_machines.begin_deallocate,
                                                     site.resource_group, m.name))
     for disk in disks.values():
@@ -211,7 +207,7 @@ def advance_undo(clients: AzureClients, plan: Plan, run_id: str, before: dict[st
         if labels.get(tags.RUN) != run_id or labels.get(tags.PLAN) != plan.name or \
                 labels.get(tags.SOURCE_VM) not in names:
             continue
-        settled = False
+        remains.append(disk.id)
         tags.require_owned(disk.id, disk.tags, plan.name, run_id=run_id)
         if disk.managed_by or observe.provisioning(disk) in ("deleting", "creating",
                                                              "updating"):
@@ -220,7 +216,7 @@ def advance_undo(clients: AzureClients, plan: Plan, run_id: str, before: dict[st
                                              d.name))
     chosen = [r for r in requests if allowance.take()]
     parallel(lambda request: request(), chosen)
-    return settled
+    return remains
 
 
 def _back(machine, recorded: dict[str, Any]):

@@ -15,11 +15,9 @@ from azure.mgmt.compute.models import (
 )
 
 from vmdr.azure import AzureClients
-from vmdr.engine import observe
-from vmdr.engine.arm import Allowance, begin, parallel
+from vmdr.engine import failures, observe
+from vmdr.engine.arm import Accepted, Allowance, begin, parallel
 from vmdr.engine.progress import Progress
-
-RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -29,6 +27,11 @@ class Wanted:
     name: str
     capacity: int
     image_id: str | None = None  # an image version its instances are built from (None: as is)
+
+    @property
+    def id(self) -> str:
+        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                f"/providers/Microsoft.Compute/virtualMachineScaleSets/{self.name}")
 
 
 def capacity(clients: AzureClients, subscription_id: str, resource_group: str, name: str) -> dict:
@@ -65,31 +68,35 @@ def advance(clients: AzureClients, wanted: list[Wanted], allowance: Allowance,
             continue
         image_ok = item.image_id is None or \
             (image_of(scale_set) or "").lower() == item.image_id.lower()
+        key = f"vmss:{item.name}"
         if state == "failed":
-            key = f"vmss:{item.name}"
-            count = int(progress.memo.get(key, 0))
-            if count >= RETRIES:
-                what = "setting its image and capacity" if item.image_id else "scaling"
-                progress.fail(item.name, f"{what} failed {count + 1} times")
+            what = "setting its image and capacity" if item.image_id else "scaling"
+            if not failures.retry(progress, key, item.name, f"{what} failed",
+                                  lambda item=item, key=key: failures.last_error(
+                                      clients, item.subscription_id, progress, key)):
                 continue
-            progress.memo[key] = count + 1
         elif now == item.capacity and image_ok:
             reached.append({"name": item.name, "id": scale_set.id, "capacity": now,
                             **({"image": item.image_id} if item.image_id else {})})
             continue
-        requests.append((item, scale_set))
+        request = _ask(clients, item, scale_set)
+        requests.append(failures.remembered(progress, key, request) if key in progress.memo
+                        else request)
     chosen = [r for r in requests if allowance.take()]
+    parallel(lambda request: request(), chosen)
+    return reached
 
-    def ask(pair) -> None:
-        item, scale_set = pair
+
+def _ask(clients: AzureClients, item: Wanted, scale_set: Any):
+    def request() -> Accepted:
         # Azure's PATCH of sku wants the SKU's name with the new capacity.
         sku = Sku(name=scale_set.sku.name, tier=scale_set.sku.tier, capacity=item.capacity)
         profile = VirtualMachineScaleSetUpdateVMProfile(
             storage_profile=VirtualMachineScaleSetUpdateStorageProfile(
                 image_reference=ImageReference(id=item.image_id))) if item.image_id else None
-        begin(clients.compute(item.subscription_id).virtual_machine_scale_sets.begin_update,
-              item.resource_group, item.name,
-              VirtualMachineScaleSetUpdate(sku=sku, virtual_machine_profile=profile))
+        return begin(
+            clients.compute(item.subscription_id).virtual_machine_scale_sets.begin_update,
+            item.resource_group, item.name,
+            VirtualMachineScaleSetUpdate(sku=sku, virtual_machine_profile=profile))
 
-    parallel(ask, chosen)
-    return reached
+    return request

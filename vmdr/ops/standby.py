@@ -15,13 +15,11 @@ from azure.mgmt.compute.models import HardwareProfile, VirtualMachineUpdate
 
 from vmdr import clock
 from vmdr.azure import AzureClients
-from vmdr.engine import observe
+from vmdr.engine import failures, observe
 from vmdr.engine.arm import Allowance, begin, parallel
 from vmdr.engine.progress import Progress
 from vmdr.ops import guest
 from vmdr.ops.power import VmRef
-
-RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -64,18 +62,19 @@ def state(clients: AzureClients, vm: VmRef) -> dict:
 
 
 def advance(clients: AzureClients, wanted: list[Wanted], allowance: Allowance,
-            progress: Progress, rolling: bool = False, check: Check | None = None) -> None:
+            progress: Progress, rolling: bool = False, check: Check | None = None) -> list[str]:
     """One step towards every standby's wanted shape. `rolling`: one VM at a time, in order —
     the next one is touched only when the one before is done (a replica set keeps members),
-    and, with a `check`, has passed it."""
+    and, with a `check`, has passed it. Returns the ids of the standbys not in shape yet."""
     if not wanted:
         progress.done = True
-        return
+        return []
     first = wanted[0].vm
     machines = observe.vms(clients, first.subscription_id, first.resource_group)
     states = observe.power_states(clients, [w.vm.id for w in wanted])
     requests = []
     finished = 0
+    shaped: set[str] = set()
     for item in wanted:
         machine = machines.get(item.vm.name.lower())
         if machine is None:
@@ -87,6 +86,7 @@ def advance(clients: AzureClients, wanted: list[Wanted], allowance: Allowance,
             if check is not None and not _checked(clients, item.vm, check, allowance, progress):
                 break  # the check runs (or failed): the next one waits
             finished += 1
+            shaped.add(item.vm.id)
             continue
         if step is not None:
             requests.append((item, step))
@@ -96,6 +96,7 @@ def advance(clients: AzureClients, wanted: list[Wanted], allowance: Allowance,
     parallel(lambda request: _ask(clients, *request), chosen)
     progress.total, progress.finished = len(wanted), finished
     progress.done = finished == len(wanted)
+    return [item.vm.id for item in wanted if item.vm.id not in shaped]
 
 
 def _checked(clients: AzureClients, vm: VmRef, check: Check, allowance: Allowance,
@@ -134,6 +135,8 @@ def _checked(clients: AzureClients, vm: VmRef, check: Check, allowance: Allowanc
 
 
 def _failure(clients: AzureClients, vm: VmRef) -> str:
+    """Azure's error of the VM's last operation (its instance view's
+    `ProvisioningState/failed/<code>` status and message)."""
     view = clients.compute(vm.subscription_id).virtual_machines.instance_view(
         vm.resource_group, vm.name)
     return observe.failure_of(view) or "provisioningState Failed"
@@ -145,14 +148,10 @@ def _next_step(machine, power: str | None, item: Wanted, progress: Progress,
     provisioning = observe.provisioning(machine)
     if provisioning in ("creating", "updating", "deleting") or power in observe.TRANSITIONAL:
         return None
-    if provisioning == "failed":
-        key = f"standby:{item.vm.name}"
-        count = int(progress.memo.get(key, 0))
-        if count >= RETRIES:
-            progress.fail(item.vm.name, f"Azure failed its last operation {count + 1} times "
-                                        f"({why()})")
-            return None
-        progress.memo[key] = count + 1
+    if provisioning == "failed" and not failures.retry(
+            progress, f"standby:{item.vm.name}", item.vm.name,
+            "Azure failed its last operation", why):
+        return None
     size_ok = machine.hardware_profile.vm_size.lower() == item.size.lower()
     if not size_ok:
         return "resize" if power == observe.DEALLOCATED else "deallocate"

@@ -13,9 +13,10 @@ Spared always: the runs that run now (`keep_runs`) and any run started after the
 (its run id carries its start time). Deletes go through recover.advance_delete, which checks the
 plan and run tags again before each one.
 
-The primary resource group is read too: a failback makes new disks there (tagged with its run).
-What a run that is not running left there is reported (`region: primary`), never deleted by the
-sweep — the failback's own compensation deletes its disks, and an operator decides on the rest.
+Once the plan has left `protected`, the primary resource group is read too (best effort: the
+region may be down): a failback makes new disks there (tagged with its run). What a run that is
+not running left there is reported (`region: primary`), never deleted by the sweep — the
+failback's own compensation deletes its disks, and an operator decides on the rest.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from azure.core.exceptions import AzureError
 from pydantic import BaseModel, Field
 
-from vmdr import tags
+from vmdr import errors, lifecycle, tags
 from vmdr.azure import AzureClients
 from vmdr.catalog import Catalog, PlanUnavailable
 from vmdr.engine import arm
@@ -75,6 +77,25 @@ def left_behind(found: recover.SecondaryGroup, plan: str, keep: set[str],
     return runs
 
 
+def _primary_leftovers(catalog: Catalog, clients: AzureClients, plan, outcomes: dict,
+                       ref: SweepRef) -> list[dict]:
+    """What runs that are not running left in the primary resource group — read only once the
+    plan has left `protected` (only a failback writes there, and a protected plan's drills and
+    cycles must not add reads of the primary), and best effort: the primary may be down."""
+    if lifecycle.state_of(catalog, plan.name) is lifecycle.State.PROTECTED:
+        return []
+    try:
+        primary = recover.SecondaryGroup.of_site(clients, plan.primary)
+    except AzureError as exc:
+        return [{"region": "primary", "error": f"not read: {errors.describe(exc)}"}]
+    return [{"run_id": run_id, "region": "primary", "resources": entry["count"],
+             "outcome": outcomes.get(run_id) or "no report (the run's state is lost)",
+             "vms": sorted(entry["vms"])}
+            for run_id, entry in sorted(left_behind(primary, plan.name, set(ref.keep_runs),
+                                                    ref.before).items())
+            if outcomes.get(run_id) != "succeeded"]
+
+
 def advance_sweep(catalog: Catalog, clients: AzureClients, ref: SweepRef) -> dict[str, Any]:
     progress = Progress(memo=dict(ref.memo))
     try:
@@ -102,15 +123,7 @@ def advance_sweep(catalog: Catalog, clients: AzureClients, ref: SweepRef) -> dic
             deleting = progress.part()
             recover.advance_delete(clients, plan, run_id, entry["vms"], allowance, deleting)
             progress.merge(deleting)
-        primary = recover.SecondaryGroup.of_site(clients, plan.primary)
-        for run_id, entry in sorted(left_behind(primary, plan.name, set(ref.keep_runs),
-                                                ref.before).items()):
-            if outcomes.get(run_id) != "succeeded":
-                reported.append({"run_id": run_id, "region": "primary",
-                                 "resources": entry["count"],
-                                 "outcome": outcomes.get(run_id) or
-                                 "no report (the run's state is lost)",
-                                 "vms": sorted(entry["vms"])})
+        reported += _primary_leftovers(catalog, clients, plan, outcomes, ref)
     swept = sorted(set(progress.memo.get("swept", [])) | set(deleting_runs))
     progress.memo["swept"] = swept
     progress.total = len(swept)

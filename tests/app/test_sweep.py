@@ -10,7 +10,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.compute import models as cm
 
 from tests.app.support import store_plan
-from vmdr import sweep, tags
+from vmdr import lifecycle, sweep, tags
 
 RG = "rg-shop-neu"
 BEFORE = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -84,8 +84,23 @@ def test_what_a_lost_run_left_in_the_primary_region_is_reported_not_deleted(arm,
         location="westeurope", creation_data=cm.CreationData(create_option="Empty"),
         disk_size_gb=4, tags=labels)).result()
     ref = sweep.SweepRef(plan="shop", before=BEFORE, allowance=10)
+    # Protected: the sweep asks nothing of the primary (drills and cycles run then).
+    since = max((e["seq"] for e in arm.admin.operation_log()), default=0)
+    result = sweep.advance_sweep(catalog, azure_clients, ref)
+    assert result["detail"]["not_proven_orphans"] == []
+    assert not [e for e in arm.admin.operation_log(since_seq=since)
+                if "/resourcegroups/rg-shop-weu/" in e["path"].lower()]
+    # Once the plan left protected (a failback was lost), what the run left there is named.
+    lifecycle.transition(catalog, "shop", {lifecycle.State.PROTECTED},
+                         lifecycle.State.REPROTECTED, BEFORE, "test", "run-x")
     result = sweep.advance_sweep(catalog, azure_clients, ref)
     assert result["done"] and result["writes"] == 0, result
     found = result["detail"]["not_proven_orphans"]
     assert [(r["run_id"], r["region"]) for r in found] == [(lost, "primary")], found
     assert arm.compute.disks.get("rg-shop-weu", "shop-app-1-fb-left").id
+    # The primary's lists refused: the sweep still ends, saying it could not read them.
+    arm.admin.add_fault(action="Microsoft.Compute/disks/read", resource_contains="rg-shop-weu",
+                        status=403, code="AuthorizationFailed", count=50)
+    result = sweep.advance_sweep(catalog, azure_clients, ref)
+    assert result["done"], result
+    assert [r for r in result["detail"]["not_proven_orphans"] if "error" in r], result

@@ -35,10 +35,10 @@ def test_http_starter_and_check_status_urls_poll_to_completion(client: DevhostCl
     status = polled.json()
     assert status["runtimeStatus"] == "Completed"
     assert status["output"] == ["Hello Grace-1!", "Hello Grace-2!", "Hello Grace-3!"]
-    # The same status URL with the function key instead of the system key (a devhost leniency,
-    # see README), and without any key.
+    # The same status URL with the function key instead of the system key, or without any key:
+    # refused, as the host refuses them (the system key or the master key only).
     base = payload["statusQueryGetUri"].split("&code=")[0]
-    assert client.request("GET", base, key=client.function_key).status == 200
+    assert client.request("GET", base, key=client.function_key).status == 401
     assert client.request("GET", base).status == 401
 
 

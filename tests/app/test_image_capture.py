@@ -29,8 +29,9 @@ def store_image_plan(catalog: Catalog, keep_last: int = 2, **image) -> None:
     catalog.put_plan("img", yaml.safe_dump(plan))
 
 
-def run_image_cycle(catalog: Catalog, clients) -> dict:
-    """An image cycle driven in-process (through devhost in tests/e2e/test_image.py)."""
+def run_image_cycle(catalog: Catalog, clients, until=None) -> dict:
+    """An image cycle driven in-process (through devhost in tests/e2e/test_image.py).
+    `until(progress)` stops it early, unfinished: its version and last progress."""
     setup = images.start_cycle(catalog, images.StartImageCycle(plan="img", now=clock.utcnow()))
     ref = images.ImageCycleRef(plan="img", pin=setup["pin"], vms=setup["vms"],
                                version=setup["version"], allowance=50)
@@ -38,6 +39,8 @@ def run_image_cycle(catalog: Catalog, clients) -> dict:
     while True:
         progress = images.advance_cycle(catalog, clients, ref, clock.utcnow())
         ref.memo = progress["memo"]
+        if until is not None and until(progress):
+            return {"version": setup["version"], "progress": progress}
         if progress["done"]:
             break
         assert time.monotonic() < deadline, progress

@@ -126,6 +126,8 @@ BROKEN = [
     ("restore points too often", [("protection.consistency", "restore-point"),
      ("protection.schedule", "0 */30 * * * *"), ("protection.rpo_minutes", 60)],
      "protection.schedule", "at least 60 minutes apart"),
+    ("snapshot sets too often", [("protection.schedule", "0 */10 * * * *"),
+     ("protection.rpo_minutes", 30)], "protection.schedule", "at least 15 minutes apart"),
     ("bad consistency", [("protection.consistency", "app-consistent")],
      "protection.consistency", "is not one of: restore-point, snapshot-set"),
     ("bad copy method", [("protection.copy_method", "rsync")], "protection.copy_method",

@@ -242,6 +242,7 @@ def test_unplanned_failover_with_the_primary_region_down_asks_nothing_of_it(vmdr
     # The region comes back and Azure restarts its VMs: DNS must not send clients back there.
     vmdr.admin.end_outage("westeurope", restart_vms=True)
     assert power(vmdr, "rg-shop-weu", "shop-app-1") == "PowerState/running"
+    vmdr.platform.clock.advance(600)  # long enough for Traffic Manager's probes to see it up
     assert dns_answer(vmdr) == ["shop-neu"]
 
 

@@ -76,6 +76,7 @@ def test_recover_a_vm_from_a_point_then_undo_exactly_what_it_made(
                                              target_size="Standard_E4s_v5",
                                              point=point_of(rp_id))])
     since = max((e["seq"] for e in arm.admin.operation_log()), default=0)
+    arm.admin.set_latency(vm_create=600)  # several looks find the VM being created
     results = converge(catalog, azure_clients, steps.advance_recovery, run_id)
     assert results[-1]["done"] and results[-1]["detail"]["recovered"] == 1
     # Disks and the NIC were asked for together, in one call, and each exactly once.

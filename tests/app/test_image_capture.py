@@ -156,3 +156,23 @@ def test_a_gallery_outside_the_secondary_region_fails_the_vm_clearly(
     last = image_records.get_last_cycle(catalog, "img")
     assert last["vms"]["shop-app-1"]["state"] == "failed"
     assert image_records.newest_usable(catalog, "img") == {}
+
+
+def test_an_image_vm_comes_due_on_its_own_schedule(catalog):
+    """Never captured: due now. Then due again only once its schedule (daily at 03:00) has
+    come round since the last capture began — whatever that capture's outcome."""
+    from datetime import UTC, datetime, timedelta
+
+    from vmdr.api.images import due_vms
+
+    store_image_plan(catalog)
+    plan = catalog.load_plan("img")
+    noon = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert due_vms(catalog, plan, noon) == ["shop-app-1"]
+    image_records.write(catalog, image_records.ImageVersionRecord(
+        plan="img", vm="shop-app-1", version="2026.1201.120000", captured=noon,
+        version_id=f"{DEFINITION}/versions/2026.1201.120000", definition_id=DEFINITION,
+        gallery_id=GALLERY_ID, state=image_records.FAILED, error="replication failed"), None)
+    next_day = noon.replace(day=2, hour=3)
+    assert due_vms(catalog, plan, next_day - timedelta(seconds=1)) == []
+    assert due_vms(catalog, plan, next_day) == ["shop-app-1"]

@@ -16,6 +16,7 @@ from localplatform.azurite import ACCOUNT_KEY
 from vmdr import clock, lifecycle
 from vmdr.backups import copying
 from vmdr.backups import record as records
+from vmdr.backups import report as backups_report
 from vmdr.backups import status as backup_status
 from vmdr.backups.record import CopyState
 
@@ -167,6 +168,43 @@ def test_the_rpo_is_the_age_of_the_newest_copied_backup(backups):
     assert later["over_rpo"] is True and later["rpo_minutes"] > 1500
     # The share's set never looked: nothing copied, over its RPO, nothing to restore.
     assert share["newest"] is None and share["over_rpo"] is True and share["last_look"] is None
+
+
+def test_the_rpo_counts_from_the_backup_s_write_not_from_its_copy(arm, backups, monkeypatch):
+    """A backup seen at once but copied five hours later (its first copy refused) is five hours
+    old when its copy completes: the set's RPO, and a failover report's, count from the
+    application's write, never from vmdr's copy."""
+    backups.source.upload_blob("nightly/wed.bak", b"wednesday")
+    real = type(backups.clients).readable_url
+    attempts = []
+
+    def readable_url(self, blob, storage_now):
+        attempts.append(blob.blob_name)
+        if len(attempts) == 1:  # a SAS that has already expired: this copy is refused
+            return real(self, blob, storage_now - timedelta(hours=7))
+        return real(self, blob, storage_now)
+
+    monkeypatch.setattr(type(backups.clients), "readable_url", readable_url)
+    look(backups, cycle_id="c1")
+    seen = record_of(backups).copies["nightly/wed.bak"]
+    assert seen.state is CopyState.FAILED
+    arm.sim.clock.advance(5 * 3600)  # the virtual clock: five hours between write and copy
+    look(backups, cycle_id="c2")
+    copied = record_of(backups).copies["nightly/wed.bak"]
+    assert copied.state is CopyState.COPIED and attempts == ["nightly/wed.bak"] * 2
+    assert copied.time == seen.time and copied.copied - copied.time >= timedelta(hours=5)
+
+    now = clock.utcnow()
+    plan = backups.catalog.load_plan("backups")
+    db = backup_status.plan_status(backups.catalog, plan, now)[0]
+    assert db["rpo_minutes"] == round((now - seen.time).total_seconds() / 60, 1) >= 300
+    assert db["newest"]["copied"] == copied.copied.isoformat()
+    run_id = "run-rpo-from-write"
+    backups.catalog.pin_run_plan("backups", run_id)
+    report = backups_report.extend(backups.catalog, {
+        "plan": "backups", "run_id": run_id, "started": now.isoformat()}, {})
+    [row] = [r for r in report["backups"] if r["backup"] == backups.set]
+    assert row["rpo_seconds"] == round((now - seen.time).total_seconds(), 1) >= 5 * 3600
 
 
 def test_a_source_that_cannot_be_listed_says_why_and_a_plan_not_protected_stops(backups):

@@ -41,13 +41,14 @@ def make_runbook(catalog, run_id: str, vms: list[RunbookVm],
         groups=[RunbookGroup(name="data", vms=vms, scale_sets=list(scale_sets))]))
 
 
-def converge(catalog, clients, activity, run_id: str, memo=None) -> list[dict]:
+def converge(catalog, clients, activity, run_id: str, memo=None,
+             allowance: int = 200) -> list[dict]:
     """Call an advance until it is done, as the converge orchestration does; every result."""
     results, memo = [], memo or {}
     deadline = time.monotonic() + 60
     while True:
         result = activity(catalog, clients, steps.StepRef(plan="shop", run_id=run_id,
-                                                          group="data", allowance=200,
+                                                          group="data", allowance=allowance,
                                                           memo=memo))
         results.append(result)
         memo = result["memo"]
@@ -76,6 +77,7 @@ def test_recover_a_vm_from_a_point_then_undo_exactly_what_it_made(
                                              target_size="Standard_E4s_v5",
                                              point=point_of(rp_id))])
     since = max((e["seq"] for e in arm.admin.operation_log()), default=0)
+    arm.admin.set_latency(vm_create=600)  # several looks find the VM being created
     results = converge(catalog, azure_clients, steps.advance_recovery, run_id)
     assert results[-1]["done"] and results[-1]["detail"]["recovered"] == 1
     # Disks and the NIC were asked for together, in one call, and each exactly once.
@@ -105,6 +107,24 @@ def test_recover_a_vm_from_a_point_then_undo_exactly_what_it_made(
                 if (r.get("tags") or {}).get(tags.RUN) == run_id]
     deletes = [e for e in arm.admin.operation_log(since_seq=since) if e["method"] == "DELETE"]
     assert deletes[0]["path"].split("/")[-2] == "virtualMachines"  # the VM before its disks
+
+
+def test_a_look_asks_azure_for_no_more_writes_than_its_allowance(arm, catalog, azure_clients):
+    """The ARM budget reaches Azure: a look given 2 writes asks for at most 2 (and says so);
+    the recovery still gets there, a few looks later."""
+    store_plan(catalog, "snapshot-set", "snapshot-copy")
+    rp_id = make_point(catalog, azure_clients, arm)
+    run_id = f"run-test-{uuid.uuid4().hex[:8]}"
+    make_runbook(catalog, run_id, [RunbookVm(name="shop-db-1", strategy="recover-from-copy",
+                                             target_size="Standard_E4s_v5",
+                                             point=point_of(rp_id))])
+    since = max((e["seq"] for e in arm.admin.operation_log()), default=0)
+    results = converge(catalog, azure_clients, steps.advance_recovery, run_id, allowance=2)
+    assert results[-1]["done"] and results[-1]["detail"]["recovered"] == 1
+    assert max(r["writes"] for r in results) == 2
+    writes = [e for e in arm.admin.operation_log(since_seq=since, principal="vmdr")
+              if e["method"] in ("PUT", "PATCH", "POST", "DELETE")]
+    assert len(writes) == sum(r["writes"] for r in results) == 5  # 3 disks, a NIC, the VM
 
 
 def test_undo_refuses_what_vmdr_did_not_tag(arm, catalog, azure_clients):

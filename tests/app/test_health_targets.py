@@ -6,6 +6,7 @@ and after every redirect (issue 10, item 8). The servers here are real HTTP serv
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +14,7 @@ from types import SimpleNamespace
 from urllib.parse import unquote
 
 import pytest
+import trustme
 
 from vmdr.ops import health
 
@@ -20,10 +22,14 @@ NO_CA = SimpleNamespace(settings=SimpleNamespace(ca_bundle=None))
 
 
 class App:
-    """An HTTP server counting requests; /redirect?to=URL answers 302 to URL, /loop to itself."""
+    """An HTTP server counting requests; /redirect?to=URL answers 302 to URL, /loop to itself.
+    With `tls` (a trustme CA) it serves HTTPS for `app.contoso.example` and counts every TCP
+    connection it accepts, before any handshake."""
 
-    def __init__(self):
+    def __init__(self, tls: trustme.CA | None = None):
         self.paths: list[str] = []
+        self.connections = 0
+        self.scheme = "https" if tls else "http"
         app = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -46,13 +52,25 @@ class App:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def verify_request(self, request, client_address):
+                app.connections += 1
+                return True
+
+            def finish_request(self, request, client_address):
+                if tls is not None:
+                    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                    tls.issue_cert("app.contoso.example").configure_cert(context)
+                    request = context.wrap_socket(request, server_side=True)
+                super().finish_request(request, client_address)
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
     def url(self, path: str = "/health", host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -133,3 +151,49 @@ def test_a_redirect_to_an_allowed_target_is_followed(app):
     loop = probe(app.url("/loop"), allow_loopback=True)
     assert loop["ok"] is False and "Exceeded 5 redirects" in loop["error"]
     assert app.paths.count("/loop") == 6
+
+
+@pytest.fixture
+def tls_app(tmp_path) -> Iterator[tuple[App, SimpleNamespace]]:
+    """An HTTPS server for app.contoso.example, and app clients trusting its CA."""
+    ca = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    server = App(tls=ca)
+    yield server, SimpleNamespace(settings=SimpleNamespace(ca_bundle=str(bundle)))
+    server.stop()
+
+
+@pytest.mark.parametrize("forbidden, allow_loopback, expected", [
+    ("127.0.0.1", False, "resolves to 127.0.0.1 is a loopback address"),
+    ("169.254.10.1", True, "resolves to 169.254.10.1 is a link-local address"),
+    ("169.254.169.254", True, "resolves to 169.254.169.254 is the instance metadata service"),
+    ("168.63.129.16", True, "resolves to 168.63.129.16 is Azure's WireServer"),
+])
+def test_an_https_check_is_judged_by_its_addresses_before_any_connection(
+        tls_app, dns, forbidden, allow_loopback, expected):
+    """https goes through the same check as http: a name resolving to a forbidden address is
+    refused before a connection is opened. The name also resolves to this server (first), so
+    a probe that skipped the check would reach it."""
+    app, clients = tls_app
+    dns["app.contoso.example"] = list(dict.fromkeys(["127.0.0.1", forbidden]))
+    url = app.url(host="app.contoso.example")
+    result = health.probe(clients, url, 200, allow_loopback)
+    assert result["ok"] is False and result["status"] is None
+    assert result["error"].startswith("refused: ") and expected in result["error"], result
+    assert app.connections == 0 and app.paths == []
+    # Once every address is allowed, the same https check reaches the server (TLS verified).
+    dns["app.contoso.example"] = ["127.0.0.1"]
+    assert health.probe(clients, url, 200, True) == {"ok": True, "status": 200, "error": None}
+    assert app.connections == 1 and app.paths == ["/health"]
+
+
+def test_an_https_redirect_is_checked_before_it_is_followed(tls_app, dns):
+    app, clients = tls_app
+    dns["app.contoso.example"] = ["127.0.0.1"]
+    dns["imds.contoso.example"] = ["169.254.169.254"]
+    hop = app.url("/redirect?to=https://imds.contoso.example/metadata", host="app.contoso.example")
+    result = health.probe(clients, hop, 200, True)
+    assert result["error"] == "refused: imds.contoso.example resolves to 169.254.169.254 is " \
+        "the instance metadata service (IMDS); vmdr never calls it", result
+    assert app.paths == ["/redirect?to=https://imds.contoso.example/metadata"]

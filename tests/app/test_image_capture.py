@@ -29,8 +29,9 @@ def store_image_plan(catalog: Catalog, keep_last: int = 2, **image) -> None:
     catalog.put_plan("img", yaml.safe_dump(plan))
 
 
-def run_image_cycle(catalog: Catalog, clients) -> dict:
-    """An image cycle driven in-process (through devhost in tests/e2e/test_image.py)."""
+def run_image_cycle(catalog: Catalog, clients, until=None) -> dict:
+    """An image cycle driven in-process (through devhost in tests/e2e/test_image.py).
+    `until(progress)` stops it early, unfinished: its version and last progress."""
     setup = images.start_cycle(catalog, images.StartImageCycle(plan="img", now=clock.utcnow()))
     ref = images.ImageCycleRef(plan="img", pin=setup["pin"], vms=setup["vms"],
                                version=setup["version"], allowance=50)
@@ -38,6 +39,8 @@ def run_image_cycle(catalog: Catalog, clients) -> dict:
     while True:
         progress = images.advance_cycle(catalog, clients, ref, clock.utcnow())
         ref.memo = progress["memo"]
+        if until is not None and until(progress):
+            return {"version": setup["version"], "progress": progress}
         if progress["done"]:
             break
         assert time.monotonic() < deadline, progress
@@ -153,3 +156,23 @@ def test_a_gallery_outside_the_secondary_region_fails_the_vm_clearly(
     last = image_records.get_last_cycle(catalog, "img")
     assert last["vms"]["shop-app-1"]["state"] == "failed"
     assert image_records.newest_usable(catalog, "img") == {}
+
+
+def test_an_image_vm_comes_due_on_its_own_schedule(catalog):
+    """Never captured: due now. Then due again only once its schedule (daily at 03:00) has
+    come round since the last capture began — whatever that capture's outcome."""
+    from datetime import UTC, datetime, timedelta
+
+    from vmdr.api.images import due_vms
+
+    store_image_plan(catalog)
+    plan = catalog.load_plan("img")
+    noon = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    assert due_vms(catalog, plan, noon) == ["shop-app-1"]
+    image_records.write(catalog, image_records.ImageVersionRecord(
+        plan="img", vm="shop-app-1", version="2026.1201.120000", captured=noon,
+        version_id=f"{DEFINITION}/versions/2026.1201.120000", definition_id=DEFINITION,
+        gallery_id=GALLERY_ID, state=image_records.FAILED, error="replication failed"), None)
+    next_day = noon.replace(day=2, hour=3)
+    assert due_vms(catalog, plan, next_day - timedelta(seconds=1)) == []
+    assert due_vms(catalog, plan, next_day) == ["shop-app-1"]

@@ -7,8 +7,9 @@ from __future__ import annotations
 import time
 import uuid
 
-from tests.app.test_image_capture import run_image_cycle, store_image_plan
-from vmdr import image_records, naming, tags
+from tests.app.test_image_capture import run_image_cycle, store_image_plan, versions_in_azure
+from vmdr import clock, image_records, naming, tags
+from vmdr.api import images as images_api
 from vmdr.failover import preflight, runbook, steps
 from vmdr.failover.request import FailoverRequest
 from vmdr.ops import power
@@ -62,6 +63,33 @@ def test_preflight_needs_a_replicated_version_and_picks_the_newest(arm, catalog,
     assert vm.target_size == "Standard_D4s_v5"  # the VM's size at capture
     record, _ = image_records.read(catalog, "img", "shop-app-1", newest)
     assert vm.image.captured == record.captured and vm.image.tags["app"] == "shop"
+
+
+def test_a_version_still_replicating_is_neither_picked_nor_counted(arm, catalog, azure_clients):
+    """A version whose replica in the secondary is still Replicating is not usable: preflight
+    builds from the older replicated version, and the image VM's RPO is that version's age."""
+    store_image_plan(catalog)
+    usable = run_image_cycle(catalog, azure_clients)["version"]
+    # The next version's copy to northeurope outlasts the test (armsim's latency profile).
+    arm.admin.set_latency(image_replication_base=10 ** 9)
+    held = run_image_cycle(catalog, azure_clients,
+                           until=lambda progress: progress["detail"]["replicating"])
+    newer = held["version"]
+    assert newer != usable
+    assert versions_in_azure(arm)[newer]["North Europe"] == "Replicating"
+
+    checked = preflight.preflight(catalog, azure_clients, "img", "run-held",
+                                  FailoverRequest(mode="unplanned"))
+    assert checked["blockers"] == [], checked
+    [vm] = runbook.load(catalog, "img", "run-held").vms()
+    assert vm.image.version == usable
+    now = clock.utcnow()
+    [row] = images_api.image_rpo(catalog, catalog.load_plan("img"), "img", now)
+    kept, _ = image_records.read(catalog, "img", "shop-app-1", usable)
+    assert row["newest_usable"] == usable and row["captured"] == kept.captured.isoformat()
+    assert row["rpo_minutes"] == round((now - kept.captured).total_seconds() / 60, 1)
+    assert [(v["version"], v["state"]) for v in row["versions"]] == [
+        (newer, image_records.CAPTURING), (usable, image_records.REPLICATED)]
 
 
 def test_recovery_creates_count_vms_from_the_image_and_undo_leaves_nothing(

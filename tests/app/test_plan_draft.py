@@ -118,8 +118,8 @@ def test_false_friends_are_flagged_and_left_out(arm, tmp_path):
                                       "redundancy": "LocallyRedundant",
                                       "protected_vms": ["shop-app-2", "shop-db-1"]}]})
     other = yaml.safe_load(Path("examples/plans/shop.yaml").read_text())
-    other.update(name="shop-db", groups=[{"name": "data", "vms": [
-        {"name": "shop-db-1", "strategy": "recover-from-copy"}]}])
+    other.update(name="shop-db", groups=[{"name": "data", "vms": [  # Azure ignores case
+        {"name": "Shop-DB-1", "strategy": "recover-from-copy"}]}])
     other.pop("drill")
     existing = tmp_path / "shop-db.yaml"
     existing.write_text(yaml.safe_dump(other))

@@ -119,6 +119,27 @@ def test_list_shows_valid_and_invalid_plans_with_newest_points(app_functions, ca
     assert shop_vms["shop-app-2"]["newest_complete_point"] is None
 
 
+def test_each_vm_s_rpo_is_reported_against_the_target(app_functions, catalog, monkeypatch):
+    """GET …/recovery-points: each VM's RPO is the age of its newest complete point, over the
+    plan's target (300 minutes) or not; a VM without a complete point is over it."""
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    monkeypatch.setenv(SIM_CLOCK_SETTING, VirtualClock.start(1.0, now).to_json())
+    put(app_functions, "shop", SHOP)
+    for vm, minutes, complete in (("shop-app-1", 90, True), ("shop-app-2", 400, True),
+                                  ("shop-app-2", 30, False)):
+        created = now - timedelta(minutes=minutes)
+        catalog.create_point(RecoveryPoint(
+            plan="shop", vm=vm, rp_id=new_rp_id(created, f"{minutes:08x}"), created=created,
+            complete=complete, consistency="snapshot-set", copy_method="snapshot-copy"))
+    status, body = call(app_functions, "recovery_points", "GET",
+                        "http://localhost/api/plans/shop/recovery-points",
+                        route_params={"plan": "shop"})
+    assert status == 200 and body["rpo_minutes_target"] == 300
+    rows = {vm["vm"]: (vm["rpo_minutes"], vm["over_rpo"]) for vm in body["vms"]}
+    assert rows == {"shop-app-1": (pytest.approx(90, abs=0.1), False),
+                    "shop-app-2": (pytest.approx(400, abs=0.1), True)}
+
+
 def test_storage_outage_is_a_json_503_not_a_traceback(app_functions, monkeypatch):
     from tests.app.conftest import reset_client_caches
 

@@ -6,16 +6,21 @@ tested through devhost.)"""
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from tests.app.support import (
     COMBOS,
     DB_DISKS,
+    ROOT,
+    SUB,
     disk_id,
     make_point,
     run_cycle,
     secondary_bytes,
     store_plan,
 )
+from vmdr.ops import power
+from vmdr.ops.power import VmRef
 from vmdr.recovery_point import CopyState
 
 
@@ -79,3 +84,23 @@ def test_a_second_copy_of_a_disk_waits_for_the_first(arm, catalog, azure_clients
     asked = [e for e in arm.admin.operation_log()
              if e["method"] == "PUT" and f"{entry['rp_id']}-dr" in e["path"]]
     assert asked == []  # counted by vmdr, not refused by Azure
+
+
+def test_vms_named_in_another_case_than_azure_s_are_protected(arm, catalog, azure_clients):
+    """Azure's names ignore case: the plan's `Shop-DB-1` is Azure's `shop-db-1`, and the
+    clean-copy `SHOP-APP-2` is stopped, captured and started again under that name."""
+    plan = yaml.safe_load((ROOT / "examples/plans/shop.yaml").read_text())
+    plan["groups"][0]["vms"] = [{"name": "Shop-DB-1", "strategy": "recover-from-copy"}]
+    plan["groups"][1]["vms"][1]["name"] = "SHOP-APP-2"
+    catalog.put_plan("shop", yaml.safe_dump(plan))
+    finished = run_cycle(catalog, azure_clients)
+    outcomes = {row["vm"]: (row["outcome"], row["error"]) for row in finished["vms"]}
+    assert outcomes == {vm: ("protected", None) for vm in ("Shop-DB-1", "shop-app-1",
+                                                            "SHOP-APP-2")}
+    [row] = [row for row in finished["vms"] if row["vm"] == "Shop-DB-1"]
+    point, _ = catalog.read_point("shop", "Shop-DB-1", row["rp_id"])
+    assert point.complete and point.vm_configuration.vm_id.endswith("/shop-db-1")
+    assert [d.key for d in point.disks] == ["os", "lun0", "lun1"]
+    assert power.power_state(azure_clients, VmRef(subscription_id=SUB,
+                                                  resource_group="rg-shop-weu",
+                                                  name="shop-app-2")) == "PowerState/running"

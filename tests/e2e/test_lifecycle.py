@@ -248,3 +248,53 @@ def test_devhost_killed_during_failback_resumes_without_duplicates(vmdr):
     puts = [e["path"] for e in vmdr.admin.operation_log(since_seq=since, method="PUT")
             if "-fb-" in e["path"] and e["status"] < 300]
     assert len(puts) == len(set(puts)) == 7  # 3 + 2 + 2 new disks, each asked for once
+
+
+# The demo estate's names as an operator may write them: Azure names ignore case.
+CASED = {"shop-db-1": "Shop-DB-1", "shop-db-standby": "Shop-DB-Standby",
+         "shop-app-1": "Shop-App-1", "shop-app-2": "SHOP-APP-2", "shop-web": "Shop-Web"}
+
+
+def cased(plan: dict) -> dict:
+    for group in plan["groups"]:
+        for vm in group.get("vms") or []:
+            vm["name"] = CASED[vm["name"]]
+            if vm.get("standby_vm"):
+                vm["standby_vm"] = CASED[vm["standby_vm"]]
+        for scale_set in group.get("scale_sets") or []:
+            scale_set["name"] = CASED[scale_set["name"]]
+    return plan
+
+
+@pytest.mark.slow
+def test_names_in_another_case_than_azure_s_go_the_whole_way(vmdr):
+    """A plan naming `Shop-App-1` while Azure lists `shop-app-1` protects, fails over,
+    re-protects, fails back and protects again: the same VMs, found whatever the case."""
+    vmdr.put_plan(cased(shop(vmdr)))
+    primary_ids = {vm: vmdr.compute.virtual_machines.get("rg-shop-weu", vm).id for vm in APP}
+    run_id = failed_over(vmdr)["run_id"]
+    for vm in APP:
+        assert power(vmdr, "rg-shop-neu", naming.recovered_vm(CASED[vm], run_id)) == \
+            "PowerState/running"
+    standby = vmdr.compute.virtual_machines.get("rg-shop-neu", "shop-db-standby")
+    assert standby.hardware_profile.vm_size == "Standard_E4s_v5"
+    scale_sets = vmdr.compute.virtual_machine_scale_sets
+    assert scale_sets.get("rg-shop-neu", "shop-web").sku.capacity == 3
+    vmdr.admin.end_outage("westeurope", restart_vms=True)
+    reprotected(vmdr)
+    grant_failback_role(vmdr)
+    response = vmdr.client.call("POST", "plans/shop/failback", json_body={"reason": "back"})
+    assert response.status == 202, response.text
+    done = vmdr.client.wait_for_completion("failback-shop", timeout=300)["output"]
+    assert done["outcome"] == "succeeded", (done["failure"], done["blockers"], done["left"])
+    for vm in APP:
+        machine = vmdr.compute.virtual_machines.get("rg-shop-weu", vm)
+        assert machine.id == primary_ids[vm] and machine.name == vm  # Azure's own spelling
+        assert power(vmdr, "rg-shop-weu", vm) == "PowerState/running"
+    assert resources_of(vmdr, run_id) == []
+    standby = vmdr.compute.virtual_machines.get("rg-shop-neu", "shop-db-standby")
+    assert standby.hardware_profile.vm_size == "Standard_B2s"
+    assert scale_sets.get("rg-shop-neu", "shop-web").sku.capacity == 0
+    assert state(vmdr) == "protected"
+    forward = protect(vmdr)
+    assert forward["counts"]["protected"] == 2

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
 from tests.e2e.conftest import SUB, demo_plan, started_input
-from vmdr import naming
+from vmdr import naming, schedule
 
 
 def disk_id(name: str) -> str:
@@ -203,10 +203,28 @@ def test_the_timer_starts_a_due_cycle_on_its_schedule(vmdr):
     vmdr.host.settings_file.write_text(vmdr.host.settings_file.read_text().replace(
         '"0 0 0 1 1 *"', '"0 */5 * * * *"'))  # every five simulated minutes
     vmdr.host = vmdr.host.restart()
-    status = vmdr.client.wait_for("protect-shop", timeout=30,
-                                  until=lambda s: s is not None and
-                                  s["runtimeStatus"] == "Completed")
-    assert status["output"]["requested_by"] == "timer"
+    first = vmdr.client.wait_for("protect-shop", timeout=30, until=lambda s: s is not None and
+                                 s["runtimeStatus"] == "Completed")
+    assert started_input(first)["requested_by"] == "timer"
+    began = created(first)
+    came_due = schedule.next_run(demo_plan()["protection"]["schedule"], began)  # 4-hourly
+    clock = vmdr.platform.clock
+    # Ticks every five minutes up to a quarter of an hour before it comes due: no cycle.
+    clock.advance(max(0.0, (came_due - timedelta(minutes=30) - clock.now()).total_seconds()))
+    while clock.now() < came_due - timedelta(minutes=15):
+        assert created(vmdr.client.status("protect-shop")) == began, "started before it was due"
+        time.sleep(0.05)
+    # Past it: the next tick starts the next cycle.
+    clock.advance(max(0.0, (came_due - clock.now()).total_seconds()))
+    deadline = time.monotonic() + 60
+    while (then := created(vmdr.client.status("protect-shop"))) == began:
+        assert time.monotonic() < deadline, "no cycle started once it came due"
+        time.sleep(0.05)
+    assert came_due <= then < came_due + timedelta(minutes=30), (came_due, then)
+
+
+def created(status: dict) -> datetime:
+    return datetime.fromisoformat(status["createdTime"].replace("Z", "+00:00"))
 
 
 def test_a_50_vm_estate_completes_a_cycle_with_small_histories(vmdr):

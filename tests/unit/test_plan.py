@@ -126,6 +126,8 @@ BROKEN = [
     ("restore points too often", [("protection.consistency", "restore-point"),
      ("protection.schedule", "0 */30 * * * *"), ("protection.rpo_minutes", 60)],
      "protection.schedule", "at least 60 minutes apart"),
+    ("snapshot sets too often", [("protection.schedule", "0 */10 * * * *"),
+     ("protection.rpo_minutes", 30)], "protection.schedule", "at least 15 minutes apart"),
     ("bad consistency", [("protection.consistency", "app-consistent")],
      "protection.consistency", "is not one of: restore-point, snapshot-set"),
     ("bad copy method", [("protection.copy_method", "rsync")], "protection.copy_method",
@@ -154,6 +156,17 @@ BROKEN = [
      "duplicate group name 'app' (first at groups[1].name)"),
     ("duplicate vm", [("groups.1.vms.1.name", "shop-app-1")], "groups[1].vms[1].name",
      "duplicate VM name 'shop-app-1'"),
+    # Azure's names ignore case: `A` and `a` are one VM, standby or scale set.
+    ("duplicate vm in another case", [("groups.1.vms.1.name", "SHOP-App-1")],
+     "groups[1].vms[1].name", "duplicate VM name 'SHOP-App-1' (first at groups[1].vms[0].name)"),
+    ("duplicate standby in another case", [("groups.1.vms.0", {
+     "name": "shop-db-2", "strategy": "standby-resize", "standby_vm": "Shop-DB-Standby",
+     "target_size": "Standard_E4s_v5"})], "groups[1].vms[0].standby_vm",
+     "duplicate standby VM (each protected VM needs its own) 'Shop-DB-Standby'"),
+    ("duplicate scale set in another case", [("groups.2.scale_sets", [
+     {"name": "shop-web", "capacity": 3}, {"name": "SHOP-WEB", "capacity": 1}])],
+     "groups[2].scale_sets[1].name",
+     "duplicate scale set name 'SHOP-WEB'"),
     ("standby without standby_vm", [("groups.0.vms.0.standby_vm", DELETE)],
      "groups[0].vms[0].standby_vm", "required when strategy is standby-resize"),
     ("standby without target size", [("groups.0.vms.0.target_size", DELETE)],

@@ -48,20 +48,24 @@ def unmanaged_problem(vm: Any) -> str | None:
 
 
 def capture_vms(clients: AzureClients, plan: Plan, names: list[str]) -> Captured:
-    """Each VM's configuration and one DiskRecord per managed disk (OS first, then by LUN);
-    a VM that is not there is left out, one with unmanaged disks is `refused`."""
+    """Each VM's configuration and one DiskRecord per managed disk (OS first, then by LUN),
+    by the name asked for (Azure's names ignore case: `Shop-App-1` finds `shop-app-1`); a VM
+    that is not there is left out, one with unmanaged disks is `refused`."""
     site = plan.primary
     machines = observe.vms(clients, site.subscription_id, site.resource_group)
     captured = Captured()
     wanted = []
-    for vm in (machines[n.lower()] for n in names if n.lower() in machines):
+    for name in names:
+        vm = machines.get(name.lower())
+        if vm is None:
+            continue
         problem = unmanaged_problem(vm)
         if problem:
-            captured.refused[vm.name] = problem
+            captured.refused[name] = problem
         else:
-            wanted.append(vm)
+            wanted.append((name, vm))
     groups: dict[str, dict[str, dict[str, Any]]] = {"disks": {}, "nics": {}}
-    for vm in wanted:
+    for _, vm in wanted:
         storage = vm.storage_profile
         for ref in [storage.os_disk, *(storage.data_disks or [])]:
             _need(groups["disks"], ref.managed_disk.id)
@@ -69,7 +73,7 @@ def capture_vms(clients: AzureClients, plan: Plan, names: list[str]) -> Captured
             _need(groups["nics"], ref.id)
     disks = _read(clients, groups["disks"], observe.disks)
     nics = _read(clients, groups["nics"], observe.nics)
-    captured.update({vm.name: _capture(vm, disks, nics) for vm in wanted})
+    captured.update({name: _capture(vm, disks, nics) for name, vm in wanted})
     return captured
 
 

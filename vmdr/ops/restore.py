@@ -58,8 +58,8 @@ def advance(clients: AzureClients, plan: Plan, run_id: str, targets: list[Target
     compute = clients.compute(site.subscription_id)
     machines = observe.vms(clients, site.subscription_id, site.resource_group)
     disks = observe.disks(clients, site.subscription_id, site.resource_group)
-    states = observe.power_states(clients, [m.id for m in machines.values()
-                                            if m.name in {t.vm for t in targets}])
+    states = observe.power_states(clients, [machines[t.vm.lower()].id for t in targets
+                                            if t.vm.lower() in machines])
     requests, done = [], 0
     for target in targets:
         machine = machines.get(target.vm.lower())
@@ -168,8 +168,8 @@ def advance_undo(clients: AzureClients, plan: Plan, run_id: str, before: dict[st
     compute = clients.compute(site.subscription_id)
     machines = observe.vms(clients, site.subscription_id, site.resource_group)
     disks = observe.disks(clients, site.subscription_id, site.resource_group)
-    names = set(before)
-    states = observe.power_states(clients, [m.id for m in machines.values() if m.name in names])
+    names = {vm.lower() for vm in before}
+    states = observe.power_states(clients, [machines[vm].id for vm in names if vm in machines])
     requests, remains = [], []
     for vm, recorded in before.items():
         machine = machines.get(vm.lower())
@@ -205,7 +205,7 @@ def advance_undo(clients: AzureClients, plan: Plan, run_id: str, before: dict[st
     for disk in disks.values():
         labels = disk.tags or {}
         if labels.get(tags.RUN) != run_id or labels.get(tags.PLAN) != plan.name or \
-                labels.get(tags.SOURCE_VM) not in names:
+                (labels.get(tags.SOURCE_VM) or "").lower() not in names:
             continue
         remains.append(disk.id)
         tags.require_owned(disk.id, disk.tags, plan.name, run_id=run_id)

@@ -24,7 +24,7 @@ bp = df.Blueprint()
 @bp.activity_trigger(input_name="request")
 @reraise_azure
 def failover_preflight(request: dict) -> dict:
-    body = {k: v for k, v in request.items() if k not in ("plan", "run_id", "lease")}
+    body = {k: v for k, v in request.items() if k not in ("plan", "run_id", "lease", "preempted")}
     return preflight(default_catalog(), clients(), request["plan"], request["run_id"],
                      FailoverRequest.model_validate(body))
 

@@ -28,10 +28,11 @@ def failover_plan(context: df.DurableOrchestrationContext):
     run_id = request.get("run_id") or f"run-{started:%Y%m%dt%H%M%Sz}-{context.new_uuid()[:8]}"
     run = Run(context, Saga.new("failover", request, run_id, started))
 
-    try:  # the runs this failover pre-empted stop before anything is touched
-        yield from steps.handover(run)
-    except Exception as failure:
-        return (yield from steps.give_back(run, failure))
+    if request.get("preempted", True):  # the runs it pre-empted stop before anything else
+        try:
+            yield from steps.handover(run)
+        except Exception as failure:
+            return (yield from steps.give_back(run, failure))
     checked = yield from steps.preflight(run, fn.FAILOVER_PREFLIGHT, {**request, "run_id": run_id})
     if checked is None:
         return (yield from steps.give_back(run, "aborted" if run.waiting.aborted else "blocked"))

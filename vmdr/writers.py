@@ -136,7 +136,8 @@ def acquire(catalog: Catalog, plan: str, kind: Kind, instance: str, token: str, 
             raise lifecycle.WrongState(plan, state, WHAT[kind], set(states))
         mine = holder(kind, instance, token, now, by)
         if preempt and others:
-            record["preempted"] = [*record.get("preempted", []), *others]
+            record["preempted"] = [*record.get("preempted", []),
+                                   *({**h, "preempted_by": token} for h in others)]
             record["writers"] = {kind.value: mine}
         else:
             record["writers"] = {**current, kind.value: mine}

@@ -110,8 +110,9 @@ def test_planned_failover_of_the_demo_estate(vmdr):
     assert "RTO" in markdown
     status = vmdr.client.call("GET", "plans/shop/failover").json()
     assert status["runtimeStatus"] == "Completed"
-    assert [s["name"] for s in status["status"]["steps"]][:5] == [
-        "handover", "preflight", "approval", "shutdown", "final-copy"]
+    # nothing ran beside it: no handover to wait for
+    assert [s["name"] for s in status["status"]["steps"]][:4] == [
+        "preflight", "approval", "shutdown", "final-copy"]
 
 
 

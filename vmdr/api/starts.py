@@ -88,9 +88,12 @@ async def begin(client: DurableOrchestrationClient, catalog: Catalog, start: Sta
                 raise
             # A PUT holds the plan for the few calls it makes: take turns with it.
             await asyncio.sleep(PUT_WAIT_SECONDS)
+    moved = [h for h in record.get("preempted") or [] if h.get("preempted_by") == start.token]
+    payload = {**start.payload, "lease": start.token}
+    if start.preempt:  # the runs it waits for (none: nothing to wait for)
+        payload["preempted"] = [h["instance"] for h in moved]
     try:
-        await client.start_new(start.orchestrator, start.instance,
-                               {**start.payload, "lease": start.token})
+        await client.start_new(start.orchestrator, start.instance, payload)
     except Exception as exc:
         writers.abandon(catalog, start.plan, start.token, start.back_to, now,
                         f"{WHAT[start.kind]} did not start")
@@ -98,7 +101,7 @@ async def begin(client: DurableOrchestrationClient, catalog: Catalog, start: Sta
             # Its previous run is still finishing (it let go of the plan just before).
             raise AlreadyRunning(start.plan, start.kind, start.instance) from exc
         raise
-    for other in record.get("preempted") or []:
+    for other in moved:
         await instances.stop(client, other["instance"],
                              {"by": f"{start.kind.value} ({start.by})",
                               "comment": f"{WHAT[start.kind]} of the plan started"})

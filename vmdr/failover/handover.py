@@ -22,9 +22,11 @@ RECORD = "handover-power"
 
 
 def advance_handover(catalog: Catalog, ref: StepRef) -> dict[str, Any]:
-    """One look: done when no pre-empted run is left on the plan's record."""
+    """One look: done when none of the runs this failover pre-empted is left on the plan's
+    record."""
     record, _ = lifecycle.read(catalog, ref.plan)
-    waiting = [f"{h['kind']} {h['instance']}" for h in record.get("preempted") or []]
+    waiting = [f"{h['kind']} {h['instance']}" for h in record.get("preempted") or []
+               if h.get("preempted_by", ref.run_id) == ref.run_id]
     stopped = sorted((record.get("handover") or {}).get("stopped") or [])
     progress = Progress(total=len(waiting), finished=0, wait=5.0)
     progress.detail = {"waiting_for": waiting, "stopped": stopped}

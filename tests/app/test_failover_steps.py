@@ -62,6 +62,16 @@ def point_of(rp_id: str) -> ChosenPoint:
     return ChosenPoint(rp_id=rp_id, created=datetime.now(UTC))
 
 
+def db_run(catalog, azure_clients, arm) -> str:
+    """A run id whose runbook rebuilds shop-db-1 from a fresh point (recover-from-copy)."""
+    rp_id = make_point(catalog, azure_clients, arm)
+    run_id = f"run-test-{uuid.uuid4().hex[:8]}"
+    make_runbook(catalog, run_id, [RunbookVm(name="shop-db-1", strategy="recover-from-copy",
+                                             target_size="Standard_E4s_v5",
+                                             point=point_of(rp_id))])
+    return run_id
+
+
 @pytest.mark.parametrize(("consistency", "copy_method"),
                          [("snapshot-set", "snapshot-copy"), ("restore-point", "blob")])
 def test_recover_a_vm_from_a_point_then_undo_exactly_what_it_made(
@@ -71,11 +81,7 @@ def test_recover_a_vm_from_a_point_then_undo_exactly_what_it_made(
     written = {key: f"{key}:{consistency}".encode() for key in DB_DISKS}
     for key, data in written.items():
         arm.admin.write_disk(disk_id(DB_DISKS[key]), 0, data)
-    rp_id = make_point(catalog, azure_clients, arm)
-    run_id = f"run-test-{uuid.uuid4().hex[:8]}"
-    make_runbook(catalog, run_id, [RunbookVm(name="shop-db-1", strategy="recover-from-copy",
-                                             target_size="Standard_E4s_v5",
-                                             point=point_of(rp_id))])
+    run_id = db_run(catalog, azure_clients, arm)
     since = max((e["seq"] for e in arm.admin.operation_log()), default=0)
     arm.admin.set_latency(vm_create=600)  # several looks find the VM being created
     results = converge(catalog, azure_clients, steps.advance_recovery, run_id)
@@ -113,11 +119,7 @@ def test_a_look_asks_azure_for_no_more_writes_than_its_allowance(arm, catalog, a
     """The ARM budget reaches Azure: a look given 2 writes asks for at most 2 (and says so);
     the recovery still gets there, a few looks later."""
     store_plan(catalog, "snapshot-set", "snapshot-copy")
-    rp_id = make_point(catalog, azure_clients, arm)
-    run_id = f"run-test-{uuid.uuid4().hex[:8]}"
-    make_runbook(catalog, run_id, [RunbookVm(name="shop-db-1", strategy="recover-from-copy",
-                                             target_size="Standard_E4s_v5",
-                                             point=point_of(rp_id))])
+    run_id = db_run(catalog, azure_clients, arm)
     since = max((e["seq"] for e in arm.admin.operation_log()), default=0)
     results = converge(catalog, azure_clients, steps.advance_recovery, run_id, allowance=2)
     assert results[-1]["done"] and results[-1]["detail"]["recovered"] == 1

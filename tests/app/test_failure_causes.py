@@ -5,15 +5,13 @@ there. vmdr's functions -> the real SDK -> armsim."""
 from __future__ import annotations
 
 import time
-import uuid
 
-from tests.app.support import make_point, store_plan
-from tests.app.test_failover_steps import NEU, converge, make_runbook, point_of
+from tests.app.support import store_plan
+from tests.app.test_failover_steps import NEU, converge, db_run
 from vmdr import naming
 from vmdr.engine.arm import Allowance
 from vmdr.engine.progress import Progress
 from vmdr.failover import steps
-from vmdr.failover.runbook import RunbookVm
 from vmdr.ops import power
 from vmdr.ops.power import VmRef
 
@@ -28,11 +26,7 @@ def test_a_disk_azure_fails_three_times_fails_its_vm_with_the_operations_error(
     arm, catalog, azure_clients
 ):
     store_plan(catalog, "snapshot-set", "snapshot-copy")
-    rp_id = make_point(catalog, azure_clients, arm)
-    run_id = f"run-test-{uuid.uuid4().hex[:8]}"
-    make_runbook(catalog, run_id, [RunbookVm(name="shop-db-1", strategy="recover-from-copy",
-                                             target_size="Standard_E4s_v5",
-                                             point=point_of(rp_id))])
+    run_id = db_run(catalog, azure_clients, arm)
     disk = naming.recovered_disk("shop-db-1", "lun0", run_id)
     arm.admin.add_fault(kind="lro", action="Microsoft.Compute/disks/write",
                         resource_contains=f"disks/{disk}", code=DISK_ERROR[0],

@@ -14,6 +14,11 @@ time scale or on how loaded the machine is, and an activity that blocks on a lon
 operation is as slow locally as it would be in Azure. (Freezing the clock while busy would make
 such an activity wait forever; real speed keeps it honest and finite.)
 
+A shared clock can also be *paused* (`paused()`): while any process holds a pause, virtual time
+stands still for every process — timers do not come due, operations do not progress. Tests hold
+one for the moment they act on what they saw (an approval the run waits for, at 120× its timeout
+is seconds of real time), so a loaded machine cannot make them miss it: no real-time margin.
+
 The live rate and anchor of a shared clock sit in a small memory-mapped file that every process
 opens: writers take an exclusive `flock`, readers use a sequence counter (seqlock). Each process
 has a slot (pid, busy); the slots of processes that died are cleared at the next change.
@@ -38,9 +43,9 @@ from datetime import UTC, datetime, timedelta
 
 SIM_CLOCK_SETTING = "VMDR_SIM_CLOCK"
 
-# Shared clock file: header (seq, anchor_real, anchor_virtual_offset, busy processes), then one
-# slot per process (pid, busy 0/1).
-_HEADER = struct.Struct("<Qddq")
+# Shared clock file: header (seq, anchor_real, anchor_virtual_offset, busy processes, pauses),
+# then one slot per process (pid, busy 0/1).
+_HEADER = struct.Struct("<Qddqq")
 _SLOT = struct.Struct("<qq")
 _SLOTS = 256
 _SIZE = _HEADER.size + _SLOTS * _SLOT.size
@@ -69,12 +74,12 @@ class _SharedState:
                 state = cls._open[path] = cls(path)
             return state
 
-    def read(self) -> tuple[float, float, bool]:
-        """(anchor_real, anchor_virtual_offset, anyone busy), consistent (seqlock)."""
+    def read(self) -> tuple[float, float, bool, bool]:
+        """(anchor_real, anchor_virtual_offset, anyone busy, paused), consistent (seqlock)."""
         while True:
-            seq, anchor_real, offset, busy = _HEADER.unpack_from(self._map, 0)
+            seq, anchor_real, offset, busy, paused = _HEADER.unpack_from(self._map, 0)
             if seq % 2 == 0 and _HEADER.unpack_from(self._map, 0)[0] == seq:
-                return anchor_real, offset, busy > 0
+                return anchor_real, offset, busy > 0, paused > 0
 
     def change(self, delta: int, rate_of) -> None:
         """One holder more (+1) or less (-1) in this process; when the process turns busy or idle,
@@ -87,21 +92,35 @@ class _SharedState:
                 return
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             try:
-                seq, anchor_real, offset, busy = _HEADER.unpack_from(self._map, 0)
+                seq, anchor_real, offset, busy, paused = _HEADER.unpack_from(self._map, 0)
                 now = time.time()
-                offset += (now - anchor_real) * rate_of(busy > 0)
+                offset += (now - anchor_real) * rate_of(busy > 0, paused > 0)
                 busy = self._set_slot(os.getpid(), 1 if after else 0)
-                _HEADER.pack_into(self._map, 0, seq + 1, now, offset, busy)  # odd: writing
-                _HEADER.pack_into(self._map, 0, seq + 2, now, offset, busy)
+                _HEADER.pack_into(self._map, 0, seq + 1, now, offset, busy, paused)  # writing
+                _HEADER.pack_into(self._map, 0, seq + 2, now, offset, busy, paused)
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def pause(self, delta: int, rate_of) -> None:
+        """One pause more (+1) or less (-1), for every process; re-anchored so that virtual time
+        stays continuous."""
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            seq, anchor_real, offset, busy, paused = _HEADER.unpack_from(self._map, 0)
+            now = time.time()
+            offset += (now - anchor_real) * rate_of(busy > 0, paused > 0)
+            paused = max(0, paused + delta)
+            _HEADER.pack_into(self._map, 0, seq + 1, now, offset, busy, paused)
+            _HEADER.pack_into(self._map, 0, seq + 2, now, offset, busy, paused)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def jump(self, seconds: float) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
-            seq, anchor_real, offset, busy = _HEADER.unpack_from(self._map, 0)
-            _HEADER.pack_into(self._map, 0, seq + 1, anchor_real, offset + seconds, busy)
-            _HEADER.pack_into(self._map, 0, seq + 2, anchor_real, offset + seconds, busy)
+            seq, anchor_real, offset, busy, paused = _HEADER.unpack_from(self._map, 0)
+            _HEADER.pack_into(self._map, 0, seq + 1, anchor_real, offset + seconds, busy, paused)
+            _HEADER.pack_into(self._map, 0, seq + 2, anchor_real, offset + seconds, busy, paused)
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
@@ -140,7 +159,7 @@ def _alive(pid: int) -> bool:
 
 def _create_file(path: str, anchor_real: float, offset: float) -> None:
     data = bytearray(_SIZE)
-    _HEADER.pack_into(data, 0, 0, anchor_real, offset, 0)
+    _HEADER.pack_into(data, 0, 0, anchor_real, offset, 0, 0)
     folder = os.path.dirname(path) or "."
     fd, temporary = tempfile.mkstemp(dir=folder, prefix=".clock-")
     with os.fdopen(fd, "wb") as handle:
@@ -202,15 +221,17 @@ class VirtualClock:
         """Virtual seconds per real second while something works (real speed, or slower)."""
         return min(1.0, self.scale)
 
-    def _rate(self, busy: bool) -> float:
+    def _rate(self, busy: bool, paused: bool = False) -> float:
+        if paused:
+            return 0.0
         return self.busy_rate if busy else self.scale
 
     def now(self) -> datetime:
         if self._state is None:
             seconds = (time.time() - self.real_epoch) * self.scale
         else:
-            anchor_real, offset, busy = self._state.read()
-            seconds = offset + (time.time() - anchor_real) * self._rate(busy)
+            anchor_real, offset, busy, paused = self._state.read()
+            seconds = offset + (time.time() - anchor_real) * self._rate(busy, paused)
         return self.virtual_epoch + timedelta(seconds=seconds)
 
     def real_seconds_until(self, moment: datetime) -> float:
@@ -233,6 +254,18 @@ class VirtualClock:
             yield
         finally:
             self._state.change(-1, self._rate)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """While inside, a shared clock stands still for every process (tests: act on what was
+        seen before time moves on). Only a shared clock can be paused."""
+        if self._state is None:
+            raise ValueError("only a shared clock can be paused")
+        self._state.pause(+1, self._rate)
+        try:
+            yield
+        finally:
+            self._state.pause(-1, self._rate)
 
     def advance(self, seconds: float) -> None:
         """Move a shared clock `seconds` forward at once, for every process (tests: an hour

@@ -9,6 +9,7 @@ estate.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -85,6 +86,17 @@ class Vmdr:
                                     body=yaml.safe_dump(plan).encode(),
                                     headers={"Content-Type": "application/yaml"})
         assert response.status in (200, 201), response.text
+
+    @contextlib.contextmanager
+    def awaiting_approval(self, instance: str = "failover-shop",
+                          timeout: float = 60) -> Iterator[dict]:
+        """Wait until the run awaits approval, then hold the shared virtual clock still while
+        the test acts on it: its approval window (seconds of real time at E2E_SCALE) cannot
+        run out because the machine is loaded (vmdr/clock.py `paused`)."""
+        status = self.client.wait_for_custom_status(
+            instance, lambda s: (s or {}).get("phase") == "awaiting-approval", timeout=timeout)
+        with self.platform.clock.paused():
+            yield status
 
     def health_url(self, region: str) -> str:
         return f"{self.platform.armsim.info.admin}/apps/shop/health?region={region}"

@@ -44,9 +44,8 @@ def test_the_same_alert_posted_five_times_starts_one_failover(vmdr):
     assert started_with["requested_by"] == "azure-monitor:shop-weu-availability"
     assert started_with["alert"]["alert_id"].endswith("/alerts/aaaa0a0a-0001")
     # Unplanned, from the alert: approval still applies (the plan requires it).
-    vmdr.client.wait_for_custom_status(
-        "failover-shop", lambda s: (s or {}).get("phase") == "awaiting-approval", timeout=30)
-    vmdr.client.call("POST", "plans/shop/failover/reject")
+    with vmdr.awaiting_approval():
+        vmdr.client.call("POST", "plans/shop/failover/reject")
     assert finish(vmdr)["outcome"] == "rejected"
     # Even after that run ended, the same alert never starts another.
     again = post_alert(vmdr, alert())

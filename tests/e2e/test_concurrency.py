@@ -34,11 +34,6 @@ def cycle_stopped_shop_app_2(vmdr) -> None:
         vmdr, "rg-shop-weu", "shop-app-2") == "PowerState/deallocated")
 
 
-def wait_for_approval(vmdr) -> dict:
-    return vmdr.client.wait_for_custom_status(
-        "failover-shop", lambda s: (s or {}).get("phase") == "awaiting-approval", timeout=90)
-
-
 def last_seq(vmdr) -> int:
     return max((e["seq"] for e in vmdr.admin.operation_log()), default=0)
 
@@ -55,9 +50,9 @@ def test_a_planned_failover_preempts_a_clean_copy_cycle_and_the_primary_stays_st
     assert {vm["vm"]: vm["error"] for vm in cycle["vms"]}["shop-app-2"].startswith("stopped:")
     assert cycle["handover"] == ["shop-app-2"]
     vmdr.admin.set_latency(snapshot_create=10)
-    wait_for_approval(vmdr)
-    assert record(vmdr)["preempted"] == []  # the failover waited for the cycle to let go
-    assert vmdr.client.call("POST", "plans/shop/failover/approve").status == 202
+    with vmdr.awaiting_approval(timeout=90):
+        assert record(vmdr)["preempted"] == []  # the failover waited for the cycle to let go
+        assert vmdr.client.call("POST", "plans/shop/failover/approve").status == 202
     output = finish(vmdr, timeout=180)
     assert output["outcome"] == "succeeded", output
     # The cycle stopped shop-app-2 and nothing started it again: the failover's shutdown
@@ -81,8 +76,8 @@ def test_a_rejected_failover_gives_back_the_vm_a_preempted_cycle_stopped(vmdr):
                             json_body={"mode": "planned"}).status == 202
     vmdr.client.wait_for_completion("protect-shop", timeout=60)
     vmdr.admin.set_latency(snapshot_create=10)
-    wait_for_approval(vmdr)
-    assert vmdr.client.call("POST", "plans/shop/failover/reject").status == 202
+    with vmdr.awaiting_approval(timeout=90):
+        assert vmdr.client.call("POST", "plans/shop/failover/reject").status == 202
     output = finish(vmdr)
     assert output["outcome"] == "rejected", output
     assert power(vmdr, "rg-shop-weu", "shop-app-2") == "PowerState/running"

@@ -51,10 +51,9 @@ def start_failover(vmdr, **body) -> dict:
 
 
 def approve(vmdr) -> None:
-    vmdr.client.wait_for_custom_status(
-        "failover-shop", lambda s: (s or {}).get("phase") == "awaiting-approval", timeout=30)
-    response = vmdr.client.call("POST", "plans/shop/failover/approve",
-                                json_body={"comment": "go"})
+    with vmdr.awaiting_approval():
+        response = vmdr.client.call("POST", "plans/shop/failover/approve",
+                                    json_body={"comment": "go"})
     assert response.status == 202, response.text
 
 
@@ -386,9 +385,8 @@ def test_two_concurrent_starts_make_one_run_and_a_409(vmdr):
     early = vmdr.client.call("POST", "plans/shop/failover/reject")
     if early.status == 409:  # still in preflight: approve/reject only while awaiting approval
         assert early.json()["error"]["code"] == "NotAwaitingApproval"
-        vmdr.client.wait_for_custom_status(
-            "failover-shop", lambda s: (s or {}).get("phase") == "awaiting-approval", timeout=30)
-        early = vmdr.client.call("POST", "plans/shop/failover/reject")
+        with vmdr.awaiting_approval():
+            early = vmdr.client.call("POST", "plans/shop/failover/reject")
     assert early.status == 202, early.text
     output = finish(vmdr)
     assert output["outcome"] == "rejected"

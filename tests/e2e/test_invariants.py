@@ -192,16 +192,15 @@ def test_a_timer_tick_while_a_failover_runs_is_skipped_and_counted(vmdr):
     protect(vmdr)
     vmdr.client.purge("protect-shop")  # so that the plan's schedule is due at the next tick
     start_failover(vmdr, mode="unplanned")
-    vmdr.client.wait_for_custom_status(
-        "failover-shop", lambda s: (s or {}).get("phase") == "awaiting-approval", timeout=30)
-    vmdr.client.run_function("protect_tick")
-    deadline = time.monotonic() + 30
-    while vmdr.catalog.skipped_ticks("shop") < 1:
-        assert time.monotonic() < deadline, "the tick was not counted as skipped"
-        time.sleep(0.1)
-    assert vmdr.client.status("protect-shop") is None  # no cycle during the failover
-    assert vmdr.client.call("POST", "plans/shop/protect").status == 409
-    vmdr.client.call("POST", "plans/shop/failover/reject")
+    with vmdr.awaiting_approval():  # the run waits while the tick comes and goes
+        vmdr.client.run_function("protect_tick")
+        deadline = time.monotonic() + 30
+        while vmdr.catalog.skipped_ticks("shop") < 1:
+            assert time.monotonic() < deadline, "the tick was not counted as skipped"
+            time.sleep(0.1)
+        assert vmdr.client.status("protect-shop") is None  # no cycle during the failover
+        assert vmdr.client.call("POST", "plans/shop/protect").status == 409
+        vmdr.client.call("POST", "plans/shop/failover/reject")
     assert finish(vmdr)["outcome"] == "rejected"
 
 

@@ -34,9 +34,8 @@ def test_no_answer_log_or_report_hands_out_the_system_key(vmdr):
     call("GET", "plans/shop/failover")
     call("GET", "plans/shop/drills")
     call("POST", "plans/shop/sweep")
-    vmdr.client.wait_for_custom_status(
-        "failover-shop", lambda s: (s or {}).get("phase") == "awaiting-approval", timeout=60)
-    call("POST", "plans/shop/failover/reject", json_body={"comment": "no"})
+    with vmdr.awaiting_approval():
+        call("POST", "plans/shop/failover/reject", json_body={"comment": "no"})
     vmdr.client.wait_for_completion("failover-shop", timeout=60)
     call("GET", "plans/shop/lifecycle")
     statuses = {what: r.status for what, r in answers}
@@ -58,14 +57,13 @@ def test_a_function_key_reaches_no_management_url(vmdr):
     protect(vmdr)
     assert vmdr.client.call("POST", "plans/shop/failover",
                             json_body={"mode": "unplanned"}).status == 202
-    vmdr.client.wait_for_custom_status(
-        "failover-shop", lambda s: (s or {}).get("phase") == "awaiting-approval", timeout=60)
     key = vmdr.client.function_key
-    for method, path in (("POST", "instances/failover-shop/raiseEvent/approve"),
-                         ("POST", "instances/failover-shop/terminate"),
-                         ("GET", "instances/failover-shop")):
-        response = vmdr.client.request(method, f"{WEBHOOK}/{path}", json_body={}, key=key)
-        assert response.status == 401, (path, response.status)
-    status = vmdr.client.call("GET", "plans/shop/failover").json()
+    with vmdr.awaiting_approval():
+        for method, path in (("POST", "instances/failover-shop/raiseEvent/approve"),
+                             ("POST", "instances/failover-shop/terminate"),
+                             ("GET", "instances/failover-shop")):
+            response = vmdr.client.request(method, f"{WEBHOOK}/{path}", json_body={}, key=key)
+            assert response.status == 401, (path, response.status)
+        status = vmdr.client.call("GET", "plans/shop/failover").json()
     assert status["runtimeStatus"] == "Running"
     assert status["status"]["phase"] == "awaiting-approval"  # nobody approved it

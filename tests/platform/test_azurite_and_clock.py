@@ -38,3 +38,38 @@ def test_virtual_clock_rejects_bad_settings():
         VirtualClock.from_json("not json")
     with pytest.raises(ValueError, match="timezone"):
         VirtualClock.from_json('{"real_epoch": 1, "virtual_epoch": "2026-01-01T00:00:00"}')
+
+
+def test_a_paused_shared_clock_stands_still_for_every_process_and_goes_on_after(monkeypatch):
+    """A pause held in one process stops virtual time in another (a subprocess reading the
+    same clock file), and time goes on from where it stood once the pause is let go."""
+    import subprocess
+    import sys
+
+    now = [1000.0]
+    monkeypatch.setattr("vmdr.clock.time.time", lambda: now[0])
+    clock = VirtualClock.start(scale=60, shared=True)
+    try:
+        read = ("import sys; from vmdr.clock import VirtualClock; "
+                "print(VirtualClock.from_json(sys.argv[1]).now().isoformat())")
+
+        def seen_elsewhere() -> datetime:
+            out = subprocess.run([sys.executable, "-c", read, clock.to_json()],
+                                 capture_output=True, text=True, check=True).stdout
+            return datetime.fromisoformat(out.strip())
+
+        before = clock.now()
+        with clock.paused():
+            stood = clock.now()
+            now[0] += 30  # half a real minute: 30 virtual minutes at 60x, were it not paused
+            assert clock.now() == stood
+            # The other process reads the real time (not this test's), and sees it stand still.
+            assert seen_elsewhere() == stood
+            with clock.busy():  # work in a pause does not move it either
+                now[0] += 5
+                assert clock.now() == stood
+        now[0] += 1
+        assert clock.now() == stood + timedelta(minutes=1)  # on from where it stood, at 60x
+        assert stood >= before
+    finally:
+        clock.discard()

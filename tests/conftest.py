@@ -29,6 +29,18 @@ SESSION = leaks.mark_session()
 _first_seen: dict[int, str] = {}
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Longest first: the workers of `make test` (pytest-xdist) take tests in this order, so the
+    slow end-to-end scenarios start at once and the short tests fill the gaps, rather than one
+    long scenario starting last and running alone."""
+    def weight(item) -> int:
+        if item.get_closest_marker("slow"):
+            return 0
+        return 1 if "/e2e/" in str(item.path) else 2
+
+    items.sort(key=weight)  # stable: within a weight, files keep their order
+
+
 @pytest.hookimpl(hookwrapper=True, trylast=True)
 def pytest_runtest_teardown(item, nextitem):
     yield

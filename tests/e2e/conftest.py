@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO_ESTATE = ROOT / "examples" / "estate" / "demo.yaml"
 SUB = "00000000-0000-0000-0000-000000000001"
 # One real second is two simulated minutes: a 20-minute failover takes about 10 s.
-E2E_SCALE = 120.0
+E2E_SCALE = float(os.environ.get("VMDR_E2E_SCALE", "120"))
 HOOK_SECRET_SETTING, HOOK_SECRET = "VMDR_HOOK_SECRET_TEST", "e2e-hook-secret"
 
 

@@ -10,12 +10,15 @@ import azure.functions as func
 import activities
 import orchestrators
 import triggers
-from vmdr import settings, telemetry
+from vmdr import durable_sdk, settings, telemetry
 
 # Refuse to start with settings that are unsafe or cannot work; the message names each one.
 settings.load()
 # Spans and metrics to Application Insights when its connection string is set (vmdr/telemetry.py).
 telemetry.configure()
+
+# History timestamps read without dateutil's general parser: replay cost (vmdr/durable_sdk.py).
+durable_sdk.apply()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 

@@ -60,6 +60,7 @@ def _azurite_description(value: str) -> dict:
 
 def serve(args: argparse.Namespace) -> int:
     from armsim import estate as estate_module
+    from armsim.errors import InvalidParameter
     from armsim.runner import ServerThread
     from armsim.simulator import build_simulator
 
@@ -92,10 +93,13 @@ def serve(args: argparse.Namespace) -> int:
             for spec in args.principal:
                 name, _, assignment = spec.partition("=")
                 role, _, scope = assignment.partition("@")
+                if not name or not role:
+                    raise InvalidParameter(f"--principal {spec}: NAME=ROLE[@SCOPE], ROLE '*' or "
+                                           "a role JSON file")
                 if name in declared:
-                    sim.registry.principals.assign(name, role or "*", scope or "/")
+                    sim.registry.principals.assign(name, role, scope or "/")
                 else:
-                    sim.registry.principals.add(name, role or "*", scopes=[scope or "/"])
+                    sim.registry.principals.add(name, role, scopes=[scope or "/"])
                     declared.add(name)
         server = ServerThread(sim, state_dir, args.port).start()
         with sim.registry.lock:
@@ -138,9 +142,15 @@ def _dump_state(sim, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from armsim.errors import ArmError
+
     args = _parser().parse_args(argv)
     if args.command == "serve":
-        return serve(args)
+        try:
+            return serve(args)
+        except ArmError as exc:  # a refused estate or principal: say why, no traceback
+            print(f"armsim: {exc.code}: {exc.message}", file=sys.stderr)
+            return 2
     return 2
 
 

@@ -221,13 +221,16 @@ class AdminClient:
         return response.status_code == 200, response.json()
 
     # --------------------------------------------------------------------------- principals
-    def add_principal(self, name: str, *, role: Any = "*", role_file: str | None = None,
+    def add_principal(self, name: str, *, role: Any = None, role_file: str | None = None,
                       token: str | None = None, scopes: list[str] | None = None,
                       assignments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """Declare (or replace) a principal; returns it with its bearer token. `role` (or
-        `role_file`) at `scopes` (default `/`), or `assignments`: a list of
-        `{"role" | "role_file", "scope" | "scopes"}`."""
-        body: dict[str, Any] = {"name": name, "role": role}
+        """Declare (or replace) a principal; returns it with its bearer token. `role` (`"*"` or
+        a role JSON object) or `role_file` at `scopes` (default `/`), or `assignments`: a list
+        of `{"role" | "role_file", "scope" | "scopes"}`. A missing role file or an ill-formed
+        role raises AdminError (400, naming it)."""
+        body: dict[str, Any] = {"name": name}
+        if role is not None:
+            body["role"] = role
         if role_file:
             body["role_file"] = role_file
         if token:

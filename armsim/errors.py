@@ -67,6 +67,13 @@ class AuthorizationFailed(ArmError):
     status, code = 403, "AuthorizationFailed"
 
 
+class RoleDefinitionDoesNotExist(ArmError):
+    """Azure's answer to a role assignment naming a role definition that does not exist; armsim's
+    to a role file it cannot find."""
+
+    status, code = 400, "RoleDefinitionDoesNotExist"
+
+
 class ResourceNotFound(ArmError):
     status, code = 404, "ResourceNotFound"
 

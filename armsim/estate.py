@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from armsim import ids
+from armsim.auth import Assignment, Principals
 from armsim.compute import sizes, skus
 from armsim.compute.gallery_models import GALLERY_TYPE, IMAGE_TYPE, Gallery, GalleryImage
 from armsim.compute.models import DISK_TYPE, VM_TYPE, Disk, VirtualMachine
@@ -44,9 +45,26 @@ def parse(text: str) -> dict[str, Any]:
     return estate
 
 
+def principals(estate: dict[str, Any]) -> dict[str, tuple[list[Assignment], str | None]]:
+    """The estate's principals, each with its role assignments (read and checked) and token:
+    a missing role file or an ill-formed role is refused here, before anything is seeded."""
+    base_dir = Path(estate["_base_dir"]) if estate.get("_base_dir") else None
+    declared: dict[str, tuple[list[Assignment], str | None]] = {}
+    for name, spec in (estate.get("principals") or {}).items():
+        if not isinstance(spec, dict):
+            raise InvalidParameter(f"The principal '{name}' is a mapping with 'role', "
+                                   f"'role_file' or 'assignments', not {spec!r}.")
+        granted = Principals.grants(
+            str(name), spec.get("role_file") or spec.get("role"), scopes=spec.get("scopes"),
+            assignments=spec.get("assignments"), base_dir=base_dir)
+        declared[str(name)] = (granted, spec.get("token"))
+    return declared
+
+
 def seed(services: Services, estate: dict[str, Any]) -> dict[str, int]:
     """Add everything the estate declares to the registry (call under the registry lock)."""
     registry = services.registry
+    declared = principals(estate)
     sub = str(estate.get("subscription") or DEMO_SUBSCRIPTION)
     tenant = str(estate.get("tenant") or DEMO_TENANT)
     registry.add_subscription(sub, tenant)
@@ -72,13 +90,8 @@ def seed(services: Services, estate: dict[str, Any]) -> dict[str, int]:
         if subnet.get("prefix"):
             registry.extra.setdefault("subnet_prefixes", {})[ids.key(subnet["id"])] = \
                 str(subnet["prefix"])
-    base_dir = Path(estate["_base_dir"]) if estate.get("_base_dir") else None
-    for name, spec in (estate.get("principals") or {}).items():
-        spec = spec or {}
-        role = spec.get("role_file") or spec.get("role", "*")
-        registry.principals.add(name, role, token=spec.get("token"), scopes=spec.get("scopes"),
-                                assignments=spec.get("assignments"),
-                                base_dir=base_dir)
+    for name, (granted, token) in declared.items():
+        registry.principals.add(name, token=token, granted=granted)
     for name, spec in (estate.get("apps") or {}).items():
         registry.apps[name.lower()] = [str(r) for r in (spec or {}).get("roles", [])]
     for spec in estate.get("disks") or []:

@@ -196,7 +196,11 @@ module functionApp 'modules/function-app.bicep' = {
 }
 
 // ------------------------------------------------------------------ least privilege, by side
-// Each role's actions live in roles/*.json only (armsim enforces the same files in every test).
+// Each role's actions live in roles/*.json only (armsim enforces the same files in every test);
+// which role goes at which scopes is described in role-assignments.json, which the local
+// platform gives armsim's `vmdr` principal. The module blocks below stay written out — each is
+// tied to its module file and scope function at compile time, and loadJsonContent takes only
+// literal paths — and tests/infra/test_bicep.py fails when they assign anything else.
 // A custom role may be assigned only within its assignable scopes: the subscriptions of the
 // scopes below, and this deployment's subscription (where the definition is created).
 var primarySubscriptions = [for id in primaryResourceGroupIds: '/subscriptions/${split(id, '/')[2]}']
@@ -205,7 +209,8 @@ var profileSubscriptions = [for id in trafficManagerProfileIds: '/subscriptions/
 var gallerySubscriptions = [for id in galleryIds: '/subscriptions/${split(id, '/')[2]}']
 var secondarySubscription = '/subscriptions/${secondarySubscriptionId}'
 
-// To add a role: a JSON file in roles/, an entry here, and a module block assigning it below.
+// To add a role: a JSON file in roles/, an entry here, its scopes in role-assignments.json, and a
+// module block assigning it there below.
 var vmdrRoles = [
   {
     key: 'primary'

@@ -71,6 +71,7 @@ def register(app: web.Application, sim: Simulator) -> None:
         if "estate_file" in data:
             data = estate_module.load(data["estate_file"])
         with lock():
+            estate_module.principals(data)  # a refused role leaves the state as it was
             if request.query.get("reset", "").lower() == "true":
                 registry.reset()
             counts = estate_module.seed(services, data)
@@ -343,7 +344,7 @@ def register(app: web.Application, sim: Simulator) -> None:
         body = await _body(request)
         with lock():
             principal = registry.principals.add(
-                body["name"], body.get("role_file") or body.get("role", "*"),
+                body["name"], body.get("role_file") or body.get("role"),
                 token=body.get("token"), scopes=body.get("scopes"),
                 assignments=body.get("assignments"))
             return web.json_response(principal.describe(), status=201)

@@ -145,7 +145,10 @@ def subscription_scoped(action: str):
 
 
 def vm_put_actions(call: Call, svc: Services) -> list[tuple[str, str]]:
-    """Creating a VM also needs join on each NIC (Microsoft.Network/networkInterfaces/join)."""
+    """A VM PUT — a creation, or an update such as a disk swap — also needs join on each NIC it
+    names: ARM's linked access check of `Microsoft.Network/networkInterfaces/join/action`,
+    "Attach a network interface to a virtual machine" (learn.microsoft.com, "Create, change, or
+    delete a network interface", Permissions)."""
     needed = [(A + "virtualMachines/write", scope_of(call))]
     try:
         body = call.json()

@@ -114,9 +114,6 @@ def _estate(**changes) -> dict:
                     vm["os_disk"][key] = value
                     for disk in vm["data_disks"]:
                         disk[key] = value
-    for principal in estate["principals"].values():  # role files: relative to the estate
-        for assignment in principal.get("assignments", []):
-            assignment["role_file"] = str(ESTATE.parent / assignment["role_file"])
     return estate
 
 

@@ -4,12 +4,16 @@ secondary region, Traffic Manager profile), and nothing more."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
-import yaml
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.compute import models as cm
 
-from localplatform.identity import ROLES
+from armsim.auth import resolve_path
+from armsim.estate import load
+from localplatform.identity import ROLES, demo_assignments
 from tests.app.support import ROOT, SUB
 
 PRIMARY_RG = "rg-shop-weu"
@@ -92,17 +96,29 @@ def test_the_app_writes_traffic_manager_endpoints_of_its_profile_only(arm, azure
             "Microsoft.Network/trafficManagerProfiles/externalEndpoints/delete")
 
 
-def test_the_demo_identity_holds_every_role_file_and_the_primary_role_changes_no_resource():
-    """Each everyday role of infra/roles/ is assigned in the demo estate — the failback role is
-    not: it is granted for a failback only (tests/e2e/test_lifecycle.py grants it) — and the
-    primary role allows no write or delete of a VM, disk or NIC (only snapshots and restore
-    points, vmdr's own)."""
-    estate = yaml.safe_load((ROOT / "examples/estate/demo.yaml").read_text())
-    assigned = {a["role_file"] for a in estate["principals"]["vmdr"]["assignments"]}
-    assert assigned == {f"infra/roles/{p.name}" for p in ROLES.glob("*.json")
-                        if p.name != "failback-primary.json"}
-    import json
+def _pairs(assignments: list[dict], base_dir: Path | None = None) -> set[tuple[Path, str]]:
+    """(role file, scope) of armsim assignments, each role file resolved as armsim does."""
+    return {(resolve_path(a["role_file"], base_dir), scope) for a in assignments
+            for scope in (a.get("scopes") or [a["scope"]])}
 
+
+def test_the_demo_identity_is_what_infra_role_assignments_json_describes():
+    """examples/estate/demo.yaml gives `vmdr` exactly the everyday roles at the demo's scopes as
+    infra/role-assignments.json describes them (the description infra/main.bicep is held to);
+    the failback role comes only on request, at the primary resource group."""
+    estate = load(ROOT / "examples" / "estate" / "demo.yaml")
+    declared = estate["principals"]["vmdr"]["assignments"]
+    assert _pairs(declared, Path(estate["_base_dir"])) == _pairs(demo_assignments(SUB))
+    everyday = {Path(a["role_file"]).name for a in demo_assignments(SUB)}
+    assert everyday == {p.name for p in ROLES.glob("*.json")} - {"failback-primary.json"}
+    failback = _pairs(demo_assignments(SUB, failback=True)) - _pairs(demo_assignments(SUB))
+    assert failback == {(ROLES / "failback-primary.json",
+                         f"/subscriptions/{SUB}/resourceGroups/{PRIMARY_RG}")}
+
+
+def test_the_primary_role_changes_no_resource():
+    """The primary role allows no write or delete of a VM, disk or NIC (only snapshots and
+    restore points, vmdr's own)."""
     primary = json.loads((ROLES / "primary.json").read_text())
     forbidden = [a for a in primary["Actions"] if "*" in a or (
         a.split("/")[1] in ("virtualMachines", "disks", "networkInterfaces")

@@ -9,6 +9,7 @@ import time
 import yaml
 from azure.mgmt.compute import models as cm
 
+from localplatform.identity import demo_assignments
 from tests.app.support import ROOT
 from vmdr import clock, image_records, images, tags
 from vmdr.catalog import Catalog
@@ -131,14 +132,10 @@ def test_retention_keeps_the_newest_usable_versions_and_only_deletes_its_own(
 
 
 def grant_gallery_role(arm, gallery_id: str) -> None:
-    """The vmdr principal's demo assignments plus the gallery role at another gallery."""
-    estate = yaml.safe_load((ROOT / "examples/estate/demo.yaml").read_text()
-                            .replace("${subscription}", SUB))
-    assignments = estate["principals"]["vmdr"]["assignments"]
-    for assignment in assignments:
-        assignment["role_file"] = str(ROOT / assignment["role_file"])
-    assignments.append({"role_file": str(ROOT / "infra/roles/gallery.json"), "scope": gallery_id})
-    arm.admin.add_principal("vmdr", assignments=assignments)
+    """The vmdr principal's demo assignments, the gallery role also at another gallery (as
+    `galleryIds` with both would deploy it)."""
+    arm.admin.add_principal("vmdr", assignments=demo_assignments(
+        SUB, galleries=[GALLERY_ID, gallery_id]))
 
 
 def test_a_gallery_outside_the_secondary_region_fails_the_vm_clearly(

@@ -15,10 +15,13 @@ from azure.core.exceptions import (
 )
 from azure.mgmt.compute import models as cm
 
-from armsim.testing import StaticTokenCredential, compute_client
+from armsim.admin_client import AdminError
+from armsim.testing import StaticTokenCredential
 
 VM_PATH = (f"/subscriptions/{SUB}/resourceGroups/rg-shop-weu/providers/Microsoft.Compute/"
            "virtualMachines/shop-app-1")
+RG_WEU = f"/subscriptions/{SUB}/resourceGroups/rg-shop-weu"
+RG_NEU = f"/subscriptions/{SUB}/resourceGroups/rg-shop-neu"
 
 
 def _role_file(tmp_path, actions, not_actions=()):
@@ -94,16 +97,96 @@ def test_vm_create_needs_nic_join(arm, tmp_path):
     assert "Microsoft.Network/networkInterfaces/join/action" in caught.value.error.message
 
 
-def test_principal_whose_role_file_is_missing_falls_back_to_owner_like(arm):
-    created = arm.admin.add_principal("future", role_file="/nonexistent/role.json")
-    future = arm.admin.principals()["future"]
-    assert future["assignments"][0]["role"]["fallback"] is True
-    client = compute_client(arm.info, token=created["token"])
-    client.virtual_machines.begin_power_off("rg-shop-weu", "shop-app-1").result()
+def _refused(call) -> dict:
+    with pytest.raises(AdminError) as caught:
+        call()
+    assert caught.value.status == 400, caught.value
+    return caught.value.body["error"]
 
 
-RG_WEU = f"/subscriptions/{SUB}/resourceGroups/rg-shop-weu"
-RG_NEU = f"/subscriptions/{SUB}/resourceGroups/rg-shop-neu"
+def test_a_missing_role_file_is_refused_with_its_path_and_nothing_stands_in(arm, tmp_path):
+    missing = tmp_path / "infra" / "roles" / "failback-primary.json"
+    error = _refused(lambda: arm.admin.add_principal("future", role_file=str(missing)))
+    assert error["code"] == "RoleDefinitionDoesNotExist"
+    assert str(missing) in error["message"] and "'future'" in error["message"]
+    # A name that is no role ("Contributor" is not a file here) is a missing role file too.
+    error = _refused(lambda: arm.admin.add_principal("future", role="Contributor"))
+    assert error["code"] == "RoleDefinitionDoesNotExist" and "Contributor" in error["message"]
+    error = _refused(lambda: arm.admin.add_principal("future", assignments=[
+        {"role_file": str(missing), "scope": RG_WEU}]))
+    assert str(missing) in error["message"]
+    assert "future" not in arm.admin.principals()
+
+
+@pytest.mark.parametrize("text, says", [
+    ("{not json", "is not JSON"),
+    ("[]", "is not a role"),
+    ('{"Name": "typo", "Action": ["*/read"]}', "neither 'Actions' nor 'DataActions'"),
+    ('{"Name": "r", "Actions": "Microsoft.Compute/*"}', "must be a list of strings"),
+])
+def test_an_ill_formed_role_file_is_refused_with_its_path(arm, tmp_path, text, says):
+    role = tmp_path / "role.json"
+    role.write_text(text)
+    error = _refused(lambda: arm.admin.add_principal("ill", role_file=str(role)))
+    assert error["code"] == "InvalidParameter"
+    assert str(role) in error["message"] and says in error["message"], error
+    error = _refused(lambda: arm.admin.add_principal("ill", role={"Name": "no actions"}))
+    assert "neither 'Actions' nor 'DataActions'" in error["message"]
+    error = _refused(lambda: arm.admin.add_principal("ill"))  # no role at all: no default
+    assert "has no role" in error["message"]
+    assert "ill" not in arm.admin.principals()
+
+
+def test_a_role_file_that_vanishes_after_load_grants_nothing_until_it_is_back(arm, tmp_path):
+    role = _role_file(tmp_path, ["Microsoft.Compute/virtualMachines/read"])
+    created = arm.admin.add_principal("vanishing", role_file=str(role))
+    client = arm.compute_as(token=created["token"], retry_total=0)
+    assert client.virtual_machines.get("rg-shop-weu", "shop-app-1").name == "shop-app-1"
+    text = role.read_text()
+    role.unlink()
+    with pytest.raises(HttpResponseError) as caught:
+        client.virtual_machines.get("rg-shop-weu", "shop-app-1")
+    assert caught.value.error.code == "AuthorizationFailed"
+    state = arm.admin.principals()["vanishing"]["assignments"][0]["role"]["state"]
+    assert state.startswith("missing") and str(role) in state
+    role.write_text("{broken")  # back, but no role: still nothing
+    with pytest.raises(HttpResponseError):
+        client.virtual_machines.get("rg-shop-weu", "shop-app-1")
+    assert arm.admin.principals()["vanishing"]["assignments"][0]["role"]["state"].startswith(
+        "invalid")
+    role.write_text(text)
+    assert client.virtual_machines.get("rg-shop-weu", "shop-app-1").name == "shop-app-1"
+
+
+def test_an_estate_with_a_missing_role_file_is_refused_and_changes_nothing(arm, tmp_path):
+    import yaml
+
+    from tests.conftest import DEMO_ESTATE
+
+    estate = yaml.safe_load(DEMO_ESTATE.read_text().replace("${subscription}", SUB))
+    missing = DEMO_ESTATE.parent / "infra" / "roles" / "primary.json"  # the old helpers' path
+    estate["principals"]["vmdr"]["assignments"][0]["role_file"] = str(missing)
+    error = _refused(lambda: arm.admin.seed(estate, reset=True))
+    assert error["code"] == "RoleDefinitionDoesNotExist" and str(missing) in error["message"]
+    assert arm.compute.virtual_machines.get("rg-shop-weu", "shop-app-1").name  # not reset
+
+
+@pytest.mark.parametrize("assignment, says", [
+    ({"role": "*"}, "'*'"),
+    ({"role": {"Name": "narrow", "Actions": ["*/read"]}}, "an inline role"),
+    ({"role_file": "ROLE_OUTSIDE"}, "role.json"),
+])
+def test_the_apps_principal_holds_only_the_shipped_role_files(arm, tmp_path, assignment, says):
+    if assignment.get("role_file") == "ROLE_OUTSIDE":
+        assignment = {"role_file": str(_role_file(tmp_path, ["Microsoft.Compute/*"]))}
+    before = arm.admin.principals()["vmdr"]["token"]
+    error = _refused(lambda: arm.admin.add_principal("vmdr", assignments=[
+        {**assignment, "scope": RG_WEU}]))
+    assert "app's managed identity" in error["message"] and says in error["message"], error
+    assert "infra/roles" in error["message"]
+    assert arm.admin.principals()["vmdr"]["token"] == before  # the app keeps its roles
+    # Any other principal may hold them.
+    arm.admin.add_principal("not-the-app", assignments=[{**assignment, "scope": RG_WEU}])
 
 
 def test_an_assignment_applies_at_its_scope_and_below_only(arm):

@@ -101,3 +101,22 @@ def test_serve_cli_writes_ready_file_and_stops_on_sigterm(azurite, tmp_path):
             process.kill()
             raise
     assert code == 0
+
+
+@pytest.mark.parametrize("principal, says", [
+    ("vmdr=*", "app's managed identity"),
+    ("ops=infra/roles/no-such-role.json", "RoleDefinitionDoesNotExist"),
+])
+def test_serve_cli_refuses_a_role_it_cannot_grant_and_says_why(azurite, tmp_path, principal,
+                                                                says):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("VMDR_SIM_CLOCK", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "armsim", "serve", "--estate", str(DEMO_ESTATE),
+         "--ready-file", str(tmp_path / "ready.json"), "--azurite",
+         json.dumps(azurite.describe()), "--state-dir", str(tmp_path / "state"),
+         "--principal", principal],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert says in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert not (tmp_path / "ready.json").exists()

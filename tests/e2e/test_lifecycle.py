@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import pytest
-import yaml
 
-from localplatform.identity import ROLES
-from tests.e2e.conftest import DEMO_ESTATE, SUB, demo_plan
+from localplatform.identity import demo_assignments
+from tests.e2e.conftest import SUB, demo_plan
 from tests.e2e.test_alerts_and_api import alert, post_alert
 from tests.e2e.test_failover import TM, dns_answer, power, protect
 from vmdr import naming, tags
@@ -43,18 +42,9 @@ def hook_vms(vmdr, since: int = 0) -> list[str]:
 
 
 def grant_failback_role(vmdr) -> None:
-    """What an operator does before a failback: the failback role on the primary group."""
-    estate = yaml.safe_load(DEMO_ESTATE.read_text())
-    assignments = estate["principals"]["vmdr"]["assignments"]
-    for assignment in assignments:
-        assignment["role_file"] = str(DEMO_ESTATE.parent / assignment["role_file"])
-        for key in ("scope", "scopes"):
-            if key in assignment:
-                assignment[key] = yaml.safe_load(yaml.safe_dump(assignment[key]).replace(
-                    "${subscription}", SUB))
-    assignments.append({"role_file": str(ROLES / "failback-primary.json"),
-                        "scope": f"/subscriptions/{SUB}/resourceGroups/rg-shop-weu"})
-    vmdr.admin.add_principal("vmdr", assignments=assignments)
+    """What an operator does before a failback (README: `assignFailbackRole=true`): the shipped
+    failback role at each primary resource group, from infra/role-assignments.json."""
+    vmdr.admin.add_principal("vmdr", assignments=demo_assignments(SUB, failback=True))
 
 
 def state(vmdr) -> str:

@@ -1,6 +1,6 @@
 """infra/ without Azure: every Bicep file parses (pycep-parser), the roles it creates come from
-infra/roles/*.json and are assigned where their names say, and the Function App gets every app
-setting vmdr.settings requires in Azure and none that is local-only."""
+infra/roles/*.json and are assigned where infra/role-assignments.json says, and the Function App
+gets every app setting vmdr.settings requires in Azure and none that is local-only."""
 
 from __future__ import annotations
 
@@ -106,23 +106,42 @@ def test_each_role_file_is_valid_custom_role_json():
         assert len(role["Actions"]) == len(set(role["Actions"])), path
 
 
-EXPECTED_ASSIGNMENTS = {
-    # module in main.bicep → (role key, module file it uses)
-    "primaryAssignments": ("primary", "modules/rbac/resource-group.bicep"),
-    "secondaryAssignment": ("secondary", "modules/rbac/resource-group.bicep"),
-    "subnetAssignments": ("secondary", "modules/rbac/subnet.bicep"),
-    "secondaryRegionAssignment": ("secondary-region", "modules/rbac/subscription.bicep"),
-    "trafficManagerAssignments": ("traffic-manager", "modules/rbac/traffic-manager-profile.bicep"),
-    "galleryAssignments": ("gallery", "modules/rbac/gallery.bicep"),
-    # Off unless assignFailbackRole: only while failing back.
-    "failbackAssignments": ("failback-primary", "modules/rbac/resource-group.bicep"),
-}
+DESCRIPTION = json.loads((INFRA / "role-assignments.json").read_text())
 
 
-def test_each_role_is_assigned_where_it_belongs():
+def test_the_assignment_description_names_every_role_file_and_real_bicep_scopes():
+    """infra/role-assignments.json: every role file, only role files; each scope kind is a
+    parameter of main.bicep assigned through modules/rbac/{level}.bicep; a `when` is a bool."""
+    assert {a["role"] for a in DESCRIPTION["assignments"]} == {p.name for p in ROLE_FILES}
+    assert {a["scope"] for a in DESCRIPTION["assignments"]} == set(DESCRIPTION["scopes"])
+    parameters = parse(INFRA / "main.bicep")["parameters"]
+    for kind, scope in DESCRIPTION["scopes"].items():
+        assert scope["parameter"] in parameters, kind
+        assert (INFRA / "modules" / "rbac" / f"{scope['level']}.bicep").is_file(), kind
+    for assignment in DESCRIPTION["assignments"]:
+        if "when" in assignment:
+            assert parameters[assignment["when"]]["type"] == "bool", assignment
+
+
+def _mentions(node: Any, variables: dict[str, Any]) -> str:
+    """The JSON of `node` with every variable it names expanded (to a fixpoint), so that a scope
+    built from `secondarySubscriptionId` shows the parameter that variable comes from."""
+    text, seen = json.dumps(node), set()
+    while True:
+        named = {v for v in variables if v not in seen and re.search(rf"\b{v}\b", text)}
+        if not named:
+            return text
+        seen |= named
+        text += "".join(json.dumps(variables[v]) for v in sorted(named))
+
+
+def _bicep_assignments() -> list[tuple[str, str, str | None]]:
+    """(role file, scope kind, switch) of each module of main.bicep that assigns a vmdr role: the
+    role by its index in vmdrRoles, the kind by the module (modules/rbac/{level}.bicep) and the
+    parameter its scopes come from, the switch by a loop over `(switch ? ids : [])`."""
     main = parse(INFRA / "main.bicep")
     keys = [e["key"] for e in _role_entries()]
-    assigned: dict[str, tuple[str, str]] = {}
+    found = []
     for name, module in main["modules"].items():
         config = module["config"]
         body = config.get("config", config)
@@ -133,9 +152,31 @@ def test_each_role_is_assigned_where_it_belongs():
                    if isinstance(n, dict) and n.get("operator", {}).get("type") == "index_accessor"
                    and n["operator"]["operands"]["operand_1"] == "roleDefinitions"]
         assert len(indexes) == 1, name
-        assigned[name] = (keys[indexes[0]], module["detail"]["path"])
-    assert assigned == EXPECTED_ASSIGNMENTS
-    assert {role for role, _ in assigned.values()} == set(keys), "a role nobody assigns"
+        path = Path(module["detail"]["path"])
+        assert path.parent.as_posix() == "modules/rbac", name
+        loop = (config.get("loop_type") or {}).get("detail", {}).get("array_name")
+        switch = None
+        if isinstance(loop, dict):  # (assignFailbackRole ? primaryResourceGroupIds : [])
+            operands = loop["operator"]["operands"]
+            assert operands["false_value"] == [], name
+            switch, loop = operands["condition"], operands["true_value"]
+        where = _mentions([loop, body.get("scope")], main["variables"])
+        kinds = [kind for kind, scope in DESCRIPTION["scopes"].items()
+                 if scope["level"] == path.stem and (
+                     scope["parameter"] == loop if loop else
+                     re.search(rf"\b{scope['parameter']}\b", where))]
+        assert len(kinds) == 1, f"{name}: scope kinds {kinds}"
+        found.append((f"{keys[indexes[0]]}.json", kinds[0], switch))
+    return found
+
+
+def test_each_role_is_assigned_where_it_belongs():
+    """main.bicep assigns exactly the (role, scope kind) pairs of infra/role-assignments.json,
+    which the local platform gives armsim's `vmdr` principal. Bicep keeps its own module blocks:
+    each is tied at compile time to a module file and a scope function, and loadJsonContent
+    takes only literal paths, so the JSON could only choose role indexes, not blocks."""
+    described = [(a["role"], a["scope"], a.get("when")) for a in DESCRIPTION["assignments"]]
+    assert sorted(_bicep_assignments(), key=str) == sorted(described, key=str)
 
 
 # ---------------------------------------------------------------------------- app settings

@@ -32,7 +32,10 @@ _first_seen: dict[int, str] = {}
 def pytest_collection_modifyitems(session, config, items):
     """Longest first: the workers of `make test` (pytest-xdist) take tests in this order, so the
     slow end-to-end scenarios start at once and the short tests fill the gaps, rather than one
-    long scenario starting last and running alone."""
+    long scenario starting last and running alone. This needs `--maxschedchunk 1` (Makefile):
+    xdist's load scheduler otherwise hands each worker a quarter of its share up front as one
+    contiguous block, so the first worker would hold sixty end-to-end tests while the others
+    ran out of work."""
     def weight(item) -> int:
         if item.get_closest_marker("slow"):
             return 0

@@ -218,7 +218,12 @@ def alert_key_of(body: dict) -> tuple[str, str]:
 
 
 def executions(vmdr) -> int:
-    history = vmdr.client.status("failover-shop", show_history=True)["historyEvents"]
+    """ExecutionStarted events of failover-shop, once its history has begun (a start answers
+    when it is queued; a loaded host may not have run the first episode yet)."""
+    history = vmdr.client.wait_for(
+        "failover-shop", show_history=True, timeout=60,
+        until=lambda s: any(e["EventType"] == "ExecutionStarted"
+                            for e in s.get("historyEvents") or []))["historyEvents"]
     return sum(1 for e in history if e["EventType"] == "ExecutionStarted")
 
 

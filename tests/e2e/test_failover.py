@@ -380,7 +380,12 @@ def test_two_concurrent_starts_make_one_run_and_a_409(vmdr):
     # No raw management URL that bypasses the saga (terminate: no compensation, no report).
     for answer in (*responses, vmdr.client.call("GET", "plans/shop/failover")):
         assert "terminatePostUri" not in answer.text and "sendEventPostUri" not in answer.text
-    history = vmdr.client.status("failover-shop", show_history=True)["historyEvents"]
+    # The 202 answers once the start is queued; a loaded host may not have run its first
+    # episode yet, so look once the history has begun.
+    history = vmdr.client.wait_for(
+        "failover-shop", show_history=True, timeout=60,
+        until=lambda s: any(e["EventType"] == "ExecutionStarted"
+                            for e in s.get("historyEvents") or []))["historyEvents"]
     assert sum(1 for e in history if e["EventType"] == "ExecutionStarted") == 1
     early = vmdr.client.call("POST", "plans/shop/failover/reject")
     if early.status == 409:  # still in preflight: approve/reject only while awaiting approval

@@ -29,6 +29,7 @@ from armsim.testing import ArmSimInfo, compute_client
 from devhost.testing import start_devhost
 from localplatform import azurite as azurite_launcher
 from localplatform.app_settings import common_alert, local_app_settings
+from localplatform.identity import demo_assignments
 from vmdr.catalog import Catalog
 from vmdr.clock import VirtualClock
 
@@ -144,11 +145,14 @@ class Demo:
         for row in report.get("not_drilled", []):
             self.say(f"  not drilled: {row['vm']} ({row['reason'].split(':')[0]})")
         self.check("drill proved every drilled VM", output["outcome"] == "succeeded"
-                   and report.get("proven") is True, output.get("failure") or "")
+                   and report.get("proven") is True,
+                   output.get("failure") or f"outcome {output['outcome']}, proven "
+                                            f"{report.get('proven')}")
         state = self.admin.state().get("resources", [])
         left = [r["id"] for r in (state.values() if isinstance(state, dict) else state)
                 if "vmdr-drill" in (r.get("tags") or {})]
-        self.check("drill left nothing behind", not left, f"{len(left)} resource(s)")
+        self.check("drill left nothing behind", not left,
+                   f"{len(left)} resource(s): {', '.join(r.rsplit('/', 1)[-1] for r in left)}")
 
     def fail_over(self, expected: dict[str, bytes]) -> dict:
         self.say("westeurope goes dark (armsim regional outage)")
@@ -212,6 +216,45 @@ class Demo:
         dns = [a["endpoint"] for a in self.admin.dns(SUB, "rg-shop-global", "tm-shop")["answers"]]
         self.check("fenced: DNS still answers with the secondary (no split brain)",
                    dns == ["shop-neu"], str(dns))
+
+    def come_home(self) -> None:
+        """The way back, as an operator takes it (README "The way back"): re-protect, grant the
+        failback role as README says, fail back, and find the plan protected again."""
+        self.say("re-protect: copy the secondary back -> POST /api/plans/shop/reprotect")
+        started = self.api.call("POST", "plans/shop/reprotect")
+        self.check("re-protect started", started.status == 202, f"HTTP {started.status}")
+        cycle = self.api.wait_for_completion("protect-shop.back", timeout=180)["output"]
+        counts = cycle["counts"]
+        self.check("re-protect: every recovered VM protected back to westeurope",
+                   counts.get("protected") == counts["total"], str(cycle.get("failed_vms")))
+        self.say("the operator grants the failback role (infra/roles/failback-primary.json) at "
+                 "rg-shop-weu, as `azd provision` with assignFailbackRole=true does")
+        self.admin.add_principal("vmdr", assignments=demo_assignments(SUB, failback=True))
+        self.say("planned failback -> POST /api/plans/shop/failback")
+        started = self.api.call("POST", "plans/shop/failback",
+                                json_body={"reason": "demo: westeurope is back"})
+        self.check("failback started", started.status == 202, f"HTTP {started.status}")
+        self.api.wait_for_custom_status(
+            "failback-shop", lambda s: (s or {}).get("phase") == "awaiting-approval", timeout=60)
+        self.say("the plan asks for approval -> POST /api/plans/shop/failback/approve")
+        approved = self.api.call("POST", "plans/shop/failback/approve",
+                                 json_body={"comment": "demo: home"})
+        self.check("failback approval accepted", approved.status == 202)
+        done = self.api.wait_for_completion("failback-shop", timeout=300)["output"]
+        self.check("failback succeeded", done["outcome"] == "succeeded",
+                   done.get("failure") or done["outcome"])
+        plan = self.api.call("GET", "plans/shop").json()
+        self.check("the plan is protected again", plan["state"]["state"] == "protected",
+                   plan["state"]["state"])
+        # Traffic Manager's probes see the primary healthy again within a few probe intervals.
+        deadline = time.monotonic() + 60
+        while True:
+            dns = [a["endpoint"] for a in
+                   self.admin.dns(SUB, "rg-shop-global", "tm-shop")["answers"]]
+            if dns == ["shop-weu"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        self.check("Traffic Manager answers with the primary again", dns == ["shop-weu"], str(dns))
 
     def wait_for_ctrl_c(self) -> None:
         ready, host = self.host.ready, self.host
@@ -324,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
             output = demo.fail_over(latest)
             demo.print_report(output)
             demo.region_returns()
+            demo.come_home()
             if args.keep_running:
                 demo.wait_for_ctrl_c()
         except Exception as exc:

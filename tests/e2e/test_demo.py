@@ -50,6 +50,10 @@ def test_the_demo_passes_keeps_running_and_stops_everything_on_sigterm():
         so_far = "".join(lines)
         assert "# Failover of plan `shop` — succeeded" in so_far
         assert "FAIL " not in so_far, so_far[-4000:]
+        # The way home, with the failback role granted as README says (not an owner stand-in).
+        for check in ("failback succeeded", "the plan is protected again",
+                      "Traffic Manager answers with the primary again"):
+            assert f"PASS  {check}" in so_far, so_far[-4000:]
         work = Path(re.search(r"removes (\S+)\):", so_far).group(1))
         state_dir = re.search(r"state dir (\S+),", so_far).group(1)
         assert work.is_dir() and state_dir.startswith(str(work))

@@ -318,3 +318,21 @@ class DevhostClient:
         )
         if result.status != 202:
             raise DevhostError(f"run {function_name} -> {result.status}: {result.text}")
+
+    def set_function_key(self, function_name: str, key_name: str, value: str | None = None) -> str:
+        """Create (or replace) the function key `key_name` of `function_name` with the master
+        key, as the key management API does (`PUT` with a value, `POST` for a new random one);
+        its value."""
+        if not self.master_key:
+            raise DevhostError("managing function keys needs the master key")
+        path = f"/admin/functions/{function_name}/keys/{key_name}"
+        headers = {"x-functions-key": self.master_key}
+        if value is None:
+            result = self.request("POST", path, headers=headers)
+        else:
+            result = self.request("PUT", path, headers=headers,
+                                  json_body={"name": key_name, "value": value})
+        if result.status not in (200, 201):
+            raise DevhostError(f"function key {function_name}/{key_name} -> {result.status}: "
+                               f"{result.text}")
+        return str(result.json()["value"])

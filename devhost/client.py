@@ -83,11 +83,12 @@ class ReadyInfo:
     pid: int
     rpc_base_url: str
     task_hub: str
+    easy_auth: bool = False  # App Service authentication in front of the host (--easy-auth)
 
     @classmethod
     def load(cls, path: Path) -> ReadyInfo:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
 class DevhostClient:
@@ -163,16 +164,23 @@ class DevhostClient:
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         use_key: bool = True,
+        key: str | None = None,
+        bearer: str | None = None,
     ) -> HttpResult:
-        """Call an HTTP function at /api/{route} with the function key (unless `use_key`=False)."""
+        """Call an HTTP function at /api/{route} with the host's function key (unless `use_key`
+        is False), or with `key`; `bearer` is a token for App Service authentication (devhost
+        `--easy-auth`), sent as `Authorization: Bearer`."""
+        send_headers = dict(headers or {})
+        if bearer is not None:
+            send_headers["Authorization"] = f"Bearer {bearer}"
         return self.request(
             method,
             f"/api/{route.lstrip('/')}",
             json_body=json_body,
             body=body,
-            headers=headers,
+            headers=send_headers,
             params=params,
-            key=self.function_key if use_key else None,
+            key=key if key is not None else (self.function_key if use_key else None),
         )
 
     # --- Durable management ------------------------------------------------------------------

@@ -69,6 +69,14 @@ class Vmdr:
     admin: AdminClient
     platform: Platform
     settings: dict[str, str]
+    _alert_key: str | None = None
+
+    def alert_key(self) -> str:
+        """The alert function's own key (`alerts`), made once as infra/ makes it in Azure: what
+        the action group's webhook carries."""
+        if self._alert_key is None:
+            self._alert_key = self.client.set_function_key("receive_alert", "alerts")
+        return self._alert_key
 
     @property
     def client(self) -> DevhostClient:

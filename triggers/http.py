@@ -60,12 +60,14 @@ def _authorized(name: str, user_code):
     if inspect.iscoroutinefunction(user_code):
         @wraps(user_code)
         async def checked_async(*args, **kwargs):
-            return refusal(args, kwargs) or await user_code(*args, **kwargs)
+            refused = refusal(args, kwargs)
+            return refused if refused is not None else await user_code(*args, **kwargs)
         return checked_async
 
     @wraps(user_code)
     def checked(*args, **kwargs):
-        return refusal(args, kwargs) or user_code(*args, **kwargs)
+        refused = refusal(args, kwargs)
+        return refused if refused is not None else user_code(*args, **kwargs)
     return checked
 
 

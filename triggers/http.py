@@ -52,8 +52,8 @@ def _authorized(name: str, user_code):
     def refusal(args: tuple, kwargs: dict) -> func.HttpResponse | None:
         request = kwargs.get("req") or next(
             (a for a in args if isinstance(a, func.HttpRequest)), None)
-        if request is None:
-            return None
+        if request is None:  # never let a route through unchecked
+            raise RuntimeError(f"HTTP function {name} was called without its request")
         refused = access.authorize(name, request.headers, request.route_params)
         return to_http(refused.response()) if refused else None
 

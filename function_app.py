@@ -11,6 +11,7 @@ import activities
 import orchestrators
 import triggers
 from vmdr import durable_sdk, settings, telemetry
+from vmdr.api import access
 
 # Refuse to start with settings that are unsafe or cannot work; the message names each one.
 settings.load()
@@ -20,7 +21,9 @@ telemetry.configure()
 # History timestamps read without dateutil's general parser: replay cost (vmdr/durable_sdk.py).
 durable_sdk.apply()
 
-app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+# Routes need a key (function level), unless vmdr is deployed with App Service authentication:
+# then it authorizes operator routes itself, by the caller's app roles (vmdr/api/access.py).
+app = df.DFApp(http_auth_level=func.AuthLevel[access.http_auth_level()])
 
 for blueprint in (*triggers.BLUEPRINTS, *orchestrators.BLUEPRINTS, *activities.BLUEPRINTS):
     app.register_functions(blueprint)

@@ -27,6 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--clock", help="VirtualClock JSON (else VMDR_SIM_CLOCK, else saved)")
     start.add_argument("--settings", type=Path, help="local.settings.json (Values -> environment)")
     start.add_argument("--log-level", default=os.environ.get("DEVHOST_LOG_LEVEL", "INFO"))
+    start.add_argument(
+        "--easy-auth", type=Path,
+        help="App Service authentication in front of the host: JSON of the principals it "
+             "vouches for by bearer token (devhost/easyauth.py)")
     instances = commands.add_parser("instances", help="list orchestration instances")
     instances.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR)
     return parser
@@ -57,6 +61,7 @@ def _start(args: argparse.Namespace) -> int:
         clock_json=args.clock,
         time_scale=args.time_scale,
         ready_file=args.ready_file.resolve() if args.ready_file else None,
+        easy_auth=args.easy_auth.resolve() if args.easy_auth else None,
     )
 
     async def run() -> None:
@@ -66,13 +71,14 @@ def _start(args: argparse.Namespace) -> int:
             loop.add_signal_handler(signum, stop.set)
         await serve_forever(options, stop)
 
+    from devhost.easyauth import EasyAuthError
     from devhost.loader import LoadError
     from devhost.ncrontab import ScheduleError
     from devhost.settings import SettingsError
 
     try:
         asyncio.run(run())
-    except (LoadError, SettingsError, ScheduleError) as exc:
+    except (LoadError, SettingsError, ScheduleError, EasyAuthError) as exc:
         print(f"devhost: error: {exc}", file=sys.stderr)
         return 2
     # Everything is committed and the store closed. Do not wait for user threads still inside

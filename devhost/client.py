@@ -83,11 +83,12 @@ class ReadyInfo:
     pid: int
     rpc_base_url: str
     task_hub: str
+    easy_auth: bool = False  # App Service authentication in front of the host (--easy-auth)
 
     @classmethod
     def load(cls, path: Path) -> ReadyInfo:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__ if name in data})
 
 
 class DevhostClient:
@@ -163,16 +164,23 @@ class DevhostClient:
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         use_key: bool = True,
+        key: str | None = None,
+        bearer: str | None = None,
     ) -> HttpResult:
-        """Call an HTTP function at /api/{route} with the function key (unless `use_key`=False)."""
+        """Call an HTTP function at /api/{route} with the host's function key (unless `use_key`
+        is False), or with `key`; `bearer` is a token for App Service authentication (devhost
+        `--easy-auth`), sent as `Authorization: Bearer`."""
+        send_headers = dict(headers or {})
+        if bearer is not None:
+            send_headers["Authorization"] = f"Bearer {bearer}"
         return self.request(
             method,
             f"/api/{route.lstrip('/')}",
             json_body=json_body,
             body=body,
-            headers=headers,
+            headers=send_headers,
             params=params,
-            key=self.function_key if use_key else None,
+            key=key if key is not None else (self.function_key if use_key else None),
         )
 
     # --- Durable management ------------------------------------------------------------------
@@ -318,3 +326,21 @@ class DevhostClient:
         )
         if result.status != 202:
             raise DevhostError(f"run {function_name} -> {result.status}: {result.text}")
+
+    def set_function_key(self, function_name: str, key_name: str, value: str | None = None) -> str:
+        """Create (or replace) the function key `key_name` of `function_name` with the master
+        key, as the key management API does (`PUT` with a value, `POST` for a new random one);
+        its value."""
+        if not self.master_key:
+            raise DevhostError("managing function keys needs the master key")
+        path = f"/admin/functions/{function_name}/keys/{key_name}"
+        headers = {"x-functions-key": self.master_key}
+        if value is None:
+            result = self.request("POST", path, headers=headers)
+        else:
+            result = self.request("PUT", path, headers=headers,
+                                  json_body={"name": key_name, "value": value})
+        if result.status not in (200, 201):
+            raise DevhostError(f"function key {function_name}/{key_name} -> {result.status}: "
+                               f"{result.text}")
+        return str(result.json()["value"])

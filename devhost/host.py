@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from devhost.durable_api import RPC_PATH, WEBHOOK_PATH, DurableHttpApi
+from devhost.easyauth import EASY_AUTH_ENABLED, EasyAuth
 from devhost.http_api import HttpTriggers
 from devhost.invoker import WorkerRuntime
 from devhost.keys import HostKeys
@@ -41,6 +42,8 @@ class HostOptions:
     time_scale: float | None = None
     ready_file: Path | None = None
     host: str = "127.0.0.1"
+    # App Service authentication in front of the host (devhost/easyauth.py): its principals file.
+    easy_auth: Path | None = None
 
 
 def choose_clock(options: HostOptions) -> VirtualClock:
@@ -79,6 +82,12 @@ class DevHost:
         settings_path = options.settings or self.app_dir / "local.settings.json"
         if options.settings is not None or settings_path.exists():
             os.environ.update(load_local_settings(settings_path))
+        # The platform, not the app's settings, says whether authentication is on.
+        self.easy_auth = EasyAuth.load(options.easy_auth) if options.easy_auth else None
+        if self.easy_auth is not None:
+            os.environ[EASY_AUTH_ENABLED] = "True"
+        else:
+            os.environ.pop(EASY_AUTH_ENABLED, None)
         self.clock = choose_clock(options)
         os.environ[SIM_CLOCK_SETTING] = self.clock.to_json()
         (options.state_dir / CLOCK_FILE).write_text(self.clock.to_json(), encoding="utf-8")
@@ -128,7 +137,9 @@ class DevHost:
             durable.client_binding_json,
             run_function,
         )
-        public = web.Application(client_max_size=64 * 1024 * 1024)
+        public = web.Application(
+            client_max_size=64 * 1024 * 1024,
+            middlewares=[self.easy_auth.middleware] if self.easy_auth is not None else [])
         durable.add_routes(public, WEBHOOK_PATH, "system")
         self.http.add_routes(public)
         rpc = web.Application(client_max_size=64 * 1024 * 1024)
@@ -158,6 +169,7 @@ class DevHost:
             "pid": os.getpid(),
             "rpc_base_url": self.rpc_base_url,
             "task_hub": self.config.hub_name,
+            "easy_auth": self.easy_auth is not None,
         }
 
     def _write_ready_file(self, path: Path) -> None:

@@ -7,8 +7,13 @@ A request reaches the function as a real `func.HttpRequest` (method, full URL, h
 route parameters, body bytes) and the function's `func.HttpResponse` (or `str`) is encoded by the
 library's own HttpResponseConverter. An exception in the function is a 500 with an empty body.
 
-Admin: `POST /admin/functions/{name}` with the master key runs a non-HTTP function (a timer now,
-body `{"input": ""}`) and answers 202; `GET /admin/host/status` reports the host as Running.
+Admin (master key): `POST /admin/functions/{name}` runs a non-HTTP function (a timer now, body
+`{"input": ""}`) and answers 202; `GET /admin/host/status` reports the host as Running; the key
+management API of the host's KeysController manages function keys: `GET
+/admin/functions/{name}/keys` (the function's keys, `default` created on first read), `GET|DELETE
+/admin/functions/{name}/keys/{keyName}`, `PUT` with `{"name", "value"}` (400 "Invalid key value"
+without a value) and `POST` (a new random value) — 201 when created, 200 when replaced, 404 for a
+function the app does not have.
 """
 
 from __future__ import annotations
@@ -130,6 +135,8 @@ class HttpTriggers:
     def add_routes(self, application: web.Application) -> None:
         application.router.add_post("/admin/functions/{name}", self.admin_run)
         application.router.add_get("/admin/host/status", self.admin_status)
+        application.router.add_get("/admin/functions/{name}/keys", self.admin_list_keys)
+        application.router.add_route("*", "/admin/functions/{name}/keys/{key}", self.admin_key)
         # Any decoded path, a newline (%0A) included: Kestrel decodes the path (all but %2F)
         # before routing, so a route parameter can hold one (aspnet/Mvc#6388); `.` would not.
         application.router.add_route("*", "/{tail:[\\s\\S]*}", self.dispatch)
@@ -143,7 +150,7 @@ class HttpTriggers:
             methods = route.spec.methods
             if methods and request.method.upper() not in methods:
                 continue
-            if not self.keys.allows(request, route.spec.auth_level):
+            if not self.keys.allows(request, route.spec.auth_level, route.spec.name):
                 return web.Response(status=401)
             return await self._invoke(route.spec, request, params)
         return web.Response(status=404)
@@ -189,6 +196,63 @@ class HttpTriggers:
         if not self.keys.allows(request, "admin"):
             return web.Response(status=401)
         return web.json_response({"id": "devhost", "state": "Running", "version": "devhost"})
+
+    # --- function keys (the host's KeysController) ---------------------------------------------
+
+    def _function_named(self, request: web.Request) -> FunctionSpec | None:
+        name = request.match_info["name"].lower()
+        return next((s for s in self.app.functions if s.name.lower() == name), None)
+
+    def _key_link(self, request: web.Request, function: str, key: str | None = None) -> dict:
+        href = f"{request.url.origin()}/admin/functions/{function}/keys"
+        return {"rel": "self", "href": href + (f"/{key}" if key else "")}
+
+    async def admin_list_keys(self, request: web.Request) -> web.Response:
+        if not self.keys.allows(request, "admin"):
+            return web.Response(status=401)
+        spec = self._function_named(request)
+        if spec is None:
+            return web.Response(status=404)
+        keys = self.keys.function_keys(spec.name)
+        return web.json_response({
+            "keys": [{"name": name, "value": value} for name, value in keys.items()],
+            "links": [self._key_link(request, spec.name)]})
+
+    async def admin_key(self, request: web.Request) -> web.Response:
+        if not self.keys.allows(request, "admin"):
+            return web.Response(status=401)
+        spec = self._function_named(request)
+        name = request.match_info["key"]
+        if spec is None:
+            return web.Response(status=404)
+        if request.method == "GET":
+            value = self.keys.function_keys(spec.name).get(name)
+            if value is None:
+                return web.Response(status=404)
+            return web.json_response({"name": name, "value": value,
+                                      "links": [self._key_link(request, spec.name, name)]})
+        if request.method == "DELETE":
+            if name.startswith("_"):
+                return web.json_response({"Message": "Invalid key name."}, status=400)
+            deleted = self.keys.delete_function_key(spec.name, name)
+            return web.Response(status=204 if deleted else 404)
+        if request.method == "PUT":
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+            value = body.get("value") if isinstance(body, dict) else None
+            if not isinstance(value, str) or not value:
+                return web.json_response({"Message": "Invalid key value"}, status=400)
+        elif request.method == "POST":
+            await request.read()
+            value = None
+        else:
+            return web.Response(status=405)
+        value, created = self.keys.set_function_key(spec.name, name, value)
+        return web.json_response({"name": name, "value": value,
+                                  "links": [self._key_link(request, spec.name, name)]},
+                                 status=201 if created else 200)
 
 
 def encode_response(result: Any) -> web.Response:

@@ -104,15 +104,23 @@ def start_devhost(
     env: dict[str, str] | None = None,
     startup_timeout: float = 30.0,
     extra_args: list[str] | None = None,
+    easy_auth: dict[str, dict] | None = None,
 ) -> DevhostProcess:
     """Start `python -m devhost start` for `app` and wait for its ready file.
 
     `settings` become the app settings (a local.settings.json written into the state dir);
     `clock` defaults to a new VirtualClock with `time_scale`, shared with the subprocess through
-    `--clock` so the test and the host read the same virtual time.
+    `--clock` so the test and the host read the same virtual time. `easy_auth` (bearer token ->
+    principal: id, name, roles) puts App Service authentication in front of the host
+    (devhost/easyauth.py); without it the host runs without.
     """
     state_dir = Path(state_dir).resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
+    extra_args = list(extra_args or [])
+    if easy_auth is not None:
+        principals = state_dir / "easy-auth.json"
+        principals.write_text(json.dumps({"principals": easy_auth}, indent=2), encoding="utf-8")
+        extra_args += ["--easy-auth", str(principals)]
     settings_file = state_dir / "local.settings.json"
     settings_file.write_text(
         json.dumps({"IsEncrypted": False, "Values": dict(settings or {})}, indent=2),
@@ -129,7 +137,7 @@ def start_devhost(
         port,
         dict(env or {}),
         startup_timeout,
-        list(extra_args or []),
+        extra_args,
     )
 
 

@@ -105,6 +105,13 @@ param availabilityAlertName string = ''
 @description('Name of the app\'s resource group; empty: rg-{environmentName}.')
 param resourceGroupName string = ''
 
+@description('Give the action group its webhook with the alert function\'s own key (Microsoft.Web/sites/functions/keys `alerts`). Off on the very first provision: the function, and so its keys, exist only once `azd deploy` has put the code there; then `azd env set VMDR_WIRE_ALERT_WEBHOOK true` and `azd provision`.')
+param wireAlertWebhook bool = false
+
+@maxLength(36)
+@description('Application (client) id of vmdr\'s Microsoft Entra app registration (its app roles Reader, Operator, Approver): turns on App Service authentication, and vmdr then authorizes operator routes by the caller\'s roles (VMDR_EASY_AUTH). Empty: keys only.')
+param entraClientId string = ''
+
 // ----------------------------------------------------------------------------------- names
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -189,6 +196,7 @@ module functionApp 'modules/function-app.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     alwaysReadyInstances: alwaysReadyInstances
     zoneRedundant: zoneRedundant
+    entraClientId: entraClientId
   }
   dependsOn: [
     appData
@@ -372,6 +380,7 @@ module alerts 'modules/alerts.bicep' = {
   scope: rg
   params: {
     functionAppName: functionApp.outputs.name
+    wireAlertWebhook: wireAlertWebhook
     actionGroupName: '${abbrs.insightsActionGroups}vmdr-${resourceToken}'
     actionGroupShortName: 'vmdr'
     tags: tags
@@ -391,3 +400,4 @@ output VMDR_API_URL string = 'https://${functionApp.outputs.defaultHostName}/api
 output VMDR_IDENTITY_CLIENT_ID string = identity.outputs.clientId
 output VMDR_IDENTITY_PRINCIPAL_ID string = identity.outputs.principalId
 output VMDR_AVAILABILITY_ALERT_RULE string = alerts.outputs.availabilityAlertName
+output VMDR_ALERT_WEBHOOK_WIRED bool = alerts.outputs.alertWebhookWired

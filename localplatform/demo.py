@@ -158,21 +158,28 @@ class Demo:
         self.say("westeurope goes dark (armsim regional outage)")
         self.admin.start_outage("westeurope")
         since = max((e["seq"] for e in self.admin.operation_log()), default=0)
-        self.say("Azure Monitor fires shop-weu-availability -> POST /api/alerts")
+        # The action group's key: the alert function's own (infra/modules/alerts.bicep makes it
+        # in Azure), which opens /api/alerts and no other route.
+        alert_key = self.api.set_function_key("receive_alert", "alerts")
+        self.say("Azure Monitor fires shop-weu-availability -> POST /api/alerts "
+                 "(with the alert function's own key)")
         target = f"/subscriptions/{SUB}/resourcegroups/rg-shop-weu/providers/" \
                  "microsoft.compute/virtualmachines/shop-app-1"
         alert = common_alert("demo-0001", "shop-weu-availability", SUB, targets=(target,),
                              fired=self.clock.now().isoformat())
-        response = self.api.call("POST", "alerts", json_body=alert)
+        response = self.api.call("POST", "alerts", json_body=alert, key=alert_key)
         # "At once": the webhook answered with the run to follow, not with its outcome (Azure
         # Monitor retries a slow webhook). Behaviour, not wall time, is what is checked.
         started = response.json().get("plans", [{}])[0] if response.status == 202 else {}
         self.check("alert accepted: a failover started, answered before the run ended",
                    started.get("action") == "started" and "statusUrl" in started,
                    f"HTTP {response.status}")
-        retry = self.api.call("POST", "alerts", json_body=alert)
+        retry = self.api.call("POST", "alerts", json_body=alert, key=alert_key)
         self.check("Azure Monitor's retry of the alert starts nothing more",
                    retry.status == 200 and retry.json()["plans"][0]["action"] == "duplicate")
+        self.check("the alert key opens no other route (approve refused with it)",
+                   self.api.call("POST", "plans/shop/failover/approve", json_body={},
+                                 key=alert_key).status == 401)
         status = self.api.wait_for_custom_status(
             "failover-shop", lambda s: (s or {}).get("phase") == "awaiting-approval", timeout=60)
         self.say(f"awaiting approval until {status['customStatus']['awaiting']['deadline']}"

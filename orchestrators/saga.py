@@ -96,7 +96,15 @@ class Run:
 
     def check_abort(self) -> None:
         if self.waiting.aborted:
-            raise StepFailed(ABORTED)
+            raise self.abort_seen()
+
+    def abort_seen(self) -> StepFailed:
+        """The run saw the abort event: who sent it (the event's `by`, `by_id`, `comment`) and
+        when the run saw it go in the saga's `aborted`, once; the failure to raise."""
+        if self.waiting.aborted and not self.saga.get("aborted"):
+            self.saga["aborted"] = {"at": self.now.isoformat(),
+                                    **_who(_event_data(self.waiting.abort.result))}
+        return StepFailed(ABORTED)
 
     def job(self, activity: str, payload: dict, deadline: timedelta,
             limits: tuple[float, float] = budget.WRITES, share: int = 1,
@@ -127,7 +135,7 @@ class Run:
                     yield task
         self.saga.watching([])
         if winner is not together:
-            raise StepFailed(ABORTED)
+            raise self.abort_seen()
         results = together.result
         failures = [r.get("error") or "failed" for r in results if not r["ok"]]
         if failures:
@@ -151,7 +159,7 @@ class Run:
         winner = yield self.context.task_any([timer, self.waiting.abort])
         if winner is not timer:
             timer.cancel()
-            raise StepFailed(ABORTED)
+            raise self.abort_seen()
 
 
 # --- steps ----------------------------------------------------------------------------------
@@ -199,7 +207,9 @@ def approval(run: Run, approval: dict):
     saga.begin("approval", run.now)
     saga["phase"] = "awaiting-approval"
     saga.await_({"event": "approve or reject", "deadline": deadline.isoformat(),
-                 "on_timeout": approval["on_timeout"]})
+                 "on_timeout": approval["on_timeout"],
+                 # read by the approve route: approved only by another signed-in principal
+                 "separate_approver": bool(approval.get("separate_approver"))})
     run.publish()
     if run.waiting.aborted:
         approve = reject = timeout = None
@@ -229,6 +239,7 @@ def approval(run: Run, approval: dict):
         decision = "approval-timed-out"
     else:
         decision = "aborted"
+        run.abort_seen()
     saga["approval"] = {"decision": decision, "at": now.isoformat(), **_who(by)}
     saga.end(now, "failed", saga["approval"])
     return decision
@@ -287,7 +298,7 @@ def final_copy(run: Run, plan: str):
         fn.PROTECT_PLAN, {"plan": plan, "final": run.ref()}, instance)
     saga.watching([])
     if outcome.get("aborted"):
-        raise StepFailed(ABORTED)
+        raise run.abort_seen()
     failed = [f"{vm['vm']}: {vm['error']}" for vm in outcome.get("failed_vms", [])]
     if failed or outcome["counts"].get("protected", 0) != outcome["counts"].get("total", 0):
         raise StepFailed("final copy failed: " + ("; ".join(failed) or str(outcome["counts"])))
@@ -491,6 +502,8 @@ def finish(run: Run, outcome: str):
     time) until written: a plan is never left in its running state by a report that failed.
     Past REPORT_TRIES the output carries the saga's state, from which the watchdog finishes."""
     saga = run.saga
+    if outcome == "aborted":  # ended by an abort no step looked for (preflight, handover)
+        run.abort_seen()
     saga.begin("report", run.now)
     ended = run.now.isoformat()
     request = {"run": saga.state, "outcome": outcome, "ended": ended}
@@ -537,7 +550,7 @@ def _event_data(result) -> dict:
 
 
 def _who(event: dict) -> dict:
-    return {k: str(event[k])[:200] for k in ("by", "comment") if k in event}
+    return {k: str(event[k])[:200] for k in ("by", "by_id", "comment") if k in event}
 
 
 def first_line(exc: BaseException) -> str:

@@ -10,13 +10,13 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from triggers.failover import _manual
-from triggers.http import to_http
+from triggers.http import Blueprint, caller_id, to_http
 from vmdr import clock
 from vmdr.api import drills as drills_api
 from vmdr.api.responses import ApiError, guarded_async
 from vmdr.catalog import default_catalog
 
-bp = df.Blueprint()
+bp = Blueprint()
 log = logging.getLogger("vmdr.drill")
 
 
@@ -53,7 +53,8 @@ async def steer_drill(req: func.HttpRequest, client: df.DurableOrchestrationClie
         if action != "abort":
             raise ApiError(404, "UnknownAction", f"{action!r} is not an action; use abort.")
         return await drills_api.abort(client, default_catalog(), plan, req.get_body(),
-                                      req.headers.get("Content-Type"), _manual(req))
+                                      req.headers.get("Content-Type"), _manual(req),
+                                      caller_id(req))
 
     return to_http(await guarded_async(act))
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import azure.durable_functions as df
 import azure.functions as func
 
-from triggers.http import caller, to_http
+from triggers.http import Blueprint, caller, to_http
 from vmdr.api import images as images_api
 from vmdr.api.responses import guarded_async
 from vmdr.catalog import default_catalog
 
-bp = df.Blueprint()
+bp = Blueprint()
 
 
 @bp.route(route="plans/{plan}/images", methods=["POST"])

@@ -7,13 +7,13 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from triggers.failover import _manual
-from triggers.http import to_http
+from triggers.http import Blueprint, caller_id, to_http
 from vmdr.api import failover as failover_api
 from vmdr.api import lifecycle as lifecycle_api
 from vmdr.api.responses import guarded, guarded_async
 from vmdr.catalog import default_catalog
 
-bp = df.Blueprint()
+bp = Blueprint()
 
 
 @bp.route(route="plans/{plan}/reprotect", methods=["POST"])
@@ -30,7 +30,7 @@ async def start_failback(req: func.HttpRequest, client: df.DurableOrchestrationC
     plan = req.route_params.get("plan", "")
     return to_http(await guarded_async(lambda: lifecycle_api.start_failback(
         client, default_catalog(), plan, req.get_body(), req.headers.get("Content-Type"),
-        _manual(req))))
+        _manual(req), caller_id(req))))
 
 
 @bp.route(route="plans/{plan}/failback", methods=["GET"])
@@ -47,7 +47,7 @@ async def steer_failback(req: func.HttpRequest, client: df.DurableOrchestrationC
     plan, action = req.route_params.get("plan", ""), req.route_params.get("action", "")
     return to_http(await guarded_async(lambda: failover_api.steer(
         client, default_catalog(), plan, action, req.get_body(), req.headers.get("Content-Type"),
-        _manual(req), kind="failback")))
+        _manual(req), kind="failback", requested_by_id=caller_id(req))))
 
 
 @bp.route(route="plans/{plan}/lifecycle", methods=["GET"])

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import azure.durable_functions as df
 import azure.functions as func
 
-from triggers.http import to_http
+from triggers.http import Blueprint, to_http
 from vmdr.api import plans as plans_api
 from vmdr.api.responses import guarded
 from vmdr.catalog import default_catalog
 
-bp = df.Blueprint()
+bp = Blueprint()
 
 
 @bp.route(route="plans", methods=["GET"])

@@ -8,7 +8,7 @@ import logging
 import azure.durable_functions as df
 import azure.functions as func
 
-from triggers.http import caller, to_http
+from triggers.http import Blueprint, caller, to_http
 from vmdr import clock
 from vmdr.api import backups as backups_api
 from vmdr.api import images as images_api
@@ -16,7 +16,7 @@ from vmdr.api import protect as protect_api
 from vmdr.api.responses import guarded, guarded_async
 from vmdr.catalog import default_catalog
 
-bp = df.Blueprint()
+bp = Blueprint()
 log = logging.getLogger("vmdr.protect")
 
 

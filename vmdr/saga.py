@@ -30,6 +30,7 @@ class Saga:
             "run_id": run_id,
             "mode": request.get("mode"),
             "requested_by": request.get("requested_by") or "unknown",
+            "requested_by_id": request.get("requested_by_id") or "",
             "reason": request.get("reason") or "",
             "alert": request.get("alert"),
             "started": started.isoformat(),
@@ -42,6 +43,7 @@ class Saga:
             "left": [],
             "groups": [],  # what each recovered group did (counts)
             "approval": None,
+            "aborted": None,  # who aborted the run, and when it saw it
             "dns": None,
             "failure": None,
             "blockers": [],

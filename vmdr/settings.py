@@ -112,6 +112,10 @@ APP_SETTINGS: tuple[AppSetting, ...] = (
     AppSetting("VMDR_HOOK_SECRET_<NAME>", "optional",
                "the secret a plan's webhook hook signs its body with (the plan names the "
                "setting); in Azure a Key Vault reference, added by the operator per webhook"),
+    AppSetting("VMDR_EASY_AUTH", "optional",
+               "true where App Service authentication (Microsoft Entra ID) is configured: vmdr "
+               "then authorizes operator routes by the caller's app roles (vmdr/api/access.py); "
+               "infra/ sets it from the entraClientId parameter"),
     AppSetting("APPLICATIONINSIGHTS_CONNECTION_STRING", "optional",
                "Application Insights: vmdr's OpenTelemetry spans and metrics go there when set "
                "(vmdr/telemetry.py); infra/ sets it"),

@@ -69,6 +69,9 @@ param alwaysReadyInstances int
 @description('Spread the app over availability zones (Flex Consumption then keeps at least two always-ready instances per group).')
 param zoneRedundant bool
 
+@description('Application (client) id of vmdr\'s Entra app registration; empty: no App Service authentication (keys only).')
+param entraClientId string
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225: zone redundancy is the zoneRedundant parameter, off by default: it keeps at least two always-ready instances per scale group, doubling the standing cost
   name: planName
@@ -153,6 +156,12 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
           name: 'VMDR_EXTRA_REGIONS'
           value: extraRegions
         }
+        {
+          // vmdr believes X-MS-CLIENT-PRINCIPAL only with this and the platform's own
+          // WEBSITE_AUTH_ENABLED (vmdr/api/access.py)
+          name: 'VMDR_EASY_AUTH'
+          value: empty(entraClientId) ? 'false' : 'true'
+        }
       ]
     }
     functionAppConfig: {
@@ -187,6 +196,49 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
       runtime: {
         name: 'python'
         version: '3.11'
+      }
+    }
+  }
+}
+
+// App Service authentication with Microsoft Entra ID, only with an app registration: bearer tokens
+// of that registration are validated and the caller (its app roles among the claims) reaches the
+// app in X-MS-CLIENT-PRINCIPAL, a header clients cannot set (learn.microsoft.com, "Work with user
+// identities in Azure App Service authentication"). Unauthenticated requests go on to the app
+// ("AllowAnonymous"): the alert webhook carries its function key and no token, and vmdr refuses
+// an operator route without a principal itself (401).
+resource authentication 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(entraClientId)) {
+  // checkov reads this child resource as a web app of its own; the app's checks are on functionApp:
+  // checkov:skip=CKV_AZURE_13: this resource is the App Service authentication itself (authsettingsV2), which checkov reads only in its v1 form
+  // checkov:skip=CKV_AZURE_63: the authentication settings of the app, not a web app; requests are logged in Application Insights
+  // checkov:skip=CKV_AZURE_65: the authentication settings of the app, not a web app; errors go to Application Insights
+  // checkov:skip=CKV_AZURE_66: the authentication settings of the app, not a web app; failed requests are traced in Application Insights
+  // checkov:skip=CKV_AZURE_80: a Python app's authentication settings; no .NET Framework anywhere
+  // checkov:skip=CKV_AZURE_88: Flex Consumption deploys the package from a blob container; the app uses no Azure Files share
+  // checkov:skip=CKV_AZURE_222: as the app: Azure Monitor action groups call the alert webhook on the public endpoint
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: false
+      unauthenticatedClientAction: 'AllowAnonymous'
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: entraClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            'api://${entraClientId}'
+            entraClientId
+          ]
+        }
       }
     }
   }

@@ -16,13 +16,9 @@ from vmdr.catalog import Catalog
 @pytest.fixture(scope="session")
 def app_functions() -> dict:
     """function name -> indexed function of function_app.py (get_functions() may run once)."""
-    import os
+    from tests.app_index import indexed_functions
 
-    # The Functions host always sets AzureWebJobsStorage; the app refuses to start without it.
-    os.environ.setdefault("AzureWebJobsStorage", "UseDevelopmentStorage=true")
-    import function_app
-
-    return {fn.get_function_name(): fn for fn in function_app.app.get_functions()}
+    return indexed_functions()
 
 
 def reset_client_caches() -> None:

@@ -55,3 +55,28 @@ def test_the_app_refuses_to_start_with_unsafe_settings():
     assert result.returncode != 0
     assert "vmdr cannot start: VMDR_LOCAL_TOKEN is set but VMDR_ARM_ENDPOINT is not a loopback" \
         in result.stderr
+
+
+def test_with_entra_operator_routes_are_anonymous_to_the_host_and_the_alerts_keep_their_key():
+    """VMDR_EASY_AUTH: the host must let a signed-in caller without a key reach vmdr, which then
+    authorizes by app role (vmdr/api/access.py); the alert webhook stays `function` level."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = ("import json, function_app\n"
+              "levels = {}\n"
+              "for fn in function_app.app.get_functions():\n"
+              "    for b in json.loads(fn.get_function_json())['bindings']:\n"
+              "        if b['type'] == 'httpTrigger':\n"
+              "            levels[fn.get_function_name()] = b['authLevel'].lower()\n"
+              "print(json.dumps(levels))\n")
+    env = {**os.environ, "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+           "VMDR_EASY_AUTH": "true"}
+    result = subprocess.run([sys.executable, "-c", script], env=env, text=True, timeout=60,
+                            cwd=Path(__file__).resolve().parents[2], capture_output=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    levels = json.loads(result.stdout.strip().splitlines()[-1])
+    assert levels.pop("receive_alert") == "function"
+    assert len(levels) >= 28 and set(levels.values()) == {"anonymous"}, levels

@@ -66,6 +66,49 @@ def test_the_key_header_wins_over_the_code_query_parameter(client: DevhostClient
     assert empty_header.status == 401
 
 
+def test_a_function_key_opens_its_own_function_only(client: DevhostClient) -> None:
+    # learn.microsoft.com, "Work with access keys in Azure Functions": a function key "allows
+    # access only to a specific function endpoint"; a host key opens all of them.
+    echo_key = client.set_function_key("echo", "only-echo")
+    whoami_key = client.set_function_key("whoami", "only-whoami")
+    assert client.request("GET", "/api/echo/a/1", key=echo_key).status == 200
+    assert client.request("GET", "/api/whoami", key=echo_key).status == 401
+    assert client.request("GET", "/api/whoami", key=whoami_key).status == 200
+    assert client.request("GET", "/api/echo/a/1", key=whoami_key).status == 401
+    assert client.request("POST", "/api/orchestrators/chain", key=echo_key).status == 401
+    for host_key in (client.function_key, client.master_key):
+        assert client.request("GET", "/api/whoami", key=host_key).status == 200
+        assert client.request("GET", "/api/echo/a/1", key=host_key).status == 200
+    # Never a management URL: a function key is no system key.
+    assert client.request("GET", "/runtime/webhooks/durabletask/instances/",
+                          key=echo_key).status == 401
+    assert client.request("GET", "/admin/functions/echo/keys", key=echo_key).status == 401
+
+
+def test_the_key_management_api_manages_function_keys(client: DevhostClient) -> None:
+    master = {"x-functions-key": client.master_key or ""}
+    listed = client.request("GET", "/admin/functions/ping/keys", headers=master)
+    assert listed.status == 200
+    assert [k["name"] for k in listed.json()["keys"]] == ["default"]  # made on first read
+    default = listed.json()["keys"][0]["value"]
+    path = "/admin/functions/ping/keys/rotated"
+    assert client.request("PUT", path, headers=master, json_body={"name": "rotated"}).status == 400
+    created = client.request("PUT", path, headers=master,
+                             json_body={"name": "rotated", "value": "v1-" + "x" * 40})
+    assert created.status == 201 and created.json()["value"] == "v1-" + "x" * 40
+    replaced = client.request("POST", path, headers=master)
+    assert replaced.status == 200 and replaced.json()["value"] not in ("v1-" + "x" * 40, default)
+    got = client.request("GET", path, headers=master)
+    assert got.json()["value"] == replaced.json()["value"]
+    assert client.request("DELETE", path, headers=master).status == 204
+    assert client.request("DELETE", path, headers=master).status == 404
+    assert client.request("GET", path, headers=master).status == 404
+    assert client.request("GET", "/admin/functions/nope/keys", headers=master).status == 404
+    assert client.request("POST", "/admin/functions/nope/keys/k", headers=master).status == 404
+    # Only the master key manages keys; the host's function key does not.
+    assert client.request("POST", path, key=client.function_key).status == 401
+
+
 def test_route_parameters_query_context_and_headers_reach_the_function(
     client: DevhostClient,
 ) -> None:

@@ -69,6 +69,14 @@ class Vmdr:
     admin: AdminClient
     platform: Platform
     settings: dict[str, str]
+    _alert_key: str | None = None
+
+    def alert_key(self) -> str:
+        """The alert function's own key (`alerts`), made once as infra/ makes it in Azure: what
+        the action group's webhook carries."""
+        if self._alert_key is None:
+            self._alert_key = self.client.set_function_key("receive_alert", "alerts")
+        return self._alert_key
 
     @property
     def client(self) -> DevhostClient:
@@ -130,13 +138,23 @@ def demo_plan(**changes) -> dict:
 
 @pytest.fixture
 def vmdr(platform: Platform, tmp_path: Path) -> Iterator[Vmdr]:
+    with running_vmdr(platform, tmp_path) as app:
+        yield app
+
+
+@contextlib.contextmanager
+def running_vmdr(platform: Platform, tmp_path: Path, settings: dict[str, str] | None = None,
+                 easy_auth: dict[str, dict] | None = None) -> Iterator[Vmdr]:
+    """vmdr in a fresh devhost on the demo estate: `settings` on top of the local ones;
+    `easy_auth` (bearer token -> principal) puts App Service authentication in front of it."""
     sim = platform.armsim
     sim.admin.seed({"estate_file": str(DEMO_ESTATE)}, reset=True)
     container = f"vmdr-{uuid.uuid4().hex[:12]}"
-    settings = local_app_settings(platform.azurite, sim.info, container=container)
-    settings[HOOK_SECRET_SETTING] = HOOK_SECRET  # the secret plans' test webhooks sign with
+    settings = {**local_app_settings(platform.azurite, sim.info, container=container),
+                HOOK_SECRET_SETTING: HOOK_SECRET,  # the secret plans' test webhooks sign with
+                **(settings or {})}
     host = start_devhost(ROOT / "function_app.py", state_dir=tmp_path / "devhost",
-                         settings=settings, clock=platform.clock)
+                         settings=settings, clock=platform.clock, easy_auth=easy_auth)
     catalog = Catalog(ContainerClient.from_connection_string(
         platform.azurite.connection_string(), container))
     app = Vmdr(host, catalog, sim.admin, platform, settings)

@@ -20,8 +20,9 @@ def alert(rule="shop-weu-availability", condition="Fired", alert_id="aaaa0a0a-00
 
 
 def post_alert(vmdr, body, raw: bytes | None = None):
+    """As the action group posts it: with the alert function's own key."""
     data = raw if raw is not None else json.dumps(body).encode()
-    return vmdr.client.call("POST", "alerts", body=data,
+    return vmdr.client.call("POST", "alerts", body=data, key=vmdr.alert_key(),
                             headers={"Content-Type": "application/json"})
 
 

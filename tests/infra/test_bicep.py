@@ -218,14 +218,64 @@ def test_storage_and_identity_settings_use_the_user_assigned_identity():
     assert storage["properties"]["allowBlobPublicAccess"] is False
 
 
-def test_the_action_group_fetches_the_function_key_at_deployment():
-    alerts = parse(INFRA / "modules/alerts.bicep")["resources"]
-    receiver = alerts["actionGroup"]["config"]["properties"]["webhookReceivers"][0]
+def test_the_action_group_fetches_the_alert_functions_own_key_at_deployment():
+    """The webhook carries the key of the alert function only — a function key opens its own
+    function (learn.microsoft.com, "Work with access keys in Azure Functions") — never the host's
+    default key, which opens every route; the key is made by the Bicep, its value left to
+    Functions, and read by listKeys of that function."""
+    alerts = parse(INFRA / "modules/alerts.bicep")
+    resources, parameters = alerts["resources"], alerts["parameters"]
+    receivers = resources["actionGroup"]["config"]["properties"]["webhookReceivers"]["operator"]
+    assert receivers["type"] == "conditional"
+    assert receivers["operands"]["condition"] == "wireAlertWebhook"
+    assert receivers["operands"]["false_value"] == []
+    [receiver] = receivers["operands"]["true_value"]
     assert receiver["useCommonAlertSchema"] is True
+    uri = receiver["serviceUri"]
+    assert uri.endswith("/api/alerts?code=${listKeys(alertFunction.id, '2024-04-01')"
+                        "[alertKeyName]}"), uri
     text = (INFRA / "modules/alerts.bicep").read_text()
-    assert "/api/alerts?code=${listKeys('${functionApp.id}/host/default'" in text
-    rule = alerts["availability"]["config"]
+    assert "host/default" not in text and "functionKeys" not in text, "the host's key"
+    function, key = resources["alertFunction"], resources["alertKey"]
+    assert function["type"] == "Microsoft.Web/sites/functions" and function["existing"]
+    assert function["config"]["parent"] == "functionApp"
+    assert function["config"]["name"] == "alertFunctionName"
+    assert key["type"] == "Microsoft.Web/sites/functions/keys" and not key["existing"]
+    assert key["config"]["condition"] == "wireAlertWebhook"
+    assert key["config"]["config"] == {"parent": "alertFunction", "name": "alertKeyName"}
+    assert parameters["alertKeyName"]["default"] == "alerts"
+    assert "alertKey" in resources["actionGroup"]["config"]["dependsOn"]
+    # The function named is the one the app serves /api/alerts with.
+    from tests.app_index import http_routes
+
+    served = {r.function for r in http_routes() if r.template == "alerts"}
+    assert served == {parameters["alertFunctionName"]["default"]}
+    main = parse(INFRA / "main.bicep")
+    assert main["modules"]["alerts"]["config"]["params"]["wireAlertWebhook"] == "wireAlertWebhook"
+    given = json.loads((INFRA / "main.parameters.json").read_text())["parameters"]
+    assert given["wireAlertWebhook"]["value"] == "${VMDR_WIRE_ALERT_WEBHOOK=false}"
+    rule = resources["availability"]["config"]
     assert rule["config"]["properties"]["targetResourceType"] == \
         "Microsoft.Compute/virtualMachines"
     assert not re.search(r"code=[0-9A-Za-z_\-]{20,}", "".join(
         p.read_text() for p in INFRA.rglob("*") if p.is_file())), "a key written in a file"
+
+
+def test_entra_id_turns_on_app_service_authentication_and_tells_vmdr():
+    app = parse(INFRA / "modules/function-app.bicep")["resources"]
+    auth = app["authentication"]["config"]
+    assert app["authentication"]["type"] == "Microsoft.Web/sites/config"
+    assert auth["config"]["name"] == "authsettingsV2"
+    properties = auth["config"]["properties"]
+    assert properties["platform"]["enabled"] is True
+    # Unauthenticated requests reach the app: the alert webhook signs in to nothing, and vmdr
+    # refuses operator routes without a principal itself (vmdr/api/access.py).
+    assert properties["globalValidation"]["unauthenticatedClientAction"] == "AllowAnonymous"
+    aad = properties["identityProviders"]["azureActiveDirectory"]
+    assert aad["enabled"] is True and aad["registration"]["clientId"] == "entraClientId"
+    text = (INFRA / "modules/function-app.bicep").read_text()
+    assert "name: 'VMDR_EASY_AUTH'\n          value: empty(entraClientId) ? 'false' : 'true'" \
+        in text
+    main = parse(INFRA / "main.bicep")
+    assert main["modules"]["functionApp"]["config"]["params"]["entraClientId"] == \
+        "entraClientId"

@@ -62,9 +62,10 @@ async def list_drills(client: DurableOrchestrationClient, catalog: Catalog, plan
 
 
 async def abort(client: DurableOrchestrationClient, catalog: Catalog, plan_name: str,
-                body: bytes, content_type: str | None, requested_by: str) -> ApiResponse:
+                body: bytes, content_type: str | None, requested_by: str,
+                requested_by_id: str = "") -> ApiResponse:
     return await steer(client, catalog, plan_name, "abort", body, content_type, requested_by,
-                       kind="drill")
+                       kind="drill", requested_by_id=requested_by_id)
 
 
 async def sweep(client: DurableOrchestrationClient, catalog: Catalog,

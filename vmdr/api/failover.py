@@ -22,10 +22,10 @@ STEERING = {"approve": fn.APPROVE_EVENT, "reject": fn.REJECT_EVENT, "abort": fn.
 
 async def start_failover(
     client: DurableOrchestrationClient, catalog: Catalog, plan_name: str, body: bytes,
-    content_type: str | None, requested_by: str,
+    content_type: str | None, requested_by: str, requested_by_id: str = "",
 ) -> ApiResponse:
     check_plan_name(plan_name)
-    request = parse_request(json_object(body, content_type), requested_by)
+    request = parse_request(json_object(body, content_type), requested_by, requested_by_id)
     plan = load_plan(catalog, plan_name)
     return await starts.start_http(client, catalog, failover_start(plan.name, request),
                                    clock.utcnow())
@@ -43,6 +43,27 @@ def failover_start(plan: str, request: FailoverRequest) -> starts.Start:
         payload={"plan": plan, **request.model_dump(mode="json"), "run_id": run_id},
         move=({lifecycle.State.PROTECTED}, lifecycle.State.FAILING_OVER, "failover"),
         preempt=True, back_to=lifecycle.State.PROTECTED)
+
+
+async def check_separate_approver(client: DurableOrchestrationClient, instance: str, kind: str,
+                                  approver_id: str) -> None:
+    """A plan with `failover.approval.separate_approver` (as the run read it at its start: the
+    run's `awaiting`, so a later PUT cannot lift it) is approved only by a signed-in principal
+    other than the run's starter; a 403 saying why otherwise. A key names no one, so it cannot
+    approve such a run."""
+    if not approver_id:
+        raise ApiError(403, "NamedApproverRequired",
+                       f"This plan requires a separate approver: approve the {kind} signed in "
+                       "with Microsoft Entra ID (the app role 'Approver'), not with a key — a "
+                       "key names no one, so vmdr cannot tell the approver from the starter.")
+    started = await instances.input_of(client, instance) or {}
+    starter_id = str(started.get("requested_by_id") or "")
+    if starter_id and starter_id == approver_id:
+        raise ApiError(403, "ApproverIsStarter",
+                       f"This plan requires a separate approver: {started.get('requested_by')} "
+                       f"started this {kind} and may not approve it; another principal with the "
+                       "app role 'Approver' must.",
+                       [{"requested_by": started.get("requested_by"), "approver_id": approver_id}])
 
 
 INSTANCES = {"failover": fn.failover_instance, "failback": fn.failback_instance,
@@ -64,8 +85,10 @@ async def failover_status(client: DurableOrchestrationClient, plan_name: str,
 async def steer(
     client: DurableOrchestrationClient, catalog: Catalog, plan_name: str, action: str,
     body: bytes, content_type: str | None, requested_by: str, kind: str = "failover",
+    requested_by_id: str = "",
 ) -> ApiResponse:
-    """Raise approve, reject or abort on the plan's running failover (or failback)."""
+    """Raise approve, reject or abort on the plan's running failover (or failback). `requested_by`
+    names the caller for the records, `requested_by_id` is a signed-in caller's object id."""
     check_plan_name(plan_name)
     if action not in STEERING:
         raise ApiError(404, "UnknownAction",
@@ -87,7 +110,11 @@ async def steer(
             found.custom_status, dict) else None
         raise ApiError(409, "NotAwaitingApproval",
                        f"The {kind} of {plan_name!r} is not awaiting approval (phase: {phase}).")
+    if action == "approve" and isinstance(awaiting, dict) and awaiting.get("separate_approver"):
+        await check_separate_approver(client, instance, kind, requested_by_id)
     data = {"by": requested_by, "comment": comment}
+    if requested_by_id:
+        data["by_id"] = requested_by_id
     if action == "abort":
         await instances.abort(client, instance, found, data)
     else:

@@ -64,7 +64,8 @@ async def reprotect(client: DurableOrchestrationClient, catalog: Catalog,
 
 
 async def start_failback(client: DurableOrchestrationClient, catalog: Catalog, plan_name: str,
-                         body: bytes, content_type: str | None, requested_by: str) -> ApiResponse:
+                         body: bytes, content_type: str | None, requested_by: str,
+                         requested_by_id: str = "") -> ApiResponse:
     """A failback holds the plan from its start (reprotected → failing-back, in one write); a
     reverse protect cycle still running is a 409 (the final copy back would race its
     snapshots of the same VMs)."""
@@ -82,7 +83,7 @@ async def start_failback(client: DurableOrchestrationClient, catalog: Catalog, p
         plan=plan.name, kind=Kind.FAILBACK, orchestrator=fn.FAILBACK_PLAN,
         instance=fn.failback_instance(plan.name), token=run_id, by=requested_by,
         payload={"plan": plan.name, "reason": request.reason, "requested_by": requested_by,
-                 "run_id": run_id},
+                 "requested_by_id": requested_by_id, "run_id": run_id},
         move=({State.REPROTECTED}, State.FAILING_BACK, "failback"), back_to=State.REPROTECTED)
     return await starts.start_http(client, catalog, start, clock.utcnow())
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from vmdr import clock, lifecycle, owners, writers
+from vmdr.api import access
 from vmdr.api.bodies import yaml_or_json_text
 from vmdr.api.responses import ApiError, ApiResponse, ok
 from vmdr.catalog import Catalog, PlanUnavailable
@@ -81,6 +82,12 @@ def put_plan(catalog: Catalog, name: str, body: bytes, content_type: str | None)
     plan, problems = check_text(text)
     if plan is not None and plan.name != name:
         problems = [PlanProblem("name", f"is {plan.name!r} but the URL says {name!r}")]
+    if plan is not None and plan.failover.approval.separate_approver \
+            and not access.easy_auth_configured():
+        problems = [*problems, PlanProblem(
+            "failover.approval.separate_approver",
+            "needs App Service authentication (VMDR_EASY_AUTH): a key names no one, so no "
+            "approver could be told apart from the starter and no run could be approved")]
     if problems:
         raise ApiError(
             400,

@@ -49,9 +49,11 @@ def build(run: dict[str, Any], outcome: str, ended: datetime,
         "mode": run["mode"],
         "outcome": outcome,
         "requested_by": run["requested_by"],
+        "requested_by_id": run.get("requested_by_id") or "",
         "reason": run["reason"],
         "alert": run.get("alert"),
-        "approval": run.get("approval"),
+        "approval": run.get("approval"),  # decision, at, by (by_id), comment
+        "aborted": run.get("aborted"),  # at, by (by_id), comment
         "started": run["started"],
         "ended": ended.isoformat(),
         "steps": [dict(step) for step in run["steps"]],
@@ -186,6 +188,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"- run: `{report['run_id']}` ({report['mode']}), requested by {report['requested_by']}"
         + (f": {report['reason']}" if report["reason"] else ""),
         f"- started {report['started']}, ended {report['ended']}",
+        *who_acted(report),
     ]
     rto = report["rto"]
     if rto and rto.get("basis", "dns") == "dns":
@@ -253,6 +256,22 @@ def markdown(report: dict[str, Any]) -> str:
             if more:
                 lines.append(f"  - and {more} more (the run's tags find them)")
     return "\n".join(lines) + "\n"
+
+
+def who_acted(report: dict[str, Any]) -> list[str]:
+    """Who approved, rejected or aborted the run (beside who started it), one line each."""
+    lines = []
+    approval = report.get("approval") or {}
+    if approval.get("decision"):
+        by = f" by {approval['by']}" if approval.get("by") else ""
+        said = f": {approval['comment']}" if approval.get("comment") else ""
+        lines.append(f"- approval: {approval['decision']}{by} at {approval.get('at')}{said}")
+    aborted = report.get("aborted") or {}
+    if aborted:
+        said = f": {aborted['comment']}" if aborted.get("comment") else ""
+        lines.append(f"- aborted by {aborted.get('by', 'unknown')} (seen at {aborted.get('at')})"
+                     f"{said}")
+    return lines
 
 
 def unnamed(item: dict[str, Any]) -> int:

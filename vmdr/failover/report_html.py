@@ -9,7 +9,7 @@ from typing import Any
 
 from vmdr.backups import report as backups_report
 from vmdr.failover import timeline
-from vmdr.failover.report import unnamed
+from vmdr.failover.report import unnamed, who_acted
 
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}
@@ -40,6 +40,7 @@ def render(report: dict[str, Any], rpo_minutes_target: float | None = None) -> s
         f"{escape(str(report.get('requested_by')))}; started {escape(str(report.get('started')))}"
         f", ended {escape(str(report.get('ended')))}. Outcome: <span class=\"outcome-"
         f"{'succeeded' if outcome == 'succeeded' else 'other'}\">{escape(outcome)}</span></p>",
+        *(f"<p>{escape(line[2:])}</p>" for line in who_acted(report)),
     ]
     rto = report.get("rto") or {}
     seconds = rto.get("seconds_to_dns_switch", rto.get("seconds_to_healthy"))

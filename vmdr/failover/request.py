@@ -74,6 +74,9 @@ class FailoverRequest(FailoverBody):
     and the caller, e.g. `manual:http` or `azure-monitor:<rule>`) and the alert that did."""
 
     requested_by: str = Field("", max_length=200)
+    # A signed-in starter's object id (App Service authentication), "" for a key or an alert:
+    # a plan that requires a separate approver compares it with the approver's.
+    requested_by_id: str = Field("", max_length=120)
     alert: dict[str, Any] | None = None
 
 
@@ -101,7 +104,8 @@ def parse_steer(body: dict[str, Any], action: str) -> SteerBody:
                        details) from exc
 
 
-def parse_request(body: dict[str, Any], requested_by: str) -> FailoverRequest:
+def parse_request(body: dict[str, Any], requested_by: str,
+                  requested_by_id: str = "") -> FailoverRequest:
     """The request, or a 400 listing every problem (`requested_by` and `alert` in the body are
     unknown keys like any other)."""
     try:
@@ -117,7 +121,8 @@ def parse_request(body: dict[str, Any], requested_by: str) -> FailoverRequest:
             'Example: {"mode": "planned", "recovery_point": "latest", "reason": "region drill"}',
             details,
         ) from exc
-    return FailoverRequest(**parsed.model_dump(), requested_by=requested_by)
+    return FailoverRequest(**parsed.model_dump(), requested_by=requested_by,
+                           requested_by_id=requested_by_id)
 
 
 def _message(error: dict[str, Any]) -> str:

@@ -145,6 +145,9 @@ class Approval(Strict):
     required: bool = False
     timeout_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
     on_timeout: OnTimeout = OnTimeout.ABORT
+    # Four eyes: the approval must come from a signed-in principal (App Service authentication)
+    # other than the one who started the run (failover and failback; vmdr/api/failover.py).
+    separate_approver: bool = False
 
 
 class HealthCheck(Strict):

@@ -95,6 +95,22 @@ def echo(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
     )
 
 
+@sample.route(route="whoami", methods=["GET"])
+def whoami(req: func.HttpRequest) -> func.HttpResponse:
+    """What the platform told the app about the caller: the X-MS-CLIENT-PRINCIPAL* headers as
+    they arrived, and whether the host says App Service authentication is on."""
+    return func.HttpResponse(
+        json.dumps(
+            {
+                "headers": {k.lower(): v for k, v in req.headers.items()
+                            if k.lower().startswith(("x-ms-client-principal", "x-ms-token-"))},
+                "easy_auth": os.environ.get("WEBSITE_AUTH_ENABLED"),
+            }
+        ),
+        mimetype="application/json",
+    )
+
+
 @sample.route(route="explode", methods=["GET"])
 def explode(req: func.HttpRequest) -> func.HttpResponse:
     raise RuntimeError("the HTTP function failed")

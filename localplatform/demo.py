@@ -249,7 +249,9 @@ class Demo:
         self.check("failback approval accepted", approved.status == 202)
         done = self.api.wait_for_completion("failback-shop", timeout=300)["output"]
         self.check("failback succeeded", done["outcome"] == "succeeded",
-                   done.get("failure") or done["outcome"])
+                   done.get("failure") or f"{done['outcome']}: "
+                   + "; ".join(f"{x.get('description')}: {x.get('error')}"
+                               for x in done.get("left") or []))
         plan = self.api.call("GET", "plans/shop").json()
         self.check("the plan is protected again", plan["state"]["state"] == "protected",
                    plan["state"]["state"])

@@ -305,6 +305,24 @@ def made_by(resource_tags: dict | None, plan: str, run_id: str, vms: set[str]) -
             and resource_tags.get(tags.SOURCE_VM) in vms)
 
 
+def holder_of_others(holder: str, ours: set[str], listed: set[str], site) -> bool:
+    """Whether a disk or NIC is attached to a VM this run did not create. The three lists are
+    read at once, not atomically: a VM of the run whose delete ends between them is gone from
+    the VM list while its disk still names it. A holder in the site's resource group that the
+    VM list does not show is that VM (vmdr creates only there): look again, do not fail."""
+    key = holder.lower()
+    if key in ours:
+        return False
+    if key in listed:
+        return True
+    try:
+        held_by = arm_ids.parse(holder)
+    except arm_ids.InvalidResourceId:
+        return True
+    return (held_by.subscription_id.lower() != site.subscription_id.lower()
+            or held_by.resource_group.lower() != site.resource_group.lower())
+
+
 def advance_delete(clients: AzureClients, plan: Plan, run_id: str, vms: set[str],
                    allowance: Allowance, progress: Progress) -> list[str]:
     """One step of deleting every VM, disk and NIC tagged with this plan and run for `vms`: VMs
@@ -321,6 +339,7 @@ def advance_delete(clients: AzureClients, plan: Plan, run_id: str, vms: set[str]
     requests: list[tuple[str, Any, Any]] = []
     ours = {vm.id.lower() for vm in now.vms.values()
             if made_by(vm.tags, plan.name, run_id, vms)}
+    listed = {vm.id.lower() for vm in now.vms.values()}
     for kind, found in (("vm", now.vms), ("disk", now.disks), ("nic", now.nics)):
         for resource in found.values():
             if not made_by(resource.tags, plan.name, run_id, vms):
@@ -332,7 +351,7 @@ def advance_delete(clients: AzureClients, plan: Plan, run_id: str, vms: set[str]
             holder = getattr(resource, "managed_by", None) if kind == "disk" else (
                 getattr(getattr(resource, "virtual_machine", None), "id", None)
                 if kind == "nic" else None)
-            if holder and holder.lower() not in ours:
+            if holder and holder_of_others(holder, ours, listed, site):
                 # Attached to a VM this run did not create: vmdr will not touch that VM.
                 progress.fail(resource.tags.get(tags.SOURCE_VM, resource.name),
                               f"{kind} {resource.name} is attached to {holder}, which this run "

@@ -48,3 +48,28 @@ def test_a_throttled_vm_put_ends_the_activity_with_a_wait_of_its_retry_after(
     assert not [s for s in slept if s > 10]
     puts = [e for e in arm.admin.operation_log(since_seq=since, action=VM_WRITE)]
     assert [e["status"] for e in puts] == [429]  # asked once, not retried inside the activity
+
+
+def test_a_throttled_capture_makes_the_cycles_next_look_wait_its_retry_after(
+        arm, catalog, azure_clients):
+    """A refusal an advance catches itself (a snapshot "refused for now", asked again at the next
+    look) still sets the next look no sooner than Azure's Retry-After: not a look every few
+    seconds for 20 minutes, nor the VM failed after a few of them."""
+    from vmdr import clock as vmdr_clock
+    from vmdr import protect
+
+    store_plan(catalog, "snapshot-set", "snapshot-copy")
+    arm.admin.set_throttle("Microsoft.Compute/snapshots/write", retry_after=1200,
+                           resource_contains="shop-db-1")
+    now = vmdr_clock.utcnow()
+    cycle_id = f"{now:%Y%m%dt%H%M%Sz}-throttled"
+    protect.start_cycle(catalog, protect.StartCycle(plan="shop", cycle_id=cycle_id, now=now))
+    for _ in range(5):
+        progress = protect.advance_cycle(catalog, azure_clients, protect.CycleRef(
+            plan="shop", cycle_id=cycle_id, allowance=200), vmdr_clock.utcnow())
+        if progress.get("retry_after"):
+            break
+    assert progress["retry_after"] and 1000 <= progress["retry_after"] <= 1200, progress
+    assert progress["wait"] >= progress["retry_after"] and not progress["failed_count"]
+    record, _ = catalog.read_json(protect.cycle_blob("shop", cycle_id))
+    assert record["vms"]["shop-db-1"]["outcome"] != "failed"

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from vmdr.engine.retry import LONGEST_SLEEP
 from vmdr.limits import ascii_number
 
 T = TypeVar("T")
@@ -45,6 +46,10 @@ class Tally:
     remaining: dict[str, int] = field(default_factory=dict)
     # The soonest Retry-After of the long-running operations accepted (seconds), if any said.
     look_after: float | None = None
+    # The longest Retry-After of a refusal (429/503) the SDK did not sleep through: whoever
+    # caught it (a copy "refused for now", a VM's transient failure), the advance's next look is
+    # not sooner (`Progress.counted`).
+    refused_for: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, method: str, status: int, headers: Any) -> None:
@@ -53,6 +58,11 @@ class Tally:
             setattr(self, kind, getattr(self, kind) + 1)
             if status == 429:
                 self.throttled += 1
+            if status in (429, 503):
+                wait = _seconds(headers.get("Retry-After"))
+                # a short one the SDK slept through and retried is no refusal
+                if wait and wait > max(LONGEST_SLEEP, self.refused_for or 0):
+                    self.refused_for = wait
             for name in ("reads", "writes", "deletes"):
                 value = headers.get(f"x-ms-ratelimit-remaining-subscription-{name}")
                 seen = ascii_number(str(value)) if value is not None else None

@@ -61,11 +61,16 @@ class Progress(BaseModel):
 
     def counted(self, tally) -> Progress:
         """Take the ARM counts of `vmdr.engine.arm.tally()`, and as the look hint the soonest
-        Retry-After of the operations it accepted when the advance gave none sooner."""
+        Retry-After of the operations it accepted when the advance gave none sooner; a refusal's
+        Retry-After (a throttle the advance caught and will ask again) is the next look's
+        floor."""
         self.reads, self.throttled = tally.reads, tally.throttled
         if tally.look_after is not None:
             self.wait = tally.look_after if self.wait is None else min(self.wait,
                                                                        tally.look_after)
+        if tally.refused_for is not None:  # Azure refused a request until then: no look sooner
+            self.retry_after = max(self.retry_after or 0.0, tally.refused_for)
+            self.wait = max(self.wait or 0.0, tally.refused_for)
         self.writes = tally.writes + tally.deletes
         self.remaining_writes = tally.remaining.get("writes")
         return self

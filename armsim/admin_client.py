@@ -102,6 +102,16 @@ class AdminClient:
         return self.add_fault(action=action, status=429, code="TooManyRequests", count=count,
                               retry_after=retry_after, resource_contains=resource_contains)
 
+    def set_throttle(self, action: str, retry_after: float = 1200, resource_contains: str = "",
+                     policy: str = "Microsoft.Compute/PutVMSubscriptionMaximum",
+                     count: int = 1) -> dict[str, Any]:
+        """A Compute throttle: from the next call of `action` on, every matching call for
+        `retry_after` virtual seconds answers 429 OperationNotAllowed with Retry-After (the
+        seconds left) and `x-ms-ratelimit-remaining-resource: {policy};0`."""
+        return self._call("POST", "/faults", json_body={
+            "kind": "throttle", "action": action, "retry_after": retry_after,
+            "resource_contains": resource_contains, "policy": policy, "count": count}).json()
+
     def faults(self) -> list[dict[str, Any]]:
         return self._call("GET", "/faults").json()
 

@@ -2,7 +2,8 @@
 
 Per ARM request, in order: route match → due work advanced → authentication (401) →
 subscription (404) → throttling (429, and the x-ms-ratelimit-remaining-* headers always) →
-RBAC (403) → region outage (503 or a hang) → injected call fault → extra latency → handler.
+RBAC (403) → region outage (503 or a hang) → injected call fault → Compute throttle (429 with a long
+Retry-After, armsim/faults.py) → extra latency → handler.
 Every request is logged with its principal, RBAC action, region, status and fault.
 """
 
@@ -130,6 +131,8 @@ class ArmHandler:
             outage = registry.region_outage(region)
             fault = None if outage else registry.faults.take_call_fault(
                 actions[0][0], call.match.get("rid") or call.path)
+            throttle = None if outage or fault else registry.faults.take_throttle(
+                actions[0][0], call.match.get("rid") or call.path, registry.now().timestamp())
         if outage:
             log["fault"] = f"outage:{outage}"
             if outage == "timeout":
@@ -140,6 +143,10 @@ class ArmHandler:
             log["fault"] = f"fault#{fault.id}:{fault.status}:{fault.code}"
             extra = {"Retry-After": _seconds(fault.retry_after)} if fault.retry_after else {}
             raise error_class(fault.status, fault.code)(fault.message, headers=extra)
+        if throttle is not None:
+            limit, left = throttle
+            log["fault"] = f"throttle#{limit.id}:{limit.policy}"
+            raise _compute_throttled(limit, left)
         if registry.latency.request_latency_ms > 0:
             await asyncio.sleep(registry.latency.request_latency_ms / 1000)
         with registry.lock:
@@ -155,6 +162,21 @@ class ArmHandler:
                 if self.sim.registry.region_outage(region) != "timeout":
                     return
             await asyncio.sleep(0.05)
+
+
+def _compute_throttled(limit, left: float) -> ArmError:
+    """A Compute throttle's answer (learn.microsoft.com, "Troubleshooting API throttling errors"):
+    429, top-level code `OperationNotAllowed` with a `TooManyRequests` detail, the policy's
+    remaining count (0) in `x-ms-ratelimit-remaining-resource`, and `Retry-After` in whole
+    seconds — virtual ones, as Azure's are in its time."""
+    seconds = retry_after_seconds(left)
+    return error_class(limit.status, limit.code)(
+        limit.message,
+        details=[{"code": "TooManyRequests",
+                  "message": f"{limit.message} Try again after {seconds} seconds.",
+                  "target": limit.policy}],
+        headers={"Retry-After": seconds,
+                 "x-ms-ratelimit-remaining-resource": f"{limit.policy};0"})
 
 
 def _seconds(value: float) -> str:

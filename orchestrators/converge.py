@@ -53,7 +53,8 @@ def converge(context: df.DurableOrchestrationContext):
         now = context.current_utc_datetime
         bucket.spend(progress["writes"], now, progress.get("remaining_writes"))
         memo = progress.get("memo") or {}
-        if progress["writes"] or progress["finished"] != finished:
+        throttled = progress.get("retry_after") is not None
+        if not throttled and (progress["writes"] or progress["finished"] != finished):
             changed, finished = now, progress["finished"]
         if progress["failed_count"]:
             return {"ok": False, "error": "; ".join(progress["failed"]), "progress": progress}
@@ -63,7 +64,9 @@ def converge(context: df.DurableOrchestrationContext):
             return {"ok": False, "progress": progress,
                     "error": f"not done after {_minutes(now - started)} "
                              f"({progress['finished']}/{progress['total']} done)"}
-        delay = polling.next_look(now - changed, progress.get("wait"))
+        # A throttle's Retry-After is a durable timer, however long (vmdr.errors.Throttled).
+        delay = polling.next_look(now - changed, progress.get("wait"),
+                                  retry_after=progress.get("retry_after"))
         timer = context.create_timer(min(now + delay, deadline))
         if abort is None:
             yield timer

@@ -30,6 +30,7 @@ from azure.storage.blob import (
 
 from vmdr import settings as app_settings
 from vmdr.engine import arm
+from vmdr.engine.retry import BoundedRetryPolicy
 from vmdr.settings import PUBLIC_ARM_ENDPOINT, Settings
 
 # The SDKs log every request and response at INFO (headers included): thousands of lines per
@@ -82,9 +83,11 @@ class AzureClients:
             return self._credential
 
     def _arm_kwargs(self) -> dict[str, Any]:
-        # Every ARM response is counted by the current activity's tally (vmdr.engine.arm).
+        # Every ARM response is counted by the current activity's tally (vmdr.engine.arm); the
+        # SDK never sleeps long inside an activity (vmdr.engine.retry).
         kwargs: dict[str, Any] = {"polling_interval": self.settings.polling_interval,
-                                  "raw_response_hook": arm.response_hook}
+                                  "raw_response_hook": arm.response_hook,
+                                  "retry_policy": BoundedRetryPolicy()}
         endpoint = self.settings.arm_endpoint.rstrip("/")
         if endpoint != PUBLIC_ARM_ENDPOINT:
             kwargs["base_url"] = endpoint

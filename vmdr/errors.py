@@ -53,6 +53,34 @@ class PermanentError(VmdrError):
     kind = "permanent"
 
 
+class Throttled(TransientError):
+    """Azure said "not before `retry_after` seconds" (a 429 or 503 with Retry-After that the
+    SDK did not sleep through: vmdr.engine.retry). An advance reports it as a wait
+    (`reraise_azure`), so the next look is a durable timer at that time; what it asked for and
+    was refused is asked again then (every request of an advance is idempotent by name)."""
+
+    def __init__(self, message: str, code: str | None = None, retry_after: float = 0.0):
+        self.retry_after = retry_after
+        super().__init__(f"{message} (Retry-After {retry_after:g} s)", code)
+
+
+def retry_after_of(exc: BaseException) -> float | None:
+    """Seconds of the Retry-After of a 429 or 503 answer (None without one)."""
+    if not isinstance(exc, HttpResponseError) or exc.status_code not in (429, 503):
+        return None
+    response = getattr(exc, "response", None)
+    value = response.headers.get("Retry-After") if response is not None else None
+    if not value:
+        return None
+    from azure.core.pipeline.policies import RetryPolicy
+
+    try:
+        seconds = RetryPolicy().parse_retry_after(value)  # seconds or an HTTP date
+    except (ValueError, TypeError):
+        return None
+    return seconds if seconds > 0 else None
+
+
 def arm_code(exc: BaseException) -> str | None:
     if isinstance(exc, HttpResponseError):
         error = getattr(exc, "error", None)
@@ -119,6 +147,9 @@ def classify(exc: BaseException) -> VmdrError:
     """The vmdr error to raise for an Azure failure."""
     if isinstance(exc, VmdrError):
         return exc
+    retry_after = retry_after_of(exc)
+    if retry_after is not None:
+        return Throttled(describe(exc), arm_code(exc), retry_after)
     kind = TransientError if is_transient(exc) else PermanentError
     return kind(describe(exc), arm_code(exc))
 
@@ -130,16 +161,34 @@ def error_kind(message: str) -> str:
 
 
 def reraise_azure(func):
-    """Decorator for activities' domain calls: Azure failures leave as VmdrError subclasses."""
+    """Decorator for activities' domain calls: Azure failures leave as VmdrError subclasses —
+    except a throttle met by an advance (an activity `converge` calls: its input carries the
+    `memo`), which is not a failure but a wait: the advance answers a `Progress` whose `wait`
+    and `retry_after` are Azure's Retry-After, so the next look is a durable timer at that time
+    (orchestrators/converge.py), never a sleep inside the activity."""
     import functools
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
-        except VmdrError:
-            raise
+        except VmdrError as exc:
+            error = exc
         except AzureError as exc:
-            raise classify(exc) from exc
+            error = classify(exc)
+            error.__cause__ = exc
+        job = args[0] if args else next(iter(kwargs.values()), None)
+        if isinstance(error, Throttled) and isinstance(job, dict) and "memo" in job:
+            return _throttled_progress(job, error)
+        raise error
 
     return wrapper
+
+
+def _throttled_progress(job: dict, error: Throttled) -> dict:
+    from vmdr.engine.progress import Progress
+
+    progress = Progress(wait=error.retry_after, retry_after=error.retry_after, throttled=1,
+                        memo=dict(job.get("memo") or {}))
+    progress.detail = {"throttled": cause_of(error)}
+    return progress.result()

@@ -354,3 +354,39 @@ def test_a_nic_in_a_subnet_needs_join_on_the_subnet(arm):
         network.network_interfaces.begin_create_or_update("rg-shop-neu", "nic-x", body)
     assert caught.value.status_code == 403
     assert "Microsoft.Network/virtualNetworks/subnets/join/action" in caught.value.error.message
+
+
+def test_compute_throttle_answers_azure_429_for_its_window_of_virtual_time(arm):
+    """A Compute throttle (Learn, "Troubleshooting API throttling errors"): 429 with top-level
+    OperationNotAllowed, a TooManyRequests detail, the policy's remaining count in
+    x-ms-ratelimit-remaining-resource and Retry-After in virtual seconds; it lasts that long in
+    virtual time, then requests go through."""
+    headers = {"Authorization": f"Bearer {arm.info.token()}"}
+    arm.admin.set_throttle("Microsoft.Compute/virtualMachines/read", retry_after=1200,
+                           resource_contains="shop-app-1")
+
+    def get(name="shop-app-1"):
+        return requests.get(arm.info.endpoint + VM_PATH.replace("shop-app-1", name),
+                            params={"api-version": "x"}, headers=headers,
+                            verify=arm.info.ca_bundle, timeout=30)
+
+    first = get()
+    assert first.status_code == 429
+    error = first.json()["error"]
+    assert error["code"] == "OperationNotAllowed"
+    assert "too many requests have been received for this subscription" in error["message"]
+    assert error["details"][0]["code"] == "TooManyRequests"
+    assert first.headers["x-ms-ratelimit-remaining-resource"] == \
+        "Microsoft.Compute/PutVMSubscriptionMaximum;0"
+    assert 1100 <= int(first.headers["Retry-After"]) <= 1200
+    assert get("shop-app-2").status_code == 200  # another resource: not this throttle's
+    arm.sim.clock.advance(600)
+    later = get()
+    assert later.status_code == 429 and int(later.headers["Retry-After"]) <= 600
+    arm.sim.clock.advance(int(later.headers["Retry-After"]) + 1)
+    assert get().status_code == 200
+    assert get().status_code == 200  # the window is spent
+    log = arm.admin.operation_log(action="Microsoft.Compute/virtualMachines/read",
+                                  path_contains="shop-app-1")
+    assert [e["status"] for e in log][-4:] == [429, 429, 200, 200]
+    assert log[-4]["fault"].startswith("throttle#")

@@ -42,6 +42,10 @@ def test_looks_are_soon_at_first_then_spaced_by_the_wait():
     assert polling.next_look(timedelta(hours=5)) == polling.LONGEST
     assert polling.next_look(timedelta(0), hint_seconds=42) == timedelta(seconds=42)
     assert polling.next_look(timedelta(0), hint_seconds=0.1) == polling.FIRST
+    # Azure's Retry-After of a throttle is a floor, even past LONGEST
+    assert polling.next_look(timedelta(0), hint_seconds=1200,
+                             retry_after=1200) == timedelta(seconds=1200)
+    assert polling.next_look(timedelta(hours=5), retry_after=30) == polling.LONGEST
 
 
 def test_a_retired_point_stays_let_go_even_when_recent():

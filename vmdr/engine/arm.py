@@ -4,6 +4,8 @@
 the SDK sends the request, checks the first status (a refusal raises at once) and returns without
 polling (azure-core `NoPolling`). The headers of the first response are kept: `Location` (the URL
 a POST's result is read from, e.g. beginGetAccess's SAS), `Azure-AsyncOperation`, `Retry-After`.
+An accepted operation's `Retry-After` is when Azure says to look at it: the soonest of them is
+kept in the tally (`look_after`) and becomes the advance's look hint (`Progress.counted`).
 
 Every ARM response an activity gets passes through `Tally` (the clients' `raw_response_hook`), so
 an activity can report how many reads and writes it spent and the budget ARM says is left
@@ -20,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from vmdr.engine.retry import LONGEST_SLEEP
 from vmdr.limits import ascii_number
 
 T = TypeVar("T")
@@ -41,6 +44,12 @@ class Tally:
     deletes: int = 0
     throttled: int = 0
     remaining: dict[str, int] = field(default_factory=dict)
+    # The soonest Retry-After of the long-running operations accepted (seconds), if any said.
+    look_after: float | None = None
+    # The longest Retry-After of a refusal (429/503) the SDK did not sleep through: whoever
+    # caught it (a copy "refused for now", a VM's transient failure), the advance's next look is
+    # not sooner (`Progress.counted`).
+    refused_for: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, method: str, status: int, headers: Any) -> None:
@@ -49,11 +58,21 @@ class Tally:
             setattr(self, kind, getattr(self, kind) + 1)
             if status == 429:
                 self.throttled += 1
+            if status in (429, 503):
+                wait = _seconds(headers.get("Retry-After"))
+                # a short one the SDK slept through and retried is no refusal
+                if wait and wait > max(LONGEST_SLEEP, self.refused_for or 0):
+                    self.refused_for = wait
             for name in ("reads", "writes", "deletes"):
                 value = headers.get(f"x-ms-ratelimit-remaining-subscription-{name}")
                 seen = ascii_number(str(value)) if value is not None else None
                 if seen is not None:
                     self.remaining[name] = min(seen, self.remaining.get(name, seen))
+
+    def look_again_after(self, seconds: float) -> None:
+        with self._lock:
+            if self.look_after is None or seconds < self.look_after:
+                self.look_after = seconds
 
     def summary(self) -> dict[str, Any]:
         return {"reads": self.reads, "writes": self.writes, "deletes": self.deletes,
@@ -144,12 +163,16 @@ def begin(operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Accepted:
     # NoPolling that deserializes the first response, which is empty for a 202 of a POST.
     operation(*args, polling=False, raw_response_hook=hook, **kwargs)
     headers = seen.get("headers") or {}
-    return Accepted(
+    accepted = Accepted(
         status=int(seen.get("status") or 0),
         location=headers.get("Location"),
         async_operation=headers.get("Azure-AsyncOperation"),
         retry_after=_seconds(headers.get("Retry-After")),
     )
+    current = _tally.get()
+    if current is not None and accepted.retry_after:  # 0 means unset (azure-core's reading)
+        current.look_again_after(accepted.retry_after)
+    return accepted
 
 
 def _seconds(value: str | None) -> float | None:

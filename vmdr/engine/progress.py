@@ -23,6 +23,9 @@ class Progress(BaseModel):
     remaining_writes: int | None = None
     # Seconds until something is worth looking at again (None: the caller's poll schedule).
     wait: float | None = None
+    # Seconds Azure asked not to be called before (a throttle's Retry-After, vmdr.errors.
+    # Throttled): the next look is no sooner, however long (polling.next_look).
+    retry_after: float | None = None
     # Small results the orchestrator needs afterwards (e.g. what was recovered).
     detail: dict[str, Any] = Field(default_factory=dict)
     # Exceptional per-item memory carried to the next call (retry counts of failed items).
@@ -57,8 +60,17 @@ class Progress(BaseModel):
             self.detail["remains_count"] = count
 
     def counted(self, tally) -> Progress:
-        """Take the ARM counts of `vmdr.engine.arm.tally()`."""
+        """Take the ARM counts of `vmdr.engine.arm.tally()`, and as the look hint the soonest
+        Retry-After of the operations it accepted when the advance gave none sooner; a refusal's
+        Retry-After (a throttle the advance caught and will ask again) is the next look's
+        floor."""
         self.reads, self.throttled = tally.reads, tally.throttled
+        if tally.look_after is not None:
+            self.wait = tally.look_after if self.wait is None else min(self.wait,
+                                                                       tally.look_after)
+        if tally.refused_for is not None:  # Azure refused a request until then: no look sooner
+            self.retry_after = max(self.retry_after or 0.0, tally.refused_for)
+            self.wait = max(self.wait or 0.0, tally.refused_for)
         self.writes = tally.writes + tally.deletes
         self.remaining_writes = tally.remaining.get("writes")
         return self

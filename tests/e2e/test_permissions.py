@@ -31,7 +31,7 @@ def test_a_failback_without_the_failback_role_is_blocked_before_it_writes_anythi
     run_id = failed_over(vmdr)["run_id"]
     vmdr.admin.end_outage("westeurope", restart_vms=True)
     reprotected(vmdr)  # and the failback role NOT granted
-    since = max(e["seq"] for e in vmdr.admin.operation_log())
+    since = last_seq(vmdr)
 
     response = vmdr.client.call("POST", "plans/shop/failback", json_body={"reason": "back"})
     assert response.status == 202, response.text
@@ -64,6 +64,10 @@ def test_a_failback_without_the_failback_role_is_blocked_before_it_writes_anythi
         "VMDR_URL": vmdr.client.base_url, "VMDR_KEY": vmdr.client.function_key})
     assert shown.exit_code == 1, shown.output
     assert "blocker" in shown.output and "failback-primary.json" in shown.output, shown.output
+
+
+def last_seq(vmdr) -> int:
+    return max((e["seq"] for e in vmdr.admin.operation_log()), default=0)
 
 
 def permissions_sub(vmdr) -> str:
@@ -100,16 +104,20 @@ def unlisted(plan: Plan, run: str, log: list[dict]) -> list[str]:
 
 
 @pytest.mark.slow
-def test_every_action_a_failover_and_a_failback_were_authorized_for_is_in_their_lists(vmdr):
-    """The lists cannot go stale: whatever armsim authorized for the app during a planned
-    failover and the failback after it (hooks in both) is in that run kind's list."""
+def test_every_action_the_app_was_authorized_for_is_in_its_run_kind_s_list(vmdr):
+    """The lists cannot go stale: whatever armsim authorized for the app during a protect
+    cycle, a planned failover, re-protect and the failback after it (hooks in both sagas) is in
+    that run kind's list."""
     data = shop(vmdr, hooks=True)
     plan = plan_of(data)
     vmdr.put_plan(data)
+    since = last_seq(vmdr)
     assert vmdr.client.call("POST", "plans/shop/protect").status == 202
-    vmdr.client.wait_for_completion("protect-shop", timeout=60)
+    cycle = vmdr.client.wait_for_completion("protect-shop", timeout=60)["output"]
+    assert cycle["counts"].get("protected") == 2 and cycle["blockers"] == [], cycle
+    assert unlisted(plan, permissions.PROTECT, vmdr.admin.operation_log(since_seq=since)) == []
 
-    since = max(e["seq"] for e in vmdr.admin.operation_log())
+    since = last_seq(vmdr)
     response = vmdr.client.call("POST", "plans/shop/failover", json_body={"mode": "planned"})
     assert response.status == 202, response.text
     output = vmdr.client.wait_for_completion("failover-shop", timeout=180)["output"]
@@ -118,9 +126,11 @@ def test_every_action_a_failover_and_a_failback_were_authorized_for_is_in_their_
     failover_log = vmdr.admin.operation_log(since_seq=since)
     assert unlisted(plan, permissions.FAILOVER_PLANNED, failover_log) == []
 
+    since = last_seq(vmdr)
     reprotected(vmdr)
+    assert unlisted(plan, permissions.REPROTECT, vmdr.admin.operation_log(since_seq=since)) == []
     grant_failback_role(vmdr)
-    since = max(e["seq"] for e in vmdr.admin.operation_log())
+    since = last_seq(vmdr)
     response = vmdr.client.call("POST", "plans/shop/failback", json_body={"reason": "back"})
     assert response.status == 202, response.text
     done = vmdr.client.wait_for_completion("failback-shop", timeout=300)["output"]
@@ -129,6 +139,7 @@ def test_every_action_a_failover_and_a_failback_were_authorized_for_is_in_their_
     failback_log = vmdr.admin.operation_log(since_seq=since)
     assert unlisted(plan, permissions.FAILBACK, failback_log) == []
     # The check itself asked ARM, once per scope and run.
+    # The failover's and the failback's checks asked ARM once per scope each.
     asked = [e for e in failover_log + failback_log
              if e["path"].endswith("/providers/Microsoft.Authorization/permissions")]
     assert len(asked) == 4 + 3, [e["path"] for e in asked]  # RGs, subnet, profile; RGs, profile

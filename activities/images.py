@@ -19,7 +19,7 @@ bp = df.Blueprint()
 @bp.activity_trigger(input_name="request")
 @reraise_azure
 def start_image_cycle(request: dict) -> dict:
-    return images.start_cycle(default_catalog(), images.StartImageCycle(**request))
+    return images.start_cycle(default_catalog(), images.StartImageCycle(**request), clients())
 
 
 @bp.function_name(fn.ADVANCE_IMAGE_CYCLE)

@@ -21,7 +21,7 @@ bp = df.Blueprint()
 @bp.activity_trigger(input_name="request")
 @reraise_azure
 def start_protect_cycle(request: dict) -> dict:
-    return protect.start_cycle(default_catalog(), protect.StartCycle(**request))
+    return protect.start_cycle(default_catalog(), protect.StartCycle(**request), clients())
 
 
 @bp.function_name(fn.ADVANCE_PROTECT_CYCLE)

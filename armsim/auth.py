@@ -225,6 +225,24 @@ class Principal:
     def allows(self, action: str, scope: str) -> bool:
         return any(a.covers(scope) and a.role.allows(action) for a in self.assignments)
 
+    def permissions_at(self, scope: str) -> list[dict[str, list[str]]]:
+        """What `GET {scope}/providers/Microsoft.Authorization/permissions` answers: one entry per
+        assignment effective at `scope` (at it or a parent scope), its role's lists as written
+        (wildcards and NotActions included; the caller matches them). A role whose file is gone
+        grants nothing, so it is left out."""
+        found = []
+        for assignment in self.assignments:
+            if not assignment.covers(scope):
+                continue
+            role = assignment.role
+            role.refresh()
+            if role.state != "loaded":
+                continue
+            found.append({"actions": list(role.actions), "notActions": list(role.not_actions),
+                          "dataActions": list(role.data_actions),
+                          "notDataActions": list(role.not_data_actions)})
+        return found
+
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "object_id": self.object_id, "token": self.token,
                 "assignments": [a.describe() for a in self.assignments]}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -19,6 +19,9 @@ class LogEntry:
     status: int
     code: str = ""
     fault: str = ""
+    # Every (RBAC action, scope) pair the request needed, as armsim checked them: `action` is the
+    # first; a VM PUT also needs join on each NIC it names, a NIC PUT join on its subnet.
+    actions: list[list[str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

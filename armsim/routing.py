@@ -31,6 +31,8 @@ class Route:
     actions: Actions
     region: RegionOf
     name: str = ""
+    # False: any authenticated caller may (the route's actions are only logged).
+    authorized: bool = True
 
 
 @dataclass
@@ -38,11 +40,11 @@ class Router:
     routes: list[Route] = field(default_factory=list)
 
     def add(self, method: str, pattern: str, handler: Handler, action: str | Actions,
-            region: RegionOf | None = None) -> None:
+            region: RegionOf | None = None, authorized: bool = True) -> None:
         compiled = re.compile("^" + pattern + "/?$", re.IGNORECASE)
         actions = action if callable(action) else _scoped(action)
         self.routes.append(Route(method.upper(), compiled, handler, actions,
-                                 region or resource_region, handler.__name__))
+                                 region or resource_region, handler.__name__, authorized))
 
     def find(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
         """(route, path parameters, path known for another method)."""

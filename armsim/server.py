@@ -17,6 +17,7 @@ import traceback
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import trustme
 from aiohttp import web
@@ -73,7 +74,8 @@ class ArmHandler:
                     params={k.lower(): v for k, v in request.query.items()}, match={},
                     raw_body=body, base_url=sim.base_url, query=request.query_string)
         call.api_version = call.param("api-version")
-        log = {"principal": "", "action": "", "region": "global", "fault": ""}
+        log: dict[str, Any] = {"principal": "", "action": "", "region": "global", "fault": "",
+                               "actions": []}
         try:
             reply = await self._serve(request, call, headers, log)
         except ArmError as error:
@@ -88,11 +90,12 @@ class ArmHandler:
             registry.oplog.record(time=iso(registry.now()), principal=log["principal"],
                                   method=request.method, path=request.path,
                                   action=log["action"], region=log["region"] or "global",
-                                  status=reply.status, code=code, fault=log["fault"])
+                                  status=reply.status, code=code, fault=log["fault"],
+                                  actions=log["actions"])
         return _json_response(reply, headers)
 
     async def _serve(self, request: web.Request, call: Call, headers: dict[str, str],
-                     log: dict[str, str]) -> Reply:
+                     log: dict[str, Any]) -> Reply:
         sim, registry = self.sim, self.sim.registry
         route, match, known = sim.router.find(request.method, request.path)
         if route is None:
@@ -126,8 +129,10 @@ class ArmHandler:
             log["action"] = actions[0][0]
             region = route.region(call, sim.services)
             log["region"] = region or "global"
-            for action, scope in actions:
-                registry.principals.authorize(principal, action, scope)
+            if route.authorized:
+                log["actions"] = [[action, scope] for action, scope in actions]
+                for action, scope in actions:
+                    registry.principals.authorize(principal, action, scope)
             outage = registry.region_outage(region)
             fault = None if outage else registry.faults.take_call_fault(
                 actions[0][0], call.match.get("rid") or call.path)

@@ -7,6 +7,7 @@ from typing import Any
 
 from armsim import operations
 from armsim.auth import Principals
+from armsim.authorization import routes as authorization_routes
 from armsim.compute import gallery_routes
 from armsim.compute import routes as compute_routes
 from armsim.faults import Faults
@@ -39,6 +40,7 @@ def build_simulator(clock: VirtualClock, azurite: dict[str, Any],
     registry = Registry(clock, DiskStorage(azurite, bytes_per_gib), Principals(),
                         LatencyProfile(), Faults(), Throttling(), OperationLog())
     router = Router()
+    authorization_routes.register(router)
     compute_routes.register(router)
     gallery_routes.register(router)
     network_routes.register(router)

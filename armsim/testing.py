@@ -185,6 +185,17 @@ def trafficmanager_client(info: ArmSimInfo, *, token: str | None = None,
                                           **_client_kwargs(info, kwargs))
 
 
+def authorization_client(info: ArmSimInfo, *, token: str | None = None,
+                         principal: str = "owner", subscription_id: str | None = None,
+                         **kwargs: Any) -> Any:
+    """A real AuthorizationManagementClient (the caller's permissions at a scope)."""
+    from azure.mgmt.authorization import AuthorizationManagementClient
+
+    return AuthorizationManagementClient(_credential(info, token, principal),
+                                         subscription_id or info.subscription,
+                                         **_client_kwargs(info, kwargs))
+
+
 def recoveryservices_client(info: ArmSimInfo, *, token: str | None = None,
                             principal: str = "owner", subscription_id: str | None = None,
                             **kwargs: Any) -> Any:

@@ -247,19 +247,24 @@ def approval(run: Run, approval: dict):
 
 def preflight(run: Run, activity: str, payload: dict):
     """The saga's preflight activity: reads only, writes the run's runbook; its result, or the
-    blockers (the run then ends `blocked`)."""
+    blockers (the run then ends `blocked`). Its warnings (what it could not check: a scope
+    whose permissions could not be read) go to the report either way."""
     run.begin("preflight")
     try:
         checked = yield run.context.call_activity_with_retry(activity, RETRY, payload)
     except Exception as failure:
         checked = {"blockers": [f"preflight: {first_line(failure)}"]}
+    if checked.get("warnings"):
+        run.saga["warnings"] = checked["warnings"]
     if checked["blockers"]:
         run.saga["blockers"] = checked["blockers"]
         run.saga.end(run.now, "failed", checked["blockers"])
         return None
     run.saga["groups"] = [{**g, "state": "pending"} for g in checked["groups"]]
     run.saga.end(run.now, detail={"groups": len(checked["groups"]),
-                                  "points": checked.get("points")})
+                                  "points": checked.get("points"),
+                                  **({"warnings": checked["warnings"]}
+                                     if checked.get("warnings") else {})})
     return checked
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from azure.core.credentials import AccessToken, TokenCredential
+from azure.mgmt.authorization import AuthorizationManagementClient
 from azure.mgmt.compute import ComputeManagementClient
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.trafficmanager import TrafficManagerManagementClient
@@ -129,6 +130,14 @@ class AzureClients:
                 self.credential, subscription_id, **self._arm_kwargs()
             ),
         )
+
+    def authorization(self, subscription_id: str) -> AuthorizationManagementClient:
+        """The identity's own permissions at a scope (preflight: vmdr/permissions.py). The SDK
+        rather than a hand-made GET: it builds the two URL shapes of the spec, follows
+        nextLink, and answers through the same pipeline (credential, retries on Retry-After,
+        the activity's response tally) and exceptions as every other ARM call of vmdr."""
+        return self._cached("authorization", subscription_id, lambda: AuthorizationManagementClient(
+            self.credential, subscription_id, **self._arm_kwargs()))
 
     # The operator's command line only (`plan draft`'s false-friends report): these SDKs are in
     # requirements-cli.txt, not in the Function App, so they are imported on first use.

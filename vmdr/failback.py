@@ -19,7 +19,7 @@ from typing import Any
 from azure.core.exceptions import AzureError
 from pydantic import BaseModel, ConfigDict, Field
 
-from vmdr import clock, lifecycle, owners, reverse
+from vmdr import clock, lifecycle, owners, permissions, reverse
 from vmdr.azure import AzureClients
 from vmdr.catalog import Catalog, PlanUnavailable, PointNotFound
 from vmdr.engine import arm, observe
@@ -44,7 +44,10 @@ class FailbackBody(BaseModel):
 
 def preflight(catalog: Catalog, clients: AzureClients, plan_name: str, run_id: str,
               request: dict[str, Any]) -> dict[str, Any]:
-    """Can this failback work? Every blocker at once, nothing touched; the runbook written."""
+    """Can this failback work? Every blocker at once, nothing touched; the runbook written.
+    The permissions it needs are checked first (vmdr/permissions.py): the failback role is
+    granted for a failback only, and a run without it would shut the secondary down before
+    Azure refused the disk swap."""
     try:
         plan = catalog.pin_run_plan(plan_name, run_id)
     except PlanUnavailable as exc:
@@ -58,6 +61,9 @@ def preflight(catalog: Catalog, clients: AzureClients, plan_name: str, run_id: s
         return {"blockers": [f"plan: {wrong}"], "groups": None}
     blockers: list[str] = list(owners.check(catalog, plan.name, ownership.claimed_ids(plan),
                                             clock.utcnow()).values())
+    allowed = permissions.check(clients, plan, permissions.needs(plan, permissions.FAILBACK),
+                                permissions.FAILBACK)
+    blockers += allowed.blockers
     back = reverse.name(plan_name)
     newest = catalog.newest_complete_points(back)
     points: dict[str, dict] = {}
@@ -91,13 +97,14 @@ def preflight(catalog: Catalog, clients: AzureClients, plan_name: str, run_id: s
                         "reachable to fail back")
     blockers.extend(hooks.missing_secrets(plan, "failback"))
     if blockers:
-        return {"blockers": blockers, "groups": None}
+        return {"blockers": blockers, "groups": None, "warnings": allowed.warnings}
     if state is lifecycle.State.REPROTECTED:
         try:
             lifecycle.transition(catalog, plan_name, {lifecycle.State.REPROTECTED},
                                  lifecycle.State.FAILING_BACK, clock.utcnow(), "failback", run_id)
         except lifecycle.WrongState as exc:
-            return {"blockers": [f"plan: {exc}"], "groups": None}
+            return {"blockers": [f"plan: {exc}"], "groups": None,
+                    "warnings": allowed.warnings}
     book = _runbook(plan, run_id, failover_run, points)
     runbooks.save(catalog, book)
     failover_report = catalog.get_run_report(plan_name, failover_run) or {}
@@ -108,6 +115,7 @@ def preflight(catalog: Catalog, clients: AzureClients, plan_name: str, run_id: s
     checks = plan.failback.health_checks if plan.failback else []
     return {
         "blockers": [],
+        "warnings": allowed.warnings,
         "mode": "planned",
         "groups": book.summary(),
         "approval": plan.failover.approval.model_dump(mode="json"),

@@ -22,7 +22,7 @@ from typing import Any
 from azure.core.exceptions import AzureError
 from pydantic import AwareDatetime, BaseModel, Field
 
-from vmdr import arm_ids, errors, lifecycle, naming, tags
+from vmdr import arm_ids, errors, lifecycle, naming, permissions, tags
 from vmdr import image_records as records
 from vmdr.azure import AzureClients, text
 from vmdr.catalog import Catalog, CatalogConflict
@@ -55,8 +55,11 @@ class ImageCycleRef(BaseModel):
     memo: dict[str, Any] = Field(default_factory=dict)
 
 
-def start_cycle(catalog: Catalog, request: StartImageCycle) -> dict[str, Any]:
-    """Which VMs this cycle captures, the plan pinned, the version's name."""
+def start_cycle(catalog: Catalog, request: StartImageCycle,
+                clients: AzureClients | None = None) -> dict[str, Any]:
+    """Which VMs this cycle captures, the plan pinned, the version's name. With `clients`, the
+    permissions it needs are checked first (vmdr/permissions.py): a missing action skips the
+    cycle, saying which, before anything is captured."""
     state = lifecycle.state_of(catalog, request.plan)
     if state is not lifecycle.State.PROTECTED:
         return {"vms": [], "skipped": f"plan {request.plan!r} is {state.value}; images are "
@@ -65,6 +68,13 @@ def start_cycle(catalog: Catalog, request: StartImageCycle) -> dict[str, Any]:
     plan = catalog.pinned_plan(request.plan, pin)
     names = [vm.name for vm in plan.image_vms()
              if request.vms is None or vm.name in request.vms]
+    if names and clients is not None:
+        allowed = permissions.check(clients, plan, permissions.needs(plan, permissions.IMAGES),
+                                    permissions.IMAGES)
+        if allowed.blockers:
+            log.warning("vmdr.image.cycle plan=%s blocked: %s", request.plan,
+                        "; ".join(allowed.blockers))
+            return {"vms": [], "skipped": "; ".join(allowed.blockers)}
     return {"pin": pin, "vms": names, "version": naming.image_version(request.now),
             "requested_by": request.requested_by}
 

@@ -30,9 +30,9 @@ from typing import Any
 from azure.core.exceptions import AzureError
 from pydantic import AwareDatetime, BaseModel
 
-from vmdr import errors, schedule, tags, telemetry
+from vmdr import errors, permissions, schedule, tags, telemetry
 from vmdr.azure import AzureClients
-from vmdr.catalog import PROTECTION, Catalog, CatalogConflict, PointNotFound
+from vmdr.catalog import PROTECTION, Catalog, CatalogConflict, PlanUnavailable, PointNotFound
 from vmdr.engine import arm, observe
 from vmdr.engine.arm import Allowance, begin, parallel
 from vmdr.engine.progress import Progress
@@ -85,12 +85,16 @@ def cycle_blob(plan: str, cycle_id: str) -> str:
 # --- start -------------------------------------------------------------------------------------
 
 
-def start_cycle(catalog: Catalog, request: StartCycle) -> dict[str, Any]:
-    """Write the cycle's record (once): the VMs, their lanes and new rp ids, the plan pinned."""
+def start_cycle(catalog: Catalog, request: StartCycle,
+                clients: AzureClients | None = None) -> dict[str, Any]:
+    """Write the cycle's record (once): the VMs, their lanes and new rp ids, the plan pinned.
+    With `clients`, the permissions the cycle needs are checked first (vmdr/permissions.py): a
+    missing action fails every VM at once with the blocker, before anything is stopped or
+    copied (a failover's final copy was checked by the failover's preflight)."""
     name = cycle_blob(request.plan, request.cycle_id)
     record, _ = catalog.read_json(name)
     if record is None:
-        record = _new_record(catalog, request)
+        record = _new_record(catalog, request, clients)
         try:
             catalog.write_json(name, record, None)
         except CatalogConflict:  # an earlier attempt of this activity wrote it
@@ -99,7 +103,25 @@ def start_cycle(catalog: Catalog, request: StartCycle) -> dict[str, Any]:
             "rpo_minutes": record["rpo_minutes"]}
 
 
-def _new_record(catalog: Catalog, request: StartCycle) -> dict[str, Any]:
+def _permitted(catalog: Catalog, clients: AzureClients, request: StartCycle,
+               plan) -> permissions.Checked:
+    """The permissions check of a forward cycle, or of a reverse one (re-protect: the forward
+    plan's sites, the other way round)."""
+    from vmdr import reverse
+
+    if not reverse.is_reverse(request.plan):
+        return permissions.check(clients, plan, permissions.needs(plan, permissions.PROTECT),
+                                 permissions.PROTECT)
+    try:
+        forward = catalog.load_plan(reverse.forward(request.plan))
+    except PlanUnavailable as exc:
+        return permissions.Checked([], [f"permissions could not be checked: {exc}"])
+    return permissions.check(clients, forward, permissions.needs(forward, permissions.REPROTECT),
+                             permissions.REPROTECT)
+
+
+def _new_record(catalog: Catalog, request: StartCycle,
+                clients: AzureClients | None = None) -> dict[str, Any]:
     from vmdr import reverse
     from vmdr.failover import runbook as runbooks
 
@@ -163,6 +185,13 @@ def _new_record(catalog: Catalog, request: StartCycle) -> dict[str, Any]:
             }
             if vm in foreign:
                 vms[vm].update(stage="done", outcome="failed", error=foreign[vm])
+    allowed = _permitted(catalog, clients, request, plan) \
+        if clients is not None and not request.final and vms else None
+    if allowed is not None and allowed.blockers:
+        for entry in vms.values():  # nothing is touched: every VM fails with the blocker
+            if entry["stage"] != "done":
+                entry.update(stage="done", outcome="failed",
+                             error="; ".join(allowed.blockers))
     return {
         "plan": plan.name, "cycle_id": request.cycle_id, "source": source,
         "final": request.final, "requested_by": request.requested_by,
@@ -171,6 +200,8 @@ def _new_record(catalog: Catalog, request: StartCycle) -> dict[str, Any]:
         "consistency": Consistency.SNAPSHOT_SET.value if request.final else None,
         "started": request.now.isoformat(), "rpo_minutes": plan.protection.rpo_minutes,
         "vms": vms,
+        "blockers": allowed.blockers if allowed else [],
+        "warnings": allowed.warnings if allowed else [],
     }
 
 
@@ -706,6 +737,8 @@ def finish_cycle(catalog: Catalog, plan_name: str, cycle_id: str, now: datetime,
         "plan": plan_name, "cycle_id": cycle_id, "requested_by": record["requested_by"],
         "started": record["started"], "ended": now.isoformat(), "rpo_minutes_target": target,
         "vms": rows, "counts": counts, "final": record.get("final"),
+        # the permissions check at its start: what blocked it, what could not be checked
+        "blockers": record.get("blockers") or [], "warnings": record.get("warnings") or [],
     }
     if record.get("final"):
         report["runbook"] = _final_runbook(catalog, record, rows)
@@ -733,6 +766,7 @@ def finish_cycle(catalog: Catalog, plan_name: str, cycle_id: str, now: datetime,
                            if r["outcome"] != "protected"][:20],
             "retention_failed": [{"vm": r["vm"], "error": r["retention_error"]} for r in rows
                                  if r["retention_error"]][:20],
+            "blockers": report["blockers"], "warnings": report["warnings"],
             "vms": rows if len(rows) <= 50 else None}
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from vmdr import functions as fn
-from vmdr import lifecycle
-from vmdr.catalog import Catalog
+from vmdr import lifecycle, permissions
+from vmdr.catalog import Catalog, PlanUnavailable
 
 # Compensations that are one quick call (not an advance converged until done).
 CALLS = {fn.SET_ENDPOINT_STATUSES}
@@ -37,10 +37,29 @@ def left_of(catalog: Catalog, plan: str, run_id: str | None) -> list[dict[str, A
             for item in found.get("left") or [] if item.get("activity")]
 
 
-def preflight(catalog: Catalog, plan: str, resolves: dict[str, Any]) -> dict[str, Any]:
+def preflight(catalog: Catalog, plan: str, resolves: dict[str, Any],
+              clients: Any = None) -> dict[str, Any]:
+    """What `compensate` runs; blocked when the run left no report, or when the app's identity
+    lacks an action those compensations need (vmdr/permissions.py; a failback's need the
+    failback role)."""
     left = left_of(catalog, plan, resolves["report_run"])
     if left is None:
         return {"blockers": [f"run {resolves['report_run']} of {plan!r} has no report: nothing "
                              "says what it left; accept the plan's state instead"],
                 "groups": None}
-    return {"blockers": [], "groups": [], "compensations": left}
+    blockers: list[str] = []
+    warnings: list[str] = []
+    if clients is not None and left:
+        try:  # the plan as the run that left them had it
+            pinned = catalog.load_run_plan(plan, resolves["report_run"])
+        except PlanUnavailable as exc:
+            warnings.append(f"permissions could not be checked: {exc}")
+        else:
+            kind = resolves.get("kind") or "failover"
+            allowed = permissions.check(
+                clients, pinned, permissions.compensation_needs(pinned, kind, left),
+                f"compensation of the {kind}")
+            blockers, warnings = allowed.blockers, allowed.warnings
+    if blockers:
+        return {"blockers": blockers, "groups": None, "warnings": warnings}
+    return {"blockers": [], "groups": [], "compensations": left, "warnings": warnings}

@@ -63,6 +63,11 @@ def view(status: dict[str, Any], now: datetime | None = None) -> Group:
         parts.append(Text.from_markup(f"outcome {styled(output['outcome'])}"
                                       + (f": {plain(output['failure'])}" if output.get("failure")
                                          else "")))
+        # what blocked it in preflight (nothing was touched), what preflight could not check
+        parts += [Text.from_markup(f"[red]blocker[/] {plain(b)}")
+                  for b in output.get("blockers") or []]
+        parts += [Text.from_markup(f"[yellow]warning[/] {plain(w)}")
+                  for w in output.get("warnings") or []]
     return Group(*parts)
 
 

@@ -1,4 +1,5 @@
-"""Drill preflight: can this drill run, and what does it boot? Reads only.
+"""Drill preflight: can this drill run, and what does it boot? Reads only (the permissions it
+needs too: vmdr/permissions.py).
 
 A drill boots the VMs protected by copies (recover-from-copy) into `secondary.drill_subnet_id`,
 and one VM of each image VM from its newest replicated image version.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vmdr import lifecycle
+from vmdr import lifecycle, permissions
 from vmdr.azure import AzureClients
 from vmdr.catalog import Catalog, PlanUnavailable
 from vmdr.drill.request import DrillRequest
@@ -39,6 +40,9 @@ def preflight(catalog: Catalog, clients: AzureClients, plan_name: str, run_id: s
         # The points a drill boots are the forward ones; once failed over they are stale.
         blockers.append(f"plan: {plan.name!r} is {state.value}; drills run while it is "
                         "protected")
+    allowed = permissions.check(clients, plan, permissions.needs(plan, permissions.DRILL),
+                                permissions.DRILL)
+    blockers += allowed.blockers
     not_drilled = _not_drilled(plan)
     points = failover_preflight.choose_points(catalog, plan, request, blockers)
     # strategy image: one VM per image VM from its newest replicated version (a scale set
@@ -57,7 +61,7 @@ def preflight(catalog: Catalog, clients: AzureClients, plan_name: str, run_id: s
                                          image_choice.nics_needed(images))
     blockers.extend(hooks.missing_secrets(plan, "drill"))
     if blockers:
-        return {"blockers": blockers, "groups": None}
+        return {"blockers": blockers, "groups": None, "warnings": allowed.warnings}
     book = _runbook(plan, run_id, points, images)
     runbooks.save(catalog, book)
     drill = plan.drill
@@ -65,6 +69,7 @@ def preflight(catalog: Catalog, clients: AzureClients, plan_name: str, run_id: s
         drill.keep_minutes if drill else DEFAULT_KEEP_MINUTES)
     return {
         "blockers": [],
+        "warnings": allowed.warnings,
         "groups": book.summary(),
         "points": len(points) + len(images),
         "keep_minutes": keep,

@@ -1,8 +1,10 @@
 """Preflight: can this failover work? Every blocker at once, and nothing touched.
 
 Reads the catalog and the secondary region (and, in planned mode only, the primary VMs it is
-about to shut down). It writes the run's runbook to the catalog (vmdr.failover.runbook) and
-returns a summary small enough for the orchestration's history; reads run in parallel.
+about to shut down), and the permissions the app's identity holds where the run will write
+(vmdr/permissions.py: a missing action blocks; a scope that cannot be read is a warning). It
+writes the run's runbook to the catalog (vmdr.failover.runbook) and returns a summary small
+enough for the orchestration's history; reads run in parallel.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 
 from azure.core.exceptions import AzureError, ResourceNotFoundError
 
-from vmdr import clock, errors, lifecycle, owners
+from vmdr import clock, errors, lifecycle, owners, permissions
 from vmdr.azure import AzureClients
 from vmdr.catalog import Catalog, PlanUnavailable, PointNotFound
 from vmdr.engine import observe
@@ -35,6 +37,11 @@ def preflight(
         return {"blockers": [f"plan: {exc}"]}
     blockers: list[str] = list(owners.check(catalog, plan.name, ownership.claimed_ids(plan),
                                             clock.utcnow()).values())
+    # Unplanned: nothing is asked of the primary, not even its permissions (none are needed).
+    run = permissions.FAILOVER_PLANNED if request.mode is Mode.PLANNED \
+        else permissions.FAILOVER_UNPLANNED
+    allowed = permissions.check(clients, plan, permissions.needs(plan, run), run)
+    blockers += allowed.blockers
     points = choose_points(catalog, plan, request, blockers)
     images = image_choice.choose_images(catalog, clients, plan, request.recovery_point, blockers)
     sizes = sizes_offered(clients, plan, blockers)
@@ -86,10 +93,10 @@ def preflight(
                     "region is down, use mode unplanned)")
     blockers.extend(hooks.missing_secrets(plan, "failover"))
     if blockers:
-        return {"blockers": blockers, "groups": None}
+        return {"blockers": blockers, "groups": None, "warnings": allowed.warnings}
     claimed = _claim_plan(catalog, plan.name, run_id)
     if claimed:
-        return {"blockers": [claimed], "groups": None}
+        return {"blockers": [claimed], "groups": None, "warnings": allowed.warnings}
     book = _runbook(plan, run_id, request, points, standby, images)
     runbooks.save(catalog, book)
     dns_ids = None
@@ -98,6 +105,7 @@ def preflight(
                    "secondary": plan.dns.secondary_endpoint}
     return {
         "blockers": [],
+        "warnings": allowed.warnings,
         "mode": request.mode.value,
         "groups": book.summary(),
         "approval": plan.failover.approval.model_dump(mode="json"),

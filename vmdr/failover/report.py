@@ -66,6 +66,8 @@ def build(run: dict[str, Any], outcome: str, ended: datetime,
         "left": list(run["left"]),
         "failure": run.get("failure"),
         "blockers": run.get("blockers", []),
+        # what preflight could not check (a scope whose permissions could not be read)
+        "warnings": run.get("warnings", []),
     }
 
 
@@ -122,6 +124,7 @@ def output(report: dict[str, Any]) -> dict[str, Any]:
     """The orchestration's output: the report's summary, per-VM lists cut at OUTPUT_ROWS."""
     summary = {key: report[key] for key in ("kind", "plan", "run_id", "mode", "outcome", "rto",
                                             "left", "failure", "blockers")}
+    summary["warnings"] = report.get("warnings", [])
     for key in ("rpo", "recovered"):
         summary[key] = report[key][:OUTPUT_ROWS]
         summary[f"{key}_count"] = len(report[key])
@@ -209,6 +212,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"- **failure**: {report['failure']}")
     if report["blockers"]:
         lines += ["", "## Blockers", ""] + [f"- {b}" for b in report["blockers"]]
+    if report.get("warnings"):
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in report["warnings"]]
     chart = timeline.mermaid(report)
     if chart:
         lines += ["", "## Timeline", ""] + chart

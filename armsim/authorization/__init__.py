@@ -1,0 +1,1 @@
+"""Microsoft.Authorization: the caller's permissions at a scope (from armsim/auth.py)."""

@@ -49,7 +49,7 @@ lint: install
 	$(BIN)/ruff check .
 
 test: install tools wheelhouse chromium lint
-	$(BIN)/python -m pytest -n 3 --maxschedchunk 1 --durations=20
+	$(BIN)/python -m pytest -n 4 --maxschedchunk 1 --durations=20
 
 # Many seeded schedules of the model-based concurrency test (tests/e2e/model.py): prints how many
 # schedules ran and how many invariant checks held. SCHEDULES=N (default 40).
